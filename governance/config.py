@@ -1,0 +1,811 @@
+"""Typed configuration: one YAML file, validated once, every problem reported together.
+
+:func:`load_config` is the only place that reads YAML or the environment.
+Everything downstream receives a frozen :class:`GovernanceConfig` and trusts it.
+
+Relative paths in a config file are resolved against the folder that holds
+the file, so a run gives the same result whatever the working directory.
+
+Environment variables read here:
+
+``GOVERNANCE_PSEUDONYM_KEY``
+    Secret key of the HMAC-SHA256 pseudonyms. When unset a public development
+    key is used, a loud warning is given and the card says so.
+``GOVERNANCE_STRICT``
+    When ``1``, a missing pseudonymization key is refused (exit 4) instead.
+``MLFLOW_TRACKING_URI``
+    Used when the config names no tracking URI.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+)
+
+from governance.errors import ConfigError, PrivacyError, Problem
+
+__all__ = [
+    "AUDIT_METRICS",
+    "DEVELOPMENT_KEY",
+    "FAIRNESS_METRICS",
+    "AuditSpec",
+    "Candidate",
+    "ConsentSpec",
+    "DataSpec",
+    "ExplainSpec",
+    "Feature",
+    "GenerateSpec",
+    "GovernanceConfig",
+    "Mitigation",
+    "MlflowSpec",
+    "OutputSpec",
+    "PolicyRule",
+    "PolicySpec",
+    "PseudonymKey",
+    "Purpose",
+    "SensitiveAttribute",
+    "SensitiveSpec",
+    "SplitSpec",
+    "load_config",
+    "pseudonym_key",
+    "tracking_uri",
+    "validate_config",
+]
+
+#: Per-group metrics of the audit engine, in the order the card shows them.
+AUDIT_METRICS: tuple[str, ...] = (
+    "count",
+    "base_rate",
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_negative_rate",
+    "precision",
+    "negative_predictive_value",
+    "accuracy",
+    "auc",
+    "mean_score",
+    "calibration_gap",
+    "precision_at_k",
+)
+#: Named fairness metrics computed per sensitive attribute.
+FAIRNESS_METRICS: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+)
+
+#: Public development key; its use is recorded on every card.
+DEVELOPMENT_KEY = b"governance-development-key-NOT-SECRET-do-not-use-in-production"
+
+EstimatorKind = Literal["logistic_regression", "hist_gradient_boosting", "lightgbm"]
+MitigationKind = Literal["exponentiated_gradient", "threshold_optimizer", "correlation_remover", "reweighing"]
+ConstraintKind = Literal["demographic_parity", "equalized_odds", "true_positive_rate_parity"]
+_NEEDS_CONSTRAINT = frozenset({"exponentiated_gradient", "threshold_optimizer"})
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Resolve a relative path against the config file's folder."""
+    base = (info.context or {}).get("base_dir")
+    if value.is_absolute() or base is None:
+        return value
+    return (Path(base) / value).resolve()
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Purpose(_Section):
+    """What the score is for, and what it must not be used for."""
+
+    intended_use: Annotated[str, Field(min_length=1)]
+    out_of_scope: tuple[str, ...] = ()
+    owner: str | None = None
+    contact: str | None = None
+
+
+class GenerateSpec(_Section):
+    """Generate the synthetic ABM accounts at ``data.path`` when the file is missing."""
+
+    rows: Annotated[int, Field(gt=0)] = 50_000
+    seed: int = 0
+    bias: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class ConsentSpec(_Section):
+    """Which records may be used: consent given, recorded, current, with an accepted lawful basis."""
+
+    column: Name = "consent_marketing"
+    timestamp_column: Name | None = "consent_timestamp"
+    lawful_basis_column: Name | None = "lawful_basis"
+    accepted_lawful_bases: tuple[str, ...] = ("consent", "legitimate_interest")
+    max_age_days: Annotated[int, Field(gt=0)] | None = None
+    as_of: date | None = None
+
+
+class SplitSpec(_Section):
+    """Train / validation / test shares of the split, stratified by label and sensitive group."""
+
+    validation: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    test: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    seed: int = 0
+
+
+class DataSpec(_Section):
+    """Where the data is and what its columns mean."""
+
+    path: ConfigPath
+    generate: GenerateSpec | None = None
+    id_column: Name = "account_id"
+    label: Name = "converted_90d"
+    consent: ConsentSpec = ConsentSpec()
+    pii_columns: tuple[str, ...] = ()
+    split: SplitSpec = SplitSpec()
+    require_pseudonym_key: bool = False
+
+
+class Feature(_Section):
+    """A declared model feature and why it is needed (data minimization)."""
+
+    name: Name
+    justification: str | None = None
+    type: Literal["numeric", "categorical"] = "numeric"
+
+
+class SensitiveAttribute(_Section):
+    """An attribute used for auditing only, never as a model input."""
+
+    name: Name
+    categories: tuple[str, ...] | None = None
+    reference: str | None = None
+    missing: Literal["error", "group"] = "error"
+    missing_label: str = "unknown"
+
+
+class SensitiveSpec(_Section):
+    """The audit-only attributes, their intersections and the small-group rules."""
+
+    attributes: Annotated[tuple[SensitiveAttribute, ...], Field(min_length=1)]
+    intersections: tuple[tuple[str, ...], ...] = ()
+    min_group_size: Annotated[int, Field(gt=0)] = 30
+    publish_min_group_size: Annotated[int, Field(gt=0)] = 10
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the sensitive attributes, in config order."""
+        return tuple(a.name for a in self.attributes)
+
+
+class Mitigation(_Section):
+    """A fairlearn mitigation wrapped around a candidate's estimator."""
+
+    kind: MitigationKind
+    constraint: ConstraintKind | None = None
+    attribute: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Candidate(_Section):
+    """A candidate scoring model: an estimator, its hyper-parameters, an optional mitigation."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    kind: EstimatorKind
+    params: dict[str, Any] = Field(default_factory=dict)
+    mitigation: Mitigation | None = None
+
+
+class AuditSpec(_Section):
+    """The decision rule and the uncertainty of the audit."""
+
+    top_k: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    threshold: float | None = None
+    precision_at_k: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    bootstrap: Annotated[int, Field(ge=0)] = 1000
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    seed: int = 0
+
+
+class ExplainSpec(_Section):
+    """SHAP sample, reason codes, proxy and minimization thresholds."""
+
+    sample_per_group: Annotated[int, Field(gt=0)] = 500
+    background_size: Annotated[int, Field(gt=0)] = 100
+    reason_codes: Annotated[int, Field(gt=0, le=20)] = 3
+    proxy_nmi_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    proxy_auc_threshold: Annotated[float, Field(gt=0.5, le=1.0)] = 0.65
+    minimization_tolerance: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.005
+    seed: int = 0
+
+
+class PolicyRule(_Section):
+    """One gate rule: ``metric`` in ``scope`` must stay on the ``side`` of ``bound``.
+
+    ``side: max`` means the bound is a maximum (observed <= bound passes);
+    ``side: min`` means it is a minimum (observed >= bound passes).
+    """
+
+    name: Name
+    metric: Name
+    scope: Literal["overall", "groups", "disparity"]
+    attribute: str | None = None
+    statistic: Literal["difference", "ratio", "reference_difference", "reference_ratio"] | None = None
+    bound: float
+    side: Literal["max", "min"]
+
+
+class PolicySpec(_Section):
+    """The promotion policy: rules, how intervals decide, approvals, validity."""
+
+    decision: Literal["interval", "point"] = "interval"
+    on_inconclusive: Literal["fail", "warn"] = "fail"
+    required_approvals: Annotated[int, Field(ge=0)] = 0
+    valid_for_days: Annotated[int, Field(gt=0)] = 90
+    require_minimal_features: bool = False
+    fail_on_proxies: bool = False
+    rules: tuple[PolicyRule, ...] = ()
+
+
+class MlflowSpec(_Section):
+    """Where runs are tracked; ``tracking_uri: null`` falls back to the env, then the embedded store."""
+
+    tracking_uri: str | None = None
+    embedded_store: ConfigPath = Path("mlruns")
+    experiment: Name = "governance"
+    registered_model: Name = "account-scoring"
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+
+
+class OutputSpec(_Section):
+    """Folders the run writes to."""
+
+    reports: ConfigPath = Path("reports")
+    models: ConfigPath = Path("models")
+
+
+class GovernanceConfig(_Section):
+    """The whole, validated configuration of a governance run."""
+
+    version: Literal[1] = 1
+    seed: int = 0
+    purpose: Purpose
+    data: DataSpec
+    features: Annotated[tuple[Feature, ...], Field(min_length=1)]
+    sensitive: SensitiveSpec
+    candidates: Annotated[tuple[Candidate, ...], Field(min_length=1)]
+    audit: AuditSpec = AuditSpec(top_k=0.2)
+    explain: ExplainSpec = ExplainSpec()
+    policy: PolicySpec = PolicySpec()
+    mlflow: MlflowSpec = MlflowSpec()
+    output: OutputSpec = OutputSpec()
+
+    _path: Path | None = PrivateAttr(default=None)
+    _sha256: str = PrivateAttr(default="")
+
+    @property
+    def path(self) -> Path | None:
+        """The file this config was loaded from, if any."""
+        return self._path
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the config file's bytes (empty for configs built in code)."""
+        return self._sha256
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Names of the declared model features, in config order."""
+        return tuple(f.name for f in self.features)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike[str]) -> GovernanceConfig:
+    """Load, validate and freeze a governance config.
+
+    Parameters
+    ----------
+    path
+        A YAML file.
+
+    Returns
+    -------
+    GovernanceConfig
+        The validated config; relative paths resolved against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found (shape, types and cross-field rules), each
+        naming its YAML path and line, the expected and the found value.
+    """
+    file = Path(path)
+    try:
+        raw_bytes = file.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError([Problem(str(file), "config file not found", "check the path")]) from exc
+    except OSError as exc:
+        raise ConfigError([Problem(str(file), f"cannot read the config file ({exc.strerror})")]) from exc
+    text = raw_bytes.decode("utf-8", errors="replace")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([Problem(where, f"not valid YAML: {problem}")], source=str(file)) from exc
+    if not isinstance(raw, dict):
+        found = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError([Problem("(top level)", f"expected a mapping of sections, found {found}")], source=str(file))
+    lines = _line_index(text)
+    config = validate_config(raw, base_dir=file.resolve().parent, lines=lines, source=str(file))
+    config._path = file.resolve()
+    config._sha256 = hashlib.sha256(raw_bytes).hexdigest()
+    return config
+
+
+def validate_config(
+    raw: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    lines: Mapping[tuple[str | int, ...], int] | None = None,
+    source: str = "",
+) -> GovernanceConfig:
+    """Validate a config given as plain data (what YAML parses to).
+
+    Shape and type problems (pydantic) and cross-field rules are collected
+    together and raised once as a :class:`ConfigError`.
+    """
+    line_of = lines or {}
+    problems: list[Problem] = []
+    model: GovernanceConfig | None = None
+    try:
+        model = GovernanceConfig.model_validate(dict(raw), context={"base_dir": base_dir})
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # a container error (too short, ...) caused by a failing item says nothing the item's error does not
+        locs = [tuple(e["loc"]) for e in errors]
+        errors = [
+            e for e in errors if not any(len(o) > len(e["loc"]) and o[: len(e["loc"])] == tuple(e["loc"]) for o in locs)
+        ]
+        problems += [_pydantic_problem(err, raw, line_of) for err in errors]
+    problems += [Problem(_with_line(loc, line_of), message, fix) for loc, message, fix in _cross_field_problems(raw)]
+    if problems:
+        raise ConfigError(_unique(problems), source=source)
+    assert model is not None
+    return model
+
+
+def _unique(problems: Sequence[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _format_loc(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def _with_line(loc: Sequence[str | int], lines: Mapping[tuple[str | int, ...], int]) -> str:
+    key = tuple(loc)
+    if key in lines:
+        return f"{_format_loc(loc)} (line {lines[key]})"
+    while key and key not in lines:
+        key = key[:-1]
+    line = lines.get(key) if key else None
+    return _format_loc(loc) + (f" (in the mapping at line {line})" if line else "")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _pydantic_problem(
+    err: Mapping[str, Any], raw: Mapping[str, Any], lines: Mapping[tuple[str | int, ...], int]
+) -> Problem:
+    # pydantic puts union / tagged members and function validators in the loc; keep the YAML path only
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
+    kind = err["type"]
+    where = _with_line(loc, lines)
+    if kind == "missing":
+        return Problem(where, "required key is missing", f"add `{loc[-1]}:`" if loc else "")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"expected one of: {', '.join(allowed)}"
+        return Problem(where, f"unknown key `{loc[-1]}`", hint)
+    message = str(err["msg"])
+    if message.startswith("Input should be "):
+        message = "expected " + message[len("Input should be ") :]
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    else:
+        message = message[0].lower() + message[1:]
+    return Problem(where, f"{message}, found {_short(err.get('input'))}")
+
+
+def _allowed_keys(loc: Sequence[str | int]) -> list[str]:
+    model: type[BaseModel] = GovernanceConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map every YAML path to the 1-based line where its value starts."""
+    index: dict[tuple[str | int, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, str(key.value))
+                walk(value, sub)
+                index[sub] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+# ---------------------------------------------------------------- cross-field rules
+
+
+def _items(raw: Any, key: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    seq = raw.get(key) if isinstance(raw, Mapping) else None
+    if isinstance(seq, list):
+        for i, item in enumerate(seq):
+            if isinstance(item, Mapping):
+                yield i, item
+
+
+def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+_Found = tuple[tuple[str | int, ...], str, str]
+
+
+def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
+    """Rules that relate sections; robust to sections that failed their own validation."""
+    found: list[_Found] = []
+    data = _section(raw, "data")
+    sensitive = _section(raw, "sensitive")
+    id_col = data.get("id_column", "account_id")
+    label = data.get("label", "converted_90d")
+    pii = {str(c) for c in data.get("pii_columns") or [] if isinstance(c, str)}
+    attrs = [a.get("name") for _, a in _items(sensitive, "attributes")]
+    attr_set = {a for a in attrs if isinstance(a, str)}
+
+    found += _feature_problems(raw, id_col=id_col, label=label, pii=pii, attrs=attr_set)
+    found += _sensitive_problems(sensitive, id_col=id_col, label=label, pii=pii)
+    found += _candidate_problems(raw, attrs=attr_set)
+
+    audit = _section(raw, "audit")
+    if audit.get("top_k") is not None and audit.get("threshold") is not None:
+        found.append(
+            (
+                ("audit",),
+                "both `top_k` and `threshold` are set; expected exactly one decision rule",
+                "remove one of them",
+            )
+        )
+    if "audit" in raw and audit.get("top_k") is None and audit.get("threshold") is None:
+        found.append(
+            (
+                ("audit",),
+                "no decision rule; expected `top_k` (share of accounts) or `threshold` (score)",
+                "add `top_k: 0.2`, for example",
+            )
+        )
+
+    split = _section(data, "split")
+    val, test = split.get("validation", 0.2), split.get("test", 0.2)
+    if isinstance(val, int | float) and isinstance(test, int | float) and val + test >= 1.0:
+        found.append(
+            (
+                ("data", "split"),
+                f"validation + test must be below 1 to leave training rows, found {val} + {test}",
+                "lower them",
+            )
+        )
+    consent = _section(data, "consent")
+    if consent.get("max_age_days") is not None and consent.get("as_of") is None:
+        found.append(
+            (
+                ("data", "consent", "as_of"),
+                "`max_age_days` needs a fixed `as_of` date so that runs are reproducible",
+                "add `as_of: 2026-01-01`, for example",
+            )
+        )
+
+    known_groups = attr_set | {
+        " & ".join(map(str, inter)) for inter in sensitive.get("intersections") or [] if isinstance(inter, list)
+    }
+    metrics = set(AUDIT_METRICS) | set(FAIRNESS_METRICS)
+    for i, rule in _items(_section(raw, "policy"), "rules"):
+        loc: tuple[str | int, ...] = ("policy", "rules", i)
+        metric = rule.get("metric")
+        if isinstance(metric, str) and metric not in metrics:
+            close = difflib.get_close_matches(metric, sorted(metrics), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "see the README's metric list"
+            found.append(((*loc, "metric"), f"unknown audit metric {metric!r}", hint))
+        attribute = rule.get("attribute")
+        if attribute is not None and attribute not in known_groups:
+            found.append(
+                (
+                    (*loc, "attribute"),
+                    f"{attribute!r} is not a sensitive attribute or a configured intersection; expected one of {sorted(known_groups)}",
+                    "",
+                )
+            )
+        if rule.get("scope") == "disparity" and rule.get("statistic") is None and metric not in FAIRNESS_METRICS:
+            found.append(
+                (
+                    (*loc, "statistic"),
+                    "a disparity rule on a per-group metric needs `statistic`: difference, ratio, reference_difference or reference_ratio",
+                    "",
+                )
+            )
+
+    uri = _section(raw, "mlflow").get("tracking_uri")
+    if isinstance(uri, str) and _has_password(uri):
+        found.append(
+            (
+                ("mlflow", "tracking_uri"),
+                "the URI carries a password; credentials must never be stored in a config",
+                "use MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD instead",
+            )
+        )
+    return found
+
+
+def _feature_problems(
+    raw: Mapping[str, Any], *, id_col: Any, label: Any, pii: set[str], attrs: set[Any]
+) -> list[_Found]:
+    found: list[_Found] = []
+    seen: dict[str, int] = {}
+    for i, feat in _items(raw, "features"):
+        name = feat.get("name")
+        loc: tuple[str | int, ...] = ("features", i)
+        if not isinstance(name, str):
+            continue
+        if name in attrs:
+            found.append(
+                (
+                    (*loc, "name"),
+                    f"{name!r} is a sensitive attribute and cannot be a model feature",
+                    "remove it from features or from sensitive.attributes",
+                )
+            )
+        if name in pii:
+            found.append(
+                (
+                    (*loc, "name"),
+                    f"{name!r} is a PII column and can never be a model feature",
+                    "remove it from features",
+                )
+            )
+        if name == id_col:
+            found.append(
+                ((*loc, "name"), f"{name!r} is the id column and cannot be a model feature", "remove it from features")
+            )
+        if name == label:
+            found.append(
+                ((*loc, "name"), f"{name!r} is the label and cannot be a model feature", "remove it from features")
+            )
+        if name in seen:
+            found.append(
+                ((*loc, "name"), f"feature {name!r} is declared twice (also features[{seen[name]}])", "keep one")
+            )
+        seen.setdefault(name, i)
+        justification = feat.get("justification")
+        if not isinstance(justification, str) or not justification.strip():
+            found.append(
+                (
+                    (*loc,),
+                    f"feature {name!r} has no justification; every feature needs one line saying why the score may use it (data minimization)",
+                    "add `justification: ...`",
+                )
+            )
+    return found
+
+
+def _sensitive_problems(sensitive: Mapping[str, Any], *, id_col: Any, label: Any, pii: set[str]) -> list[_Found]:
+    found: list[_Found] = []
+    names: list[str] = []
+    for i, attr in _items(sensitive, "attributes"):
+        name = attr.get("name")
+        if not isinstance(name, str):
+            continue
+        loc: tuple[str | int, ...] = ("sensitive", "attributes", i, "name")
+        if name in (id_col, label):
+            found.append((loc, f"{name!r} is the id or the label and cannot be a sensitive attribute", ""))
+        if name in names:
+            found.append((loc, f"sensitive attribute {name!r} is declared twice", "keep one"))
+        names.append(name)
+        categories = attr.get("categories")
+        reference = attr.get("reference")
+        if isinstance(categories, list) and reference is not None and reference not in categories:
+            found.append(
+                (
+                    (*loc[:-1], "reference"),
+                    f"reference group {reference!r} is not one of the declared categories {categories}",
+                    "",
+                )
+            )
+    for j, inter in enumerate(sensitive.get("intersections") or []):
+        loc = ("sensitive", "intersections", j)
+        if not isinstance(inter, list):
+            continue
+        if len(inter) < 2:
+            found.append((loc, f"an intersection crosses at least 2 attributes, found {len(inter)}", ""))
+        for part in inter:
+            if part not in names:
+                found.append((loc, f"{part!r} is not a declared sensitive attribute; expected one of {names}", ""))
+        if len(set(map(str, inter))) != len(inter):
+            found.append((loc, "an intersection lists the same attribute twice", ""))
+    return found
+
+
+def _candidate_problems(raw: Mapping[str, Any], *, attrs: set[Any]) -> list[_Found]:
+    found: list[_Found] = []
+    seen: set[str] = set()
+    for i, cand in _items(raw, "candidates"):
+        loc: tuple[str | int, ...] = ("candidates", i)
+        name = cand.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                found.append(((*loc, "name"), f"candidate name {name!r} is used twice; names must be unique", ""))
+            seen.add(name)
+        mitigation = cand.get("mitigation")
+        if not isinstance(mitigation, Mapping):
+            continue
+        kind = mitigation.get("kind")
+        if kind in _NEEDS_CONSTRAINT and mitigation.get("constraint") is None:
+            found.append(
+                (
+                    (*loc, "mitigation", "constraint"),
+                    f"{kind} needs a constraint: demographic_parity, equalized_odds or true_positive_rate_parity",
+                    "",
+                )
+            )
+        attribute = mitigation.get("attribute")
+        if attribute is not None and attribute not in attrs:
+            found.append(
+                (
+                    (*loc, "mitigation", "attribute"),
+                    f"{attribute!r} is not a declared sensitive attribute; expected one of {sorted(a for a in attrs if isinstance(a, str))}",
+                    "",
+                )
+            )
+    return found
+
+
+def _has_password(uri: str) -> bool:
+    try:
+        return urlsplit(uri).password is not None
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------- environment
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The pseudonymization key and whether it is the public development key."""
+
+    secret: bytes
+    development_key: bool
+
+    def __repr__(self) -> str:  # the key never reaches a log or a traceback
+        return f"PseudonymKey(secret=<hidden>, development_key={self.development_key})"
+
+
+def pseudonym_key(*, require: bool = False) -> PseudonymKey:
+    """The HMAC key from ``GOVERNANCE_PSEUDONYM_KEY``, or the development key.
+
+    Raises
+    ------
+    PrivacyError
+        When no key is set and one is required (``require`` or ``GOVERNANCE_STRICT=1``).
+    """
+    value = os.environ.get("GOVERNANCE_PSEUDONYM_KEY", "")
+    if value:
+        if len(value) < 16:
+            raise PrivacyError(
+                "GOVERNANCE_PSEUDONYM_KEY is too short: expected at least 16 characters of secret; "
+                "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return PseudonymKey(value.encode("utf-8"), development_key=False)
+    if require or os.environ.get("GOVERNANCE_STRICT") == "1":
+        raise PrivacyError(
+            "GOVERNANCE_PSEUDONYM_KEY is not set and this environment requires a real pseudonymization key; "
+            "set it to a secret of at least 16 characters"
+        )
+    return PseudonymKey(DEVELOPMENT_KEY, development_key=True)
+
+
+def tracking_uri(config: GovernanceConfig) -> str:
+    """The MLflow tracking URI: the config's, then ``MLFLOW_TRACKING_URI``, then the embedded store.
+
+    Raises
+    ------
+    PrivacyError
+        When the URI carries a password.
+    """
+    uri = config.mlflow.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if uri and _has_password(uri):
+        raise PrivacyError(
+            "the MLflow tracking URI carries a password; credentials must never be logged or stored: "
+            "use MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead"
+        )
+    if not uri:
+        store = config.mlflow.embedded_store
+        uri = f"sqlite:///{store / 'mlflow.db'}"
+    return uri

@@ -1,0 +1,577 @@
+"""The ethical data layer: load, validate, consent, minimize, pseudonymize, split.
+
+:func:`prepare` turns a config into a frozen :class:`Dataset` in this order,
+each step on the output of the previous one:
+
+1. load the CSV or Parquet file (:func:`load_table`);
+2. validate it against the config, collecting every problem before raising
+   one :class:`~governance.errors.DataValidationError` (:func:`validate`);
+3. refuse declared features (and audit attributes) whose values look like
+   personal data, whatever their names (:class:`~governance.errors.PrivacyError`);
+4. exclude records without valid consent *before anything else uses them*,
+   counted by reason (:func:`consent_mask`);
+5. keep only declared columns (data minimization), listing every dropped
+   column and why;
+6. pseudonymize the identifier with keyed HMAC-SHA256; the raw identifier
+   does not survive this function;
+7. split train / validation / test, stratified by label and by the cross of
+   the sensitive attributes; a record's side depends only on its identifier,
+   its stratum and the split seed, never on row order;
+8. fingerprint (sha256) the data actually used.
+
+Sensitive attributes are kept apart from the model matrix: ``Dataset.X``
+holds the declared features only, ``Dataset.sensitive`` the audit-only
+attributes. Messages never contain cell values: they name columns, counts
+and types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from governance.config import GovernanceConfig, PseudonymKey, pseudonym_key
+from governance.errors import DataValidationError, PrivacyError, Problem
+from governance.privacy import PSEUDONYM_METHOD, looks_like_pii, pseudonymize
+
+__all__ = [
+    "Dataset",
+    "DevelopmentKeyWarning",
+    "Pseudonymization",
+    "Split",
+    "consent_mask",
+    "load_table",
+    "prepare",
+    "validate",
+]
+
+SplitName = Literal["train", "validation", "test"]
+_SPLIT_CODES: dict[SplitName, int] = {"train": 0, "validation": 1, "test": 2}
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+_CONTINUOUS_DISTINCT = 50
+
+
+class DevelopmentKeyWarning(UserWarning):
+    """Identifiers were pseudonymized with the public development key."""
+
+
+@dataclass(frozen=True)
+class Pseudonymization:
+    """How identifiers were protected; the card shows it."""
+
+    method: str
+    development_key: bool
+
+
+@dataclass(frozen=True)
+class Split:
+    """One side of the split: features, label, audit attributes and pseudonyms, aligned by row."""
+
+    name: SplitName
+    pseudonyms: np.ndarray
+    X: pd.DataFrame
+    y: np.ndarray
+    sensitive: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The data a run may use, after consent, minimization and pseudonymization.
+
+    Attributes
+    ----------
+    source
+        The file the data came from.
+    rows_in, rows_used
+        Rows in the file, and rows left after the consent filter.
+    excluded
+        Rows excluded before use, by reason (``consent_not_given``, ...).
+    dropped_columns
+        Every column of the file not used, mapped to why (``pii``, ``undeclared``,
+        ``consent`` for the consent fields once applied).
+    features, categorical
+        Declared model features, and the subset treated as categorical.
+    pseudonyms
+        One keyed pseudonym per row (``str``); the raw identifiers are gone.
+    X
+        The model matrix: declared features only, never a sensitive attribute.
+    y
+        The label, ``int8`` 0/1.
+    sensitive
+        Audit-only attributes (string categories).
+    split
+        ``int8`` per row: 0 train, 1 validation, 2 test.
+    fingerprint
+        sha256 of the columns used, in order (pseudonym, features, sensitive, label).
+    pseudonymization
+        Method, and whether the public development key was used.
+    """
+
+    source: str
+    rows_in: int
+    rows_used: int
+    excluded: Mapping[str, int]
+    dropped_columns: Mapping[str, str]
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    label: str
+    pseudonyms: np.ndarray
+    X: pd.DataFrame
+    y: np.ndarray
+    sensitive: pd.DataFrame
+    split: np.ndarray
+    fingerprint: str
+    pseudonymization: Pseudonymization
+    group_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def part(self, name: SplitName) -> Split:
+        """Rows of one side of the split."""
+        rows = np.flatnonzero(self.split == _SPLIT_CODES[name])
+        return Split(
+            name=name,
+            pseudonyms=self.pseudonyms[rows],
+            X=self.X.iloc[rows].reset_index(drop=True),
+            y=self.y[rows],
+            sensitive=self.sensitive.iloc[rows].reset_index(drop=True),
+        )
+
+    @property
+    def train(self) -> Split:
+        """The training rows."""
+        return self.part("train")
+
+    @property
+    def validation(self) -> Split:
+        """The validation rows (model selection)."""
+        return self.part("validation")
+
+    @property
+    def test(self) -> Split:
+        """The test rows (the audit)."""
+        return self.part("test")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or Parquet file (chosen by suffix).
+
+    Raises
+    ------
+    DataValidationError
+        When the file is missing, unreadable or of another format.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise DataValidationError([Problem("data.path", f"expected a .csv or .parquet file, found {file.name!r}")])
+    if not file.is_file():
+        raise DataValidationError(
+            [Problem("data.path", f"file not found: {file}", "check the path, or add `data.generate` to create it")]
+        )
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(file)
+        # only empty cells are missing: "NA" is North America, "None" an ownership category
+        return pd.read_csv(file, low_memory=False, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:
+        # parser messages can quote a line of the file; do not echo them
+        raise DataValidationError(
+            [Problem("data.path", f"cannot parse {file.name} as {suffix[1:]} ({type(exc).__name__})")]
+        ) from None
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _is_missing(series: pd.Series) -> pd.Series:
+    missing = series.isna()
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        missing = missing | series.astype("string").str.strip().eq("").fillna(False).astype(bool)
+    return missing
+
+
+def _as_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse a consent flag: (value, recognised) per row; missing counts as not recognised."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.fillna(False).astype(bool), series.notna()
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        value = series == 1
+        return value, series.isin([0, 1])
+    text = series.astype("string").str.strip().str.lower()
+    value = text.isin(list(_TRUE)).fillna(False).astype(bool)
+    known = (value | text.isin(list(_FALSE)).fillna(False)).astype(bool)
+    return value, known
+
+
+def validate(frame: pd.DataFrame, config: GovernanceConfig) -> None:
+    """Check a raw table against the config; raise once with every problem.
+
+    Checks: all required columns present; numeric features numeric; a binary
+    label without missing values; unique, non-missing identifiers; no missing
+    sensitive values (unless the attribute maps them to a group); no
+    continuous sensitive attribute; a readable consent flag; at least one row.
+
+    Raises
+    ------
+    DataValidationError
+        Listing every problem, by column, with counts and types, never values.
+    """
+    data = config.data
+    problems: list[Problem] = []
+    if len(frame) == 0:
+        problems.append(Problem("(rows)", "the file has no rows", "check the export that produced it"))
+    required: dict[str, str] = {data.id_column: "id column", data.label: "label"}
+    required.update({f.name: "feature" for f in config.features})
+    required.update({a.name: "sensitive attribute" for a in config.sensitive.attributes})
+    consent = data.consent
+    required[consent.column] = "consent column"
+    if consent.timestamp_column:
+        required[consent.timestamp_column] = "consent timestamp column"
+    if consent.lawful_basis_column:
+        required[consent.lawful_basis_column] = "lawful basis column"
+    missing_cols = [c for c in required if c not in frame.columns]
+    for col in missing_cols:
+        problems.append(
+            Problem(
+                col,
+                f"missing column (the config declares it as the {required[col]})",
+                "add it to the data or fix the name in the config",
+            )
+        )
+
+    if data.id_column in frame.columns:
+        ids = frame[data.id_column]
+        n_missing = int(_is_missing(ids).sum())
+        if n_missing:
+            problems.append(Problem(data.id_column, f"{n_missing} row(s) have no identifier; expected one per account"))
+        n_dup = int(ids[~_is_missing(ids)].duplicated().sum())
+        if n_dup:
+            problems.append(
+                Problem(
+                    data.id_column,
+                    f"{n_dup} duplicated identifier(s); expected one row per account",
+                    "deduplicate the accounts",
+                )
+            )
+
+    if data.label in frame.columns:
+        problems += _label_problems(frame[data.label], data.label)
+
+    for feat in config.features:
+        if feat.name not in frame.columns or feat.type != "numeric":
+            continue
+        column = frame[feat.name]
+        if pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        if not pd.api.types.is_numeric_dtype(column.dtype):
+            problems.append(
+                Problem(
+                    f"features.{feat.name}",
+                    f"declared numeric, found {column.dtype} values",
+                    "fix the data or declare `type: categorical`",
+                )
+            )
+            continue
+        n_inf = int(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+        if n_inf:
+            problems.append(
+                Problem(f"features.{feat.name}", f"{n_inf} infinite value(s); expected finite numbers or missing")
+            )
+
+    for attr in config.sensitive.attributes:
+        if attr.name not in frame.columns:
+            continue
+        column = frame[attr.name]
+        n_missing = int(_is_missing(column).sum())
+        if n_missing and attr.missing == "error":
+            problems.append(
+                Problem(
+                    attr.name,
+                    f"{n_missing} row(s) have no value for this sensitive attribute",
+                    f"fill them, or set `missing: group` to audit them as {attr.missing_label!r}",
+                )
+            )
+        if pd.api.types.is_float_dtype(column.dtype) and column.nunique(dropna=True) > _CONTINUOUS_DISTINCT:
+            problems.append(
+                Problem(
+                    attr.name,
+                    f"looks continuous ({column.nunique()} distinct numbers); expected categories",
+                    "bin it into bands before auditing",
+                )
+            )
+
+    if consent.column in frame.columns:
+        _, known = _as_bool(frame[consent.column])
+        unreadable = int((~known & frame[consent.column].notna()).sum())
+        if unreadable:
+            problems.append(
+                Problem(
+                    consent.column,
+                    f"{unreadable} value(s) are not a yes/no consent flag; expected true/false, yes/no or 1/0",
+                )
+            )
+    if problems:
+        raise DataValidationError(problems)
+
+
+def _label_problems(label: pd.Series, name: str) -> list[Problem]:
+    problems = []
+    n_missing = int(label.isna().sum())
+    if n_missing:
+        problems.append(Problem(name, f"{n_missing} row(s) have no label; expected 0 or 1 on every row"))
+    present = label.dropna()
+    if pd.api.types.is_bool_dtype(present.dtype):
+        return problems
+    if not pd.api.types.is_numeric_dtype(present.dtype):
+        problems.append(
+            Problem(name, f"the label must be binary 0/1, found {present.dtype} values", "encode it as 0/1")
+        )
+    elif not present.isin([0, 1]).all():
+        distinct = present.nunique()
+        problems.append(
+            Problem(
+                name,
+                f"the label must be binary 0/1, found {distinct} distinct values outside or besides 0/1",
+                "encode it as 0/1",
+            )
+        )
+    return problems
+
+
+# ---------------------------------------------------------------- consent
+
+
+def consent_mask(frame: pd.DataFrame, config: GovernanceConfig) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows may be used, and how many are excluded for each reason.
+
+    A row may be used when its consent flag is true, its consent timestamp is
+    present (and neither in the future nor older than ``max_age_days``
+    relative to ``as_of`` when configured), and its lawful basis is accepted.
+    A row failing several checks is counted under the first, in that order.
+    """
+    consent = config.data.consent
+    n = len(frame)
+    reasons: list[tuple[str, np.ndarray]] = []
+    flag = frame[consent.column]
+    value, known = _as_bool(flag)
+    reasons.append(("consent_missing", ~known.to_numpy()))
+    reasons.append(("consent_not_given", known.to_numpy() & ~value.to_numpy()))
+    if consent.timestamp_column:
+        stamps = pd.to_datetime(frame[consent.timestamp_column], errors="coerce", utc=True)
+        reasons.append(("consent_timestamp_missing", stamps.isna().to_numpy()))
+        if consent.as_of is not None:
+            as_of = pd.Timestamp(consent.as_of, tz="UTC") + pd.Timedelta(days=1)
+            reasons.append(("consent_timestamp_in_future", (stamps >= as_of).fillna(False).to_numpy(dtype=bool)))
+            if consent.max_age_days is not None:
+                oldest = as_of - pd.Timedelta(days=consent.max_age_days + 1)
+                reasons.append(("consent_expired", (stamps < oldest).fillna(False).to_numpy(dtype=bool)))
+    if consent.lawful_basis_column:
+        basis = frame[consent.lawful_basis_column].astype("string").str.strip().str.lower()
+        accepted = [b.lower() for b in consent.accepted_lawful_bases]
+        reasons.append(("lawful_basis_not_accepted", ~basis.isin(accepted).fillna(False).to_numpy(dtype=bool)))
+    keep = np.ones(n, dtype=bool)
+    excluded: dict[str, int] = {}
+    for reason, failed in reasons:
+        hit = keep & failed
+        excluded[reason] = int(hit.sum())
+        keep &= ~failed
+    return keep, {k: v for k, v in excluded.items() if v}
+
+
+# ---------------------------------------------------------------- split and fingerprint
+
+
+def _split_codes(ids: pd.Series, strata: np.ndarray, *, validation: float, test: float, seed: int) -> np.ndarray:
+    """Assign rows to train / validation / test within each stratum, by a seeded hash of the id."""
+    hash_key = hashlib.sha256(f"governance-split-{seed}".encode()).hexdigest()[:16]
+    order_key = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object), hash_key=hash_key)
+    order = np.lexsort((order_key, strata))
+    sorted_strata = strata[order]
+    starts = np.flatnonzero(np.r_[True, sorted_strata[1:] != sorted_strata[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    rank = np.arange(len(order)) - np.repeat(starts, sizes)
+    size = np.repeat(sizes, sizes)
+    n_test = np.floor(size * test + 0.5)
+    n_val = np.floor(size * (test + validation) + 0.5)
+    sorted_codes = np.where(rank < n_test, 2, np.where(rank < n_val, 1, 0)).astype(np.int8)
+    codes = np.empty(len(order), dtype=np.int8)
+    codes[order] = sorted_codes
+    return codes
+
+
+def _column_bytes(series: pd.Series) -> bytes:
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern
+        return values.astype("<f8").tobytes()
+    text = series.astype("string").fillna("\x00<NA>")
+    return "\x1f".join(text.tolist()).encode("utf-8")
+
+
+def _fingerprint(columns: Mapping[str, pd.Series]) -> str:
+    digest = hashlib.sha256()
+    for name, series in columns.items():
+        digest.update(name.encode("utf-8") + b"\x1e")
+        digest.update(_column_bytes(series) + b"\x1d")
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- the whole layer
+
+
+def prepare(
+    config: GovernanceConfig,
+    *,
+    frame: pd.DataFrame | None = None,
+    key: PseudonymKey | None = None,
+) -> Dataset:
+    """Load and prepare the data a run may use.
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    frame
+        The raw table; read from ``config.data.path`` when omitted.
+    key
+        The pseudonymization key; from the environment when omitted.
+
+    Returns
+    -------
+    Dataset
+        Consented, minimized, pseudonymized and split data.
+
+    Raises
+    ------
+    DataValidationError
+        Every schema problem at once, or no usable row after the consent filter.
+    PrivacyError
+        A declared feature or audit attribute whose values look like personal data,
+        or a missing key where one is required.
+    """
+    data = config.data
+    raw = load_table(data.path) if frame is None else frame
+    validate(raw, config)
+    _refuse_personal_data(raw, config)
+    secret = key if key is not None else pseudonym_key(require=data.require_pseudonym_key)
+    if secret.development_key:
+        warnings.warn(
+            "GOVERNANCE_PSEUDONYM_KEY is not set: identifiers are pseudonymized with the PUBLIC development key, "
+            "which anyone can reverse; the card will say so. Set a secret key before using real data.",
+            DevelopmentKeyWarning,
+            stacklevel=2,
+        )
+
+    keep, excluded = consent_mask(raw, config)
+    rows_in = len(raw)
+    if not keep.any():
+        detail = ", ".join(f"{reason}: {count}" for reason, count in excluded.items())
+        raise DataValidationError(
+            [
+                Problem(
+                    data.consent.column,
+                    f"no row is usable after the consent filter ({rows_in} rows in; excluded {detail})",
+                    "check the consent fields and data.consent.accepted_lawful_bases",
+                )
+            ]
+        )
+    used = raw.loc[keep].reset_index(drop=True)
+
+    kept_columns = {data.id_column, data.label, *config.feature_names, *config.sensitive.names}
+    consent_columns = {
+        c for c in (data.consent.column, data.consent.timestamp_column, data.consent.lawful_basis_column) if c
+    }
+    pii = set(data.pii_columns)
+    dropped: dict[str, str] = {}
+    for col in raw.columns:
+        if col in kept_columns:
+            continue
+        dropped[str(col)] = "pii" if col in pii else "consent" if col in consent_columns else "undeclared"
+
+    categorical = tuple(f.name for f in config.features if f.type == "categorical")
+    X = pd.DataFrame(index=pd.RangeIndex(len(used)))
+    for feat in config.features:
+        column = used[feat.name]
+        if feat.type == "categorical":
+            X[feat.name] = column.astype("string").astype(object).where(column.notna(), np.nan)
+        else:
+            X[feat.name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    sensitive = pd.DataFrame(index=pd.RangeIndex(len(used)))
+    for attr in config.sensitive.attributes:
+        column = used[attr.name]
+        values = column.astype("string")
+        if attr.missing == "group":
+            values = values.where(~_is_missing(column), attr.missing_label)
+        sensitive[attr.name] = values.astype(object)
+    y = used[data.label].astype(np.int8).to_numpy()
+    pseudonyms = pseudonymize(used[data.id_column].tolist(), secret.secret)
+
+    strata_frame = sensitive.copy()
+    strata_frame["__label__"] = y
+    strata = strata_frame.groupby(list(strata_frame.columns), sort=True, dropna=False).ngroup().to_numpy()
+    split = _split_codes(
+        used[data.id_column], strata, validation=data.split.validation, test=data.split.test, seed=data.split.seed
+    )
+
+    columns: dict[str, pd.Series] = {"pseudonym": pd.Series(pseudonyms)}
+    columns.update({name: X[name] for name in X.columns})
+    columns.update({f"sensitive:{name}": sensitive[name] for name in sensitive.columns})
+    columns["label"] = pd.Series(y)
+    group_sizes = {
+        name: MappingProxyType(
+            {str(k): int(v) for k, v in sensitive[name].value_counts(sort=False).sort_index().items()}
+        )
+        for name in sensitive.columns
+    }
+
+    return Dataset(
+        source=str(data.path),
+        rows_in=rows_in,
+        rows_used=len(used),
+        excluded=MappingProxyType(excluded),
+        dropped_columns=MappingProxyType(dropped),
+        features=config.feature_names,
+        categorical=categorical,
+        label=data.label,
+        pseudonyms=pseudonyms,
+        X=X,
+        y=y,
+        sensitive=sensitive,
+        split=split,
+        fingerprint=_fingerprint(columns),
+        pseudonymization=Pseudonymization(method=PSEUDONYM_METHOD, development_key=secret.development_key),
+        group_sizes=MappingProxyType(group_sizes),
+    )
+
+
+def _refuse_personal_data(frame: pd.DataFrame, config: GovernanceConfig) -> None:
+    """Refuse features and audit attributes whose values look like e-mails or phone numbers."""
+    flagged = []
+    columns = [(f"features.{f.name}", f.name) for f in config.features]
+    columns += [(f"sensitive.{a.name}", a.name) for a in config.sensitive.attributes]
+    for where, name in columns:
+        if name in frame.columns:
+            kind = looks_like_pii(frame[name])
+            if kind:
+                flagged.append(f"{where}: its values look like {kind}")
+    if flagged:
+        raise PrivacyError(
+            "refusing personal data as model input or audit group: "
+            + "; ".join(flagged)
+            + ". Remove these columns from the config (list them under data.pii_columns)."
+        )

@@ -1,0 +1,67 @@
+"""Shared fixtures: a real secret key, small generated data, configs written to temporary folders."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from governance.datasets import generate_accounts
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
+TEST_KEY = "test-key-0123456789abcdef-not-a-real-secret"
+
+
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with a real (test) key unless it removes it; no test touches a real tracking server."""
+    monkeypatch.setenv("GOVERNANCE_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.delenv("GOVERNANCE_STRICT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="session")
+def accounts() -> pd.DataFrame:
+    """4,000 biased synthetic accounts (read-only: copy before changing)."""
+    return generate_accounts(4000, seed=7, bias=1.0)
+
+
+@pytest.fixture(scope="session")
+def default_raw() -> dict[str, Any]:
+    """The demo config as plain data."""
+    raw: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    return raw
+
+
+WriteConfig = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, default_raw: dict[str, Any], accounts: pd.DataFrame) -> WriteConfig:
+    """Write a config (the demo one, edited) and its data into ``tmp_path``; return the config path.
+
+    ``frame`` replaces the data (written as Parquet); ``edit`` changes the raw config in place.
+    """
+
+    def write(frame: pd.DataFrame | None = None, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+        raw = copy.deepcopy(default_raw)
+        data_path = tmp_path / "accounts.parquet"
+        (accounts if frame is None else frame).to_parquet(data_path, index=False)
+        raw["data"]["path"] = data_path.name
+        raw["data"].pop("generate", None)
+        raw["mlflow"]["embedded_store"] = "mlruns"
+        raw["output"] = {"reports": "reports", "models": "models"}
+        raw["audit"]["bootstrap"] = 50
+        if edit is not None:
+            edit(raw)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return write

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from governance.config import DEVELOPMENT_KEY, load_config, pseudonym_key, tracking_uri
+from governance.errors import ConfigError, PrivacyError
+from tests.conftest import DEFAULT_CONFIG, WriteConfig
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_default_config_is_valid_and_resolves_paths_against_its_folder() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.data.path == (DEFAULT_CONFIG.parent / ".." / "data" / "accounts.parquet").resolve()
+    assert config.mlflow.embedded_store == (DEFAULT_CONFIG.parent.parent / "mlruns").resolve()
+    assert len(config.sha256) == 64
+    assert "ownership" in config.sensitive.names
+    assert not set(config.feature_names) & set(config.sensitive.names)
+
+
+def test_sensitive_attribute_as_feature_is_an_error(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"].append({"name": "ownership", "justification": "why not"})
+
+    problems = _problems(write_config(edit=edit))
+    assert any(
+        p.startswith("features[15].name") and "'ownership' is a sensitive attribute" in p and "remove it" in p
+        for p in problems
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("contact_email", "is a PII column"),
+        ("account_id", "is the id column"),
+        ("converted_90d", "is the label"),
+    ],
+)
+def test_pii_id_or_label_as_feature_is_an_error(write_config: WriteConfig, column: str, expected: str) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"].append({"name": column, "justification": "it predicts well"})
+
+    problems = _problems(write_config(edit=edit))
+    assert any(p.startswith("features[15].name") and expected in p for p in problems), problems
+
+
+def test_feature_without_justification_is_an_error(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"][2].pop("justification")
+        raw["features"][3]["justification"] = "   "
+
+    problems = _problems(write_config(edit=edit))
+    assert any(p.startswith("features[2]") and "'employee_count' has no justification" in p for p in problems)
+    assert any(p.startswith("features[3]") and "'annual_revenue' has no justification" in p for p in problems)
+
+
+def test_unknown_candidate_kind_names_expected_and_found(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["candidates"][0]["kind"] = "random_forest"
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("candidates[0].kind (line ")
+    assert "expected 'logistic_regression', 'hist_gradient_boosting' or 'lightgbm'" in problem
+    assert "found 'random_forest'" in problem
+
+
+def test_unknown_mitigation_kind_is_an_error(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["candidates"][0]["mitigation"] = {"kind": "magic_fairness"}
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("candidates[0].mitigation.kind")
+    assert "found 'magic_fairness'" in problem
+
+
+def test_every_problem_is_reported_at_once_with_path_and_line(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["data"]["labl"] = "oops"
+        raw["features"][0]["type"] = "text"
+        raw["features"].append({"name": "size_band", "justification": "size matters"})
+        raw["candidates"][0]["kind"] = "svm"
+        raw["audit"]["threshold"] = 0.5
+        raw["sensitive"]["intersections"].append(["ownership", "gender"])
+        raw["policy"]["rules"][0]["metric"] = "selection_rat"
+
+    problems = _problems(write_config(edit=edit))
+    assert len(problems) == 7, problems
+    text = "\n".join(problems)
+    assert "data.labl (line " in text and "did you mean `label`?" in text
+    assert "features[0].type (line " in text and "found 'text'" in text
+    assert "'size_band' is a sensitive attribute" in text
+    assert "candidates[0].kind" in text and "found 'svm'" in text
+    assert "both `top_k` and `threshold`" in text
+    assert "'gender' is not a declared sensitive attribute" in text
+    assert "unknown audit metric 'selection_rat'" in text and "did you mean `selection_rate`?" in text
+
+
+def test_wrong_type_reports_expected_and_found(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["audit"]["bootstrap"] = "many"
+        raw["sensitive"]["min_group_size"] = -3
+
+    problems = _problems(write_config(edit=edit))
+    assert any(p.startswith("audit.bootstrap") and "found 'many'" in p for p in problems)
+    assert any(p.startswith("sensitive.min_group_size") and "greater than 0" in p and "found -3" in p for p in problems)
+
+
+def test_missing_required_section_is_named(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        del raw["purpose"]
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("purpose") and "required key is missing" in problem
+
+
+def test_mitigation_needing_a_constraint_without_one_is_an_error(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["candidates"].append(
+            {"name": "eg", "kind": "logistic_regression", "mitigation": {"kind": "exponentiated_gradient"}}
+        )
+        raw["candidates"].append({"name": "eg", "kind": "lightgbm"})
+
+    problems = _problems(write_config(edit=edit))
+    assert any("candidates[1].mitigation.constraint" in p and "needs a constraint" in p for p in problems)
+    assert any("candidates[2].name" in p and "used twice" in p for p in problems)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("purpose:\n  intended_use: [unclosed\n")
+    (problem,) = _problems(path)
+    assert problem.startswith("line ") and "not valid YAML" in problem
+
+
+def test_missing_file_and_non_mapping_are_clear(tmp_path: Path) -> None:
+    assert "config file not found" in _problems(tmp_path / "nope.yaml")[0]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert "found an empty file" in _problems(empty)[0]
+
+
+def test_tracking_uri_with_password_is_refused(write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["mlflow"]["tracking_uri"] = "http://alice:s3cret@mlflow.example.com"
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("mlflow.tracking_uri") and "password" in problem and "s3cret" not in problem
+
+    config = load_config(write_config())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://bob:hunter2@mlflow.example.com")
+    with pytest.raises(PrivacyError, match="carries a password") as info:
+        tracking_uri(config)
+    assert "hunter2" not in str(info.value)
+
+
+def test_tracking_uri_precedence_config_then_env_then_embedded(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = load_config(write_config())
+    assert tracking_uri(config) == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking_uri(config) == "http://127.0.0.1:5999"
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["mlflow"]["tracking_uri"] = "http://127.0.0.1:5001"
+
+    assert tracking_uri(load_config(write_config(edit=edit))) == "http://127.0.0.1:5001"
+
+
+def test_pseudonym_key_from_env_is_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = pseudonym_key()
+    assert not key.development_key
+    assert "test-key" not in repr(key)
+
+
+def test_missing_key_uses_development_key_or_is_refused_when_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOVERNANCE_PSEUDONYM_KEY")
+    key = pseudonym_key()
+    assert key.development_key and key.secret == DEVELOPMENT_KEY
+    with pytest.raises(PrivacyError, match="GOVERNANCE_PSEUDONYM_KEY is not set"):
+        pseudonym_key(require=True)
+    monkeypatch.setenv("GOVERNANCE_STRICT", "1")
+    with pytest.raises(PrivacyError) as info:
+        pseudonym_key()
+    assert info.value.exit_code == 4
+
+
+def test_short_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVERNANCE_PSEUDONYM_KEY", "short")
+    with pytest.raises(PrivacyError, match="too short"):
+        pseudonym_key()

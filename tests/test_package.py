@@ -1,0 +1,60 @@
+"""The package's promises about itself: its public names, and what its computation modules import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import governance
+from tests.conftest import ROOT
+
+PRESENTATION = ("matplotlib", "jinja2", "typer", "rich", "mlflow")
+
+
+def test_public_names_are_the_intended_ones() -> None:
+    assert sorted(governance.__all__) == sorted(
+        [
+            "ConfigError",
+            "DataValidationError",
+            "Dataset",
+            "GateFailure",
+            "GovernanceConfig",
+            "GovernanceError",
+            "Outcome",
+            "PrivacyError",
+            "Problem",
+            "RegistryError",
+            "__version__",
+            "generate_accounts",
+            "load_config",
+            "prepare",
+            "run",
+            "write_accounts",
+        ]
+    )
+    for name in governance.__all__:
+        assert hasattr(governance, name), name
+
+
+@pytest.mark.parametrize("module", ["governance.data", "governance.train", "governance.config", "governance.datasets"])
+def test_computation_modules_import_no_presentation_or_tracking_library(module: str) -> None:
+    # Blocked outright, the module must still import: it does not need them. (scikit-learn itself
+    # imports rich when it is installed, which is why presence alone cannot be the test for rich.)
+    blocked = f"import sys; sys.modules.update(dict.fromkeys({PRESENTATION!r})); import {module}"
+    subprocess.run([sys.executable, "-c", blocked], cwd=ROOT, check=True, capture_output=True)
+    checked = tuple(m for m in PRESENTATION if m != "rich")
+    present = f"import sys, {module}; print(','.join(m for m in {checked!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", present], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert proc.stdout.strip() == "", f"{module} imported {proc.stdout.strip()}"
+
+
+def test_error_tree_maps_to_exit_codes() -> None:
+    assert governance.ConfigError([]).exit_code == 2
+    assert governance.DataValidationError([]).exit_code == 2
+    assert governance.PrivacyError("x").exit_code == 4
+    assert governance.RegistryError("x").exit_code == 3
+    assert governance.GateFailure("x", report={"verdict": "fail"}).exit_code == 1
+    assert issubclass(governance.ConfigError, ValueError)
+    assert issubclass(governance.PrivacyError, PermissionError)
