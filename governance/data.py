@@ -32,6 +32,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -148,17 +149,17 @@ class Dataset:
             sensitive=self.sensitive.iloc[rows].reset_index(drop=True),
         )
 
-    @property
+    @cached_property
     def train(self) -> Split:
         """The training rows."""
         return self.part("train")
 
-    @property
+    @cached_property
     def validation(self) -> Split:
         """The validation rows (model selection)."""
         return self.part("validation")
 
-    @property
+    @cached_property
     def test(self) -> Split:
         """The test rows (the audit)."""
         return self.part("test")
