@@ -734,6 +734,15 @@ def _candidate_problems(raw: Mapping[str, Any], *, attrs: set[Any]) -> list[_Fou
                     "",
                 )
             )
+        if kind in ("reweighing", "correlation_remover") and mitigation.get("constraint") is not None:
+            found.append(
+                (
+                    (*loc, "mitigation", "constraint"),
+                    f"{kind} takes no constraint (only exponentiated_gradient and threshold_optimizer do), "
+                    f"found {mitigation.get('constraint')!r}",
+                    "remove `constraint`",
+                )
+            )
         attribute = mitigation.get("attribute")
         if attribute is not None and attribute not in attrs:
             found.append(

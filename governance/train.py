@@ -1,48 +1,166 @@
-"""Candidate scoring models as scikit-learn Pipelines, built from the config.
+"""Candidate scoring models as scikit-learn estimators, built from the config.
 
-Every candidate is ``Pipeline([("prepare", ColumnTransformer), ("model", estimator)])``:
-numeric features are imputed with the median, passed through a signed
-``log1p`` (revenue and head counts are heavy-tailed) and standardized;
-categorical features are imputed with a constant and one-hot encoded
-(unknown categories ignored at scoring time). Every random step is seeded
-from the config. A candidate's score is ``predict_proba(X)[:, 1]``, a
-continuous propensity used to rank accounts.
+Every candidate is a :class:`ScoringModel`: a scikit-learn classifier around
+``Pipeline([("prepare", ColumnTransformer), ("model", estimator)])``. Numeric
+features are imputed with the median, passed through a signed ``log1p``
+(revenue and head counts are heavy-tailed) and standardized; categorical
+features are imputed with a constant and one-hot encoded (unknown categories
+ignored at scoring time). The estimator is ``logistic_regression``,
+``hist_gradient_boosting`` or ``lightgbm``; its hyper-parameters come from the
+config, and every random step is seeded from the config's ``seed``.
+
+Account scoring acts on ranked lists, so every candidate, mitigated or not,
+gives a *continuous* score in [0, 1]: ``predict_proba(X)[:, 1]``. How each
+fairness mitigation (fairlearn) yields one:
+
+``None``
+    The pipeline's ``predict_proba``.
+``reweighing``
+    Pre-processing (Kamiran & Calders 2012): each training row of group ``a``
+    and label ``y`` is weighted ``P(a) P(y) / P(a, y)``, so that label and group
+    are independent in the weighted training data; the estimator is fitted with
+    these ``sample_weight`` and scores with its own ``predict_proba``. The
+    sensitive attribute is needed at training only.
+``exponentiated_gradient``
+    In-processing (Agarwal et al. 2018). fairlearn's ``ExponentiatedGradient``
+    returns a randomized classifier: base estimators ``h_t`` (fitted on
+    reweighted, relabelled data) with weights ``w_t``. Its own decision
+    probability mixes their *hard* 0/1 decisions, which gives a handful of
+    distinct values; the score here mixes their *probabilities* instead,
+    ``sum_t w_t h_t.predict_proba(X)[:, 1]``, which ranks. Training only.
+``threshold_optimizer``
+    Post-processing (Hardt et al. 2016). fairlearn's ``ThresholdOptimizer``
+    picks, per group ``a``, thresholds ``t0, t1`` on the base score ``s`` used
+    with probabilities ``p0, p1`` (and for equalized odds, a share
+    ``p_ignore`` of a constant decision ``c``). The score replaces every hard
+    step ``[s > t]`` by its logistic smoothing ``sigmoid(logit s - logit t)``:
+    ``p_ignore c + (1 - p_ignore) (p0 sigmoid(logit s - logit t0) + p1 sigmoid(logit s - logit t1))``.
+    Within a group it is monotone in the base score, at 0.5 it reproduces
+    the optimizer's deterministic decisions, and across groups it applies
+    the group-specific thresholds. It **needs the sensitive attribute at
+    inference** (disparate treatment in many jurisdictions; the card shows it).
+``correlation_remover``
+    Pre-processing. fairlearn's ``CorrelationRemover`` projects the prepared
+    features onto the complement of the one-hot sensitive attribute, removing
+    their linear correlation with it (exactly: equal group means), and the
+    estimator is fitted on the result. The projection subtracts a group
+    specific offset, so it **needs the sensitive attribute at inference** as
+    an input of the transform. Linear decorrelation suits linear models; a tree
+    model can read the group back from the offsets, so prefer
+    ``logistic_regression`` as its base.
+
+A model that needs the sensitive attribute at inference lists it in
+``ScoringModel.inputs_`` (and so in its MLflow signature) and says so in
+``uses_sensitive_at_inference``; all others read the declared features only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Self
 
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from governance.config import Candidate
-from governance.data import Dataset
+from governance.data import Dataset, Split
 from governance.errors import ConfigError, Problem
 
-__all__ = ["TrainedCandidate", "build_pipeline", "train_candidate"]
+__all__ = [
+    "MODEL_TYPES",
+    "SCORE_METHODS",
+    "USES_SENSITIVE_AT_INFERENCE",
+    "ScoringModel",
+    "TrainedCandidate",
+    "build_model",
+    "build_pipeline",
+    "example_input",
+    "reweighing_weights",
+    "score_metrics",
+    "train_candidate",
+]
+
+#: How each mitigation (``None``: none) turns into a continuous ranking score.
+SCORE_METHODS: Mapping[str | None, str] = MappingProxyType(
+    {
+        None: "predict_proba(X)[:, 1] of the fitted pipeline",
+        "reweighing": "predict_proba(X)[:, 1] of the pipeline fitted with Kamiran-Calders weights "
+        "P(a)P(y)/P(a,y) (label independent of group in the weighted training data)",
+        "exponentiated_gradient": "sum_t w_t * h_t.predict_proba(X)[:, 1]: the weights of ExponentiatedGradient's "
+        "randomized classifier applied to the probabilities (not the 0/1 decisions) of its base estimators",
+        "threshold_optimizer": "ThresholdOptimizer's group-specific thresholds smoothed in logit space: "
+        "p_ignore*c + (1-p_ignore)*(p0*sigmoid(logit s - logit t0) + p1*sigmoid(logit s - logit t1)) "
+        "on the base score s of the account's group; needs the sensitive attribute at inference",
+        "correlation_remover": "predict_proba(X')[:, 1] where X' are the prepared features with their linear "
+        "correlation with the one-hot sensitive attribute removed; needs the sensitive attribute at inference",
+    }
+)
+
+#: Whether a model with this mitigation reads the sensitive attribute when it scores.
+USES_SENSITIVE_AT_INFERENCE: Mapping[str | None, bool] = MappingProxyType(
+    {
+        None: False,
+        "reweighing": False,
+        "exponentiated_gradient": False,
+        "threshold_optimizer": True,
+        "correlation_remover": True,
+    }
+)
+
+#: Types a fitted ScoringModel may contain beyond what skops trusts by default; the
+#: registry allows exactly these (and nothing read from a model file) when loading.
+MODEL_TYPES: tuple[str, ...] = (
+    "collections.OrderedDict",
+    "numpy.dtype",
+    "governance.train.ScoringModel",
+    "governance.train._signed_log1p",
+    "governance.train._Mixture",
+    "governance.train._GroupThresholds",
+    "governance.train._Decorrelate",
+    "fairlearn.preprocessing._correlation_remover.CorrelationRemover",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
+
+_EG_MOMENT_PARAMS = frozenset({"difference_bound", "ratio_bound", "ratio_bound_slack"})
+#: Rows scored at a time: row-wise models give the same bits in any chunking.
+_CHUNK_ROWS = 16_384
 
 
-@dataclass(frozen=True)
-class TrainedCandidate:
-    """A fitted candidate and its headline performance."""
+@functools.cache
+def _thread_pools() -> Any:
+    """The native thread pools (OpenMP, BLAS) of this process, LightGBM's included."""
+    import lightgbm  # noqa: F401  # load its OpenMP runtime before the controller takes stock
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-    name: str
-    kind: str
-    mitigation: str | None
-    model: Pipeline
-    validation_auc: float
-    test_auc: float
+    return ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    """A context in which native code (OpenMP, BLAS) runs on one thread."""
+    # A multi-threaded OpenMP loop stalls, by orders of magnitude, whenever another process holds a
+    # core (a shared CI machine: seen here, 80 s instead of 0.2 s for a small HistGradientBoosting),
+    # and one thread gives the same bits on every machine. LightGBM's own n_jobs still applies inside it.
+    return _thread_pools().limit(limits=1)
+
+
+# ---------------------------------------------------------------- building blocks
 
 
 def _signed_log1p(x: np.ndarray) -> np.ndarray:
+    """sign(x) log(1 + |x|): tames heavy tails, keeps the sign and zero."""
     out: np.ndarray = np.sign(x) * np.log1p(np.abs(x))
     return out
 
@@ -67,60 +185,706 @@ def _preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> ColumnT
     )
 
 
-def _estimator(candidate: Candidate, seed: int) -> Any:
-    params = dict(candidate.params)
-    if candidate.kind == "logistic_regression":
-        params.setdefault("max_iter", 1000)
-        return LogisticRegression(random_state=seed, **params)
-    if candidate.kind == "hist_gradient_boosting":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        return HistGradientBoostingClassifier(random_state=seed, **params)
+def _lightgbm_names() -> frozenset[str]:
+    """Every parameter name and alias LightGBM accepts (its booster params are not typed arguments)."""
     import lightgbm
 
-    params.setdefault("verbose", -1)
-    params.setdefault("n_jobs", 1)
-    return lightgbm.LGBMClassifier(random_state=seed, **params)
+    names = set(lightgbm.LGBMClassifier().get_params())
+    try:  # private, but the only list of LightGBM's aliases; without it, only the typed names are allowed
+        from lightgbm.basic import _ConfigAliases
+
+        for aliases in _ConfigAliases._get_all_param_aliases().values():
+            names.update(aliases)
+    except (ImportError, AttributeError):  # pragma: no cover - depends on the LightGBM version
+        pass
+    return frozenset(names)
+
+
+def _estimator(kind: str, params: Mapping[str, Any], seed: int) -> Any:
+    """The unfitted estimator of ``kind``; raises TypeError/ValueError on parameters it refuses."""
+    args = dict(params)
+    if kind == "logistic_regression":
+        args.setdefault("max_iter", 1000)
+        args.setdefault("random_state", seed)
+        estimator: Any = LogisticRegression(**args)
+    elif kind == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        args.setdefault("random_state", seed)
+        estimator = HistGradientBoostingClassifier(**args)
+    elif kind == "lightgbm":
+        import lightgbm
+
+        unknown = sorted(set(args) - _lightgbm_names())
+        if unknown:
+            raise TypeError(f"unknown LightGBM parameter(s): {', '.join(unknown)}")
+        args.setdefault("random_state", seed)
+        args.setdefault("n_jobs", 1)
+        args.setdefault("deterministic", True)
+        args.setdefault("verbose", -1)
+        estimator = lightgbm.LGBMClassifier(**args)
+    else:  # the config's Literal makes this unreachable from a validated config
+        raise ValueError(f"unknown estimator kind {kind!r}")
+    if hasattr(estimator, "_parameter_constraints"):  # scikit-learn's own parameter checks, before fitting
+        estimator._validate_params()
+    return estimator
+
+
+def reweighing_weights(y: np.ndarray, groups: np.ndarray | pd.Series) -> np.ndarray:
+    """Kamiran-Calders sample weights: ``P(a) P(y) / P(a, y)`` for a row of group ``a`` and label ``y``.
+
+    In the weighted data the label is independent of the group; the weights
+    average to 1.
+
+    Parameters
+    ----------
+    y
+        Binary labels.
+    groups
+        The group of each row (one sensitive attribute).
+
+    Returns
+    -------
+    numpy.ndarray
+        One positive weight per row.
+    """
+    labels = np.asarray(y).astype(np.int64)
+    codes, _ = pd.factorize(pd.Series(np.asarray(groups)), sort=True)
+    n = len(labels)
+    cells = codes * 2 + labels
+    joint = np.bincount(cells, minlength=2 * (codes.max() + 1)).astype(float) / n
+    group_share = np.bincount(codes).astype(float) / n
+    label_share = np.bincount(labels, minlength=2).astype(float) / n
+    weights: np.ndarray = group_share[codes] * label_share[labels] / joint[cells]
+    return weights
+
+
+class _Mixture(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
+    """A fitted ExponentiatedGradient solution: ``sum_t w_t h_t.predict_proba(X)``."""
+
+    def __init__(self, estimators: Sequence[Any] = (), weights: Sequence[float] = ()) -> None:
+        self.estimators = estimators
+        self.weights = weights
+
+    def fit(self, X: Any, y: Any) -> Self:  # built fitted from ExponentiatedGradient; fit only records classes
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``[1 - score, score]``: the weighted mean of the base estimators' probabilities."""
+        positive = np.zeros(len(X))
+        for estimator, weight in zip(self.estimators, self.weights, strict=True):
+            positive += weight * estimator.predict_proba(X)[:, 1]
+        positive = np.clip(positive, 0.0, 1.0)
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 where the score is at least 0.5."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+
+def _moment_args(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that belong to the fairness constraint (its bounds)."""
+    return {k: v for k, v in params.items() if k in _EG_MOMENT_PARAMS}
+
+
+def _eg_args(params: Mapping[str, Any]) -> dict[str, Any]:
+    """ExponentiatedGradient's own options; ``costs`` ({fp, fn}) sets its objective, hence its operating point."""
+    from fairlearn.reductions import ErrorRate
+
+    args = {k: v for k, v in params.items() if k not in _EG_MOMENT_PARAMS and k != "costs"}
+    if "costs" in params:
+        args["objective"] = ErrorRate(costs=dict(params["costs"]))
+    return args
+
+
+def _fit_exponentiated_gradient(
+    base: Any, Xt: np.ndarray, y: np.ndarray, groups: pd.Series, *, constraint: str, params: Mapping[str, Any]
+) -> _Mixture:
+    from fairlearn.reductions import (
+        DemographicParity,
+        EqualizedOdds,
+        ExponentiatedGradient,
+        TruePositiveRateParity,
+    )
+
+    moments = {
+        "demographic_parity": DemographicParity,
+        "equalized_odds": EqualizedOdds,
+        "true_positive_rate_parity": TruePositiveRateParity,
+    }
+    mitigator = ExponentiatedGradient(clone(base), moments[constraint](**_moment_args(params)), **_eg_args(params))
+    mitigator.fit(Xt, y, sensitive_features=groups.to_numpy())
+    chosen = [(mitigator.predictors_[i], float(w)) for i, w in mitigator.weights_.items() if w > 0]
+    total = sum(w for _, w in chosen)
+    mixture = _Mixture([h for h, _ in chosen], [w / total for _, w in chosen])
+    return mixture.fit(Xt, y)
+
+
+class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
+    """ThresholdOptimizer's group-specific thresholds, smoothed into a continuous score (see the module)."""
+
+    def __init__(self, base: Any = None, attribute: str = "", rules: Mapping[str, Mapping[str, Any]] | None = None):
+        self.base = base
+        self.attribute = attribute
+        self.rules = rules
+
+    def fit(self, X: Any, y: Any) -> Self:  # built fitted from ThresholdOptimizer
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``[1 - score, score]``: each group's thresholds, smoothed, applied to the base score."""
+        from scipy.special import expit, logit
+
+        rules = self.rules or {}
+        groups = X[self.attribute].astype(str).to_numpy()
+        unknown = ~np.isin(groups, list(rules))
+        if unknown.any():
+            raise ValueError(
+                f"{self.attribute}: {int(unknown.sum())} row(s) belong to groups the threshold optimizer was not "
+                f"fitted on (it knows {len(rules)}); score them with a model that does not use {self.attribute}"
+            )
+        eps = 1e-12
+        base = np.clip(self.base.predict_proba(X)[:, 1], eps, 1.0 - eps)
+        z = logit(base)
+        positive = np.zeros(len(X))
+        for group, rule in rules.items():
+            rows = groups == group
+            soft = np.zeros(int(rows.sum()))
+            for p, operator, threshold in (
+                (rule["p0"], rule["operator0"], rule["threshold0"]),
+                (rule["p1"], rule["operator1"], rule["threshold1"]),
+            ):
+                t = logit(np.clip(threshold, eps, 1.0 - eps)) if np.isfinite(threshold) else threshold
+                step = expit(z[rows] - t) if operator == ">" else expit(t - z[rows])
+                soft += p * step
+            positive[rows] = rule["p_ignore"] * rule["constant"] + (1.0 - rule["p_ignore"]) * soft
+        positive = np.clip(positive, 0.0, 1.0)
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the score is at least 0.5 (the optimizer's sure decisions)."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+
+def _fit_threshold_optimizer(
+    base: Pipeline, X: pd.DataFrame, y: np.ndarray, groups: pd.Series, *, constraint: str, params: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    optimizer = ThresholdOptimizer(
+        estimator=base, constraints=constraint, prefit=True, predict_method="predict_proba", **params
+    )
+    optimizer.fit(X, y, sensitive_features=groups.to_numpy())
+    rules: dict[str, dict[str, Any]] = {}
+    for group, rule in optimizer.interpolated_thresholder_.interpolation_dict.items():
+        rules[str(group)] = {
+            "p0": float(rule.p0),
+            "operator0": str(rule.operation0.operator),
+            "threshold0": float(rule.operation0.threshold),
+            "p1": float(rule.p1),
+            "operator1": str(rule.operation1.operator),
+            "threshold1": float(rule.operation1.threshold),
+            "p_ignore": float(rule.get("p_ignore", 0.0)),
+            "constant": float(rule.get("prediction_constant", 0.0)),
+        }
+    return rules
+
+
+class _Decorrelate(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
+    """Prepared features with their linear correlation with one sensitive attribute removed (fairlearn)."""
+
+    def __init__(self, prepare: Any = None, attribute: str = "", alpha: float = 1.0) -> None:
+        self.prepare = prepare
+        self.attribute = attribute
+        self.alpha = alpha
+
+    def _stack(self, X: pd.DataFrame) -> np.ndarray:
+        """Prepared features, then the one-hot group: the layout the remover was fitted on."""
+        groups = X[[self.attribute]].astype(str)
+        known = np.isin(groups[self.attribute].to_numpy(), self.encoder_.categories_[0])
+        if not known.all():
+            raise ValueError(
+                f"{self.attribute}: {int((~known).sum())} row(s) belong to groups the correlation remover was not "
+                "fitted on; it cannot remove their correlation"
+            )
+        return np.hstack([self.prepare_.transform(X), self.encoder_.transform(groups)])
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
+        from fairlearn.preprocessing import CorrelationRemover
+
+        self.prepare_ = clone(self.prepare).fit(X)
+        self.encoder_ = OneHotEncoder(sparse_output=False, dtype=np.float64).fit(X[[self.attribute]].astype(str))
+        stacked = np.hstack([self.prepare_.transform(X), self.encoder_.transform(X[[self.attribute]].astype(str))])
+        first = stacked.shape[1] - len(self.encoder_.categories_[0])
+        self.remover_ = CorrelationRemover(sensitive_feature_ids=list(range(first, stacked.shape[1])), alpha=self.alpha)
+        self.remover_.fit(stacked)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        out: np.ndarray = self.remover_.transform(self._stack(X))
+        return out
+
+
+# ---------------------------------------------------------------- the scoring model
+
+
+class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
+    """A candidate scoring model: preprocessing, an estimator and an optional fairness mitigation.
+
+    A scikit-learn classifier whose ``predict_proba(X)[:, 1]`` is the
+    continuous score that ranks accounts (see the module docstring for how each
+    mitigation yields it). ``X`` is a DataFrame with the columns ``inputs_``:
+    the features, plus the sensitive attribute for the mitigations that need it
+    at inference (``uses_sensitive_at_inference``).
+
+    Parameters
+    ----------
+    kind
+        ``logistic_regression``, ``hist_gradient_boosting`` or ``lightgbm``.
+    params
+        The estimator's hyper-parameters.
+    features, categorical
+        The model features, and the subset that is categorical.
+    mitigation
+        ``None``, ``reweighing``, ``exponentiated_gradient``, ``threshold_optimizer``
+        or ``correlation_remover``.
+    constraint
+        For ``exponentiated_gradient`` and ``threshold_optimizer``:
+        ``demographic_parity``, ``equalized_odds`` or ``true_positive_rate_parity``.
+    attribute
+        The sensitive attribute the mitigation acts on.
+    mitigation_params
+        Options of the fairlearn mitigator (``eps``, ``max_iter``, ``objective``, ``alpha``, ...).
+    seed
+        Seed of every random step.
+    """
+
+    def __init__(
+        self,
+        kind: str = "logistic_regression",
+        params: Mapping[str, Any] | None = None,
+        *,
+        features: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        mitigation: str | None = None,
+        constraint: str | None = None,
+        attribute: str | None = None,
+        mitigation_params: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.kind = kind
+        self.params = params
+        self.features = features
+        self.categorical = categorical
+        self.mitigation = mitigation
+        self.constraint = constraint
+        self.attribute = attribute
+        self.mitigation_params = mitigation_params
+        self.seed = seed
+
+    @property
+    def uses_sensitive_at_inference(self) -> bool:
+        """Whether scoring reads the sensitive attribute (disparate treatment in many jurisdictions)."""
+        return USES_SENSITIVE_AT_INFERENCE[self.mitigation]
+
+    @property
+    def score_method(self) -> str:
+        """How the continuous score is computed, in words."""
+        return SCORE_METHODS[self.mitigation]
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The columns ``predict_proba`` reads, in order."""
+        extra = (self.attribute,) if self.uses_sensitive_at_inference and self.attribute else ()
+        return (*self.features, *extra)
+
+    def base_estimator(self) -> Any:
+        """The unfitted estimator (raises TypeError or ValueError on parameters it refuses)."""
+        return _estimator(self.kind, self.params or {}, self.seed)
+
+    def base_pipeline(self) -> Pipeline:
+        """The unfitted ``Pipeline([("prepare", ...), ("model", ...)])`` without mitigation."""
+        numeric = [f for f in self.features if f not in set(self.categorical)]
+        return Pipeline([("prepare", _preprocessor(numeric, list(self.categorical))), ("model", self.base_estimator())])
+
+    def fit(self, X: pd.DataFrame, y: Any, *, sensitive: pd.DataFrame | None = None) -> Self:
+        """Fit on the features ``X`` (and, for mitigations, the audit-only ``sensitive`` frame).
+
+        Parameters
+        ----------
+        X
+            The model matrix: the features.
+        y
+            Binary labels.
+        sensitive
+            Audit-only attributes, aligned with ``X``; required with a mitigation.
+        """
+        with _one_thread():
+            return self._fit(X, y, sensitive)
+
+    def _fit(self, X: pd.DataFrame, y: Any, sensitive: pd.DataFrame | None) -> Self:
+        labels = np.asarray(y).astype(np.int64)
+        frame = X.loc[:, list(self.features)].reset_index(drop=True)
+        pipeline = self.base_pipeline()
+        mitigation_params = dict(self.mitigation_params or {})
+        if self.mitigation is None:
+            self.model_: Any = pipeline.fit(frame, labels)
+        else:
+            if sensitive is None or self.attribute is None or self.attribute not in sensitive:
+                raise ValueError(
+                    f"the {self.mitigation} mitigation needs the sensitive attribute {self.attribute!r} at training; "
+                    "pass it in `sensitive`"
+                )
+            groups = sensitive[self.attribute].astype(str).reset_index(drop=True)
+            if self.mitigation == "reweighing":
+                self.model_ = pipeline.fit(frame, labels, model__sample_weight=reweighing_weights(labels, groups))
+            elif self.mitigation == "exponentiated_gradient":
+                prepare = pipeline.named_steps["prepare"].fit(frame)
+                mixture = _fit_exponentiated_gradient(
+                    pipeline.named_steps["model"],
+                    prepare.transform(frame),
+                    labels,
+                    groups,
+                    constraint=str(self.constraint),
+                    params=mitigation_params,
+                )
+                self.model_ = Pipeline([("prepare", prepare), ("model", mixture)])
+            elif self.mitigation == "threshold_optimizer":
+                base = pipeline.fit(frame, labels)
+                rules = _fit_threshold_optimizer(
+                    base, frame, labels, groups, constraint=str(self.constraint), params=mitigation_params
+                )
+                self.model_ = _GroupThresholds(base, self.attribute, rules).fit(frame, labels)
+            elif self.mitigation == "correlation_remover":
+                decorrelate = _Decorrelate(pipeline.named_steps["prepare"], self.attribute, **mitigation_params)
+                self.model_ = Pipeline([("prepare", decorrelate), ("model", pipeline.named_steps["model"])])
+                self.model_.fit(frame.assign(**{self.attribute: groups.to_numpy()}), labels)
+            else:
+                raise ValueError(f"unknown mitigation {self.mitigation!r}")
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = len(self.inputs)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``[1 - score, score]`` for each row of ``X`` (a DataFrame with the columns ``inputs``)."""
+        missing = [c for c in self.inputs if c not in X]
+        if missing:
+            raise ValueError(
+                f"the model reads {len(self.inputs)} column(s) and {len(missing)} are missing: {', '.join(missing)}"
+            )
+        frame = X.loc[:, list(self.inputs)]
+        with _one_thread():
+            # in chunks: memory stays bounded (the prepared matrix is dense) and the work stays in cache
+            parts = [
+                self.model_.predict_proba(frame.iloc[i : i + _CHUNK_ROWS]) for i in range(0, len(frame), _CHUNK_ROWS)
+            ]
+        out: np.ndarray = np.vstack(parts) if parts else np.empty((0, 2))
+        return out
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the score is at least 0.5 (ranking uses the score, not this)."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def scores(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> np.ndarray:
+        """The continuous ranking score of each account, in [0, 1].
+
+        Parameters
+        ----------
+        X
+            The features.
+        sensitive
+            Audit-only attributes; needed only when ``uses_sensitive_at_inference``.
+        """
+        return self.predict_proba(self.model_input(X, sensitive))[:, 1]
+
+    def model_input(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The frame ``predict_proba`` reads: the features, plus the sensitive attribute when it is needed."""
+        frame = X.loc[:, list(self.features)].reset_index(drop=True)
+        if not self.uses_sensitive_at_inference:
+            return frame
+        if sensitive is None or self.attribute is None or self.attribute not in sensitive:
+            raise ValueError(
+                f"the {self.mitigation} mitigation needs the sensitive attribute {self.attribute!r} at inference; "
+                "pass it in `sensitive`"
+            )
+        return frame.assign(**{self.attribute: sensitive[self.attribute].astype(str).to_numpy()})
+
+
+# ---------------------------------------------------------------- from the config
+
+
+def _params_problem(candidate: Candidate, where: str, exc: BaseException) -> ConfigError:
+    owner = candidate.mitigation.kind if where == "mitigation.params" and candidate.mitigation else candidate.kind
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ConfigError(
+        [
+            Problem(
+                f"candidates.{candidate.name}.{where}",
+                f"not accepted by {owner}: {text[:300]}",
+                "see the estimator's documentation for its parameters",
+            )
+        ]
+    )
+
+
+def build_model(
+    candidate: Candidate, *, features: Sequence[str], categorical: Sequence[str], seed: int, default_attribute: str
+) -> ScoringModel:
+    """The unfitted :class:`ScoringModel` of a candidate, its parameters checked.
+
+    Parameters
+    ----------
+    candidate
+        The candidate from the config.
+    features, categorical
+        The model features, and the subset that is categorical.
+    seed
+        Seed of every random step.
+    default_attribute
+        The sensitive attribute a mitigation acts on when the candidate names none.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``candidates.<name>.params`` or ``candidates.<name>.mitigation.params``
+        when the estimator or the mitigator refuses a parameter.
+    """
+    mitigation = candidate.mitigation
+    model = ScoringModel(
+        candidate.kind,
+        dict(candidate.params),
+        features=tuple(features),
+        categorical=tuple(categorical),
+        mitigation=mitigation.kind if mitigation else None,
+        constraint=mitigation.constraint if mitigation else None,
+        attribute=(mitigation.attribute or default_attribute) if mitigation else None,
+        mitigation_params=dict(mitigation.params) if mitigation else None,
+        seed=seed,
+    )
+    try:
+        model.base_estimator()
+    except (TypeError, ValueError) as exc:
+        raise _params_problem(candidate, "params", exc) from exc
+    if mitigation is not None:
+        try:
+            _check_mitigation_params(mitigation.kind, dict(mitigation.params))
+        except (TypeError, ValueError) as exc:
+            raise _params_problem(candidate, "mitigation.params", exc) from exc
+    return model
+
+
+def _check_mitigation_params(kind: str, params: dict[str, Any]) -> None:
+    """Construct the mitigator with ``params`` so that a refused one fails before any fitting."""
+    if kind == "exponentiated_gradient":
+        from fairlearn.reductions import DemographicParity, ExponentiatedGradient
+
+        ExponentiatedGradient(LogisticRegression(), DemographicParity(**_moment_args(params)), **_eg_args(params))
+    elif kind == "threshold_optimizer":
+        from fairlearn.postprocessing import ThresholdOptimizer
+
+        ThresholdOptimizer(estimator=LogisticRegression(), **params)
+    elif kind == "correlation_remover":
+        _Decorrelate(None, "", **params)
+    elif params:
+        raise TypeError(f"{kind} takes no parameters, found {', '.join(sorted(params))}")
 
 
 def build_pipeline(candidate: Candidate, *, numeric: Sequence[str], categorical: Sequence[str], seed: int) -> Pipeline:
-    """The unfitted Pipeline of a candidate.
+    """The unfitted Pipeline of a candidate, without its mitigation.
 
     Raises
     ------
     ConfigError
         When the candidate's hyper-parameters are not accepted by its estimator.
     """
-    try:
-        estimator = _estimator(candidate, seed)
-    except TypeError as exc:
-        raise ConfigError(
-            [Problem(f"candidates.{candidate.name}.params", f"not accepted by {candidate.kind}: {exc}")]
-        ) from exc
-    return Pipeline([("prepare", _preprocessor(numeric, categorical)), ("model", estimator)])
+    model = build_model(
+        candidate.model_copy(update={"mitigation": None}),
+        features=[*numeric, *categorical],
+        categorical=categorical,
+        seed=seed,
+        default_attribute="",
+    )
+    return model.base_pipeline()
 
 
-def train_candidate(candidate: Candidate, dataset: Dataset, *, seed: int) -> TrainedCandidate:
-    """Fit one candidate on the training split and measure its validation and test AUC."""
-    if candidate.mitigation is not None:
-        raise ConfigError(
-            [
-                Problem(
-                    f"candidates.{candidate.name}.mitigation",
-                    "fairness mitigations are not trainable in this version",
-                    "remove the mitigation",
-                )
-            ]
-        )
-    numeric = [f for f in dataset.features if f not in dataset.categorical]
-    model = build_pipeline(candidate, numeric=numeric, categorical=dataset.categorical, seed=seed)
+# ---------------------------------------------------------------- training
+
+
+def score_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Overall ranking and calibration metrics of a score: ``auc``, ``average_precision``, ``log_loss``, ``brier``."""
+    labels = np.asarray(y).astype(np.int64)
+    clipped = np.clip(scores, 1e-15, 1.0 - 1e-15)
+    return {
+        "auc": float(roc_auc_score(labels, scores)),
+        "average_precision": float(average_precision_score(labels, scores)),
+        "log_loss": float(log_loss(labels, clipped, labels=[0, 1])),
+        "brier": float(brier_score_loss(labels, scores)),
+    }
+
+
+@dataclass(frozen=True)
+class TrainedCandidate:
+    """A fitted candidate, what it needs at inference, and its overall performance.
+
+    Attributes
+    ----------
+    name, kind, mitigation, constraint, attribute
+        From the config (``attribute``: the sensitive attribute the mitigation acts on).
+    uses_sensitive_at_inference
+        Whether scoring reads the sensitive attribute.
+    inputs
+        The columns the model reads when it scores.
+    score_method
+        How the continuous score is computed.
+    params
+        The estimator's effective hyper-parameters (defaults included) and the mitigation's options.
+    model
+        The fitted :class:`ScoringModel`.
+    validation, test
+        :func:`score_metrics` on the validation and test splits.
+    fit_seconds
+        Wall-clock training time (not compared: it differs between identical runs).
+    """
+
+    name: str
+    kind: str
+    mitigation: str | None
+    constraint: str | None
+    attribute: str | None
+    uses_sensitive_at_inference: bool
+    inputs: tuple[str, ...]
+    score_method: str
+    params: Mapping[str, Any]
+    model: ScoringModel = field(compare=False)
+    validation: Mapping[str, float]
+    test: Mapping[str, float]
+    fit_seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def validation_auc(self) -> float:
+        """AUC on the validation split."""
+        return self.validation["auc"]
+
+    @property
+    def test_auc(self) -> float:
+        """AUC on the test split."""
+        return self.test["auc"]
+
+    def score(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> np.ndarray:
+        """The continuous ranking score in [0, 1] (``sensitive`` only when the model needs it)."""
+        return self.model.scores(X, sensitive)
+
+    def score_split(self, split: Split) -> np.ndarray:
+        """The score of every row of a split."""
+        return self.model.scores(split.X, split.sensitive)
+
+
+def _effective_params(model: ScoringModel) -> dict[str, Any]:
+    estimator = model.base_estimator()
+    params = {f"estimator.{k}": v for k, v in sorted(estimator.get_params(deep=False).items())}
+    params["seed"] = model.seed
+    if model.mitigation is not None:
+        params["mitigation.kind"] = model.mitigation
+        params["mitigation.constraint"] = model.constraint
+        params["mitigation.attribute"] = model.attribute
+        params.update({f"mitigation.{k}": v for k, v in sorted((model.mitigation_params or {}).items())})
+    return params
+
+
+def train_candidate(
+    candidate: Candidate,
+    dataset: Dataset,
+    *,
+    seed: int,
+    attribute: str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TrainedCandidate:
+    """Fit one candidate on the training split and measure it on the validation and test splits.
+
+    Parameters
+    ----------
+    candidate
+        The candidate from the config.
+    dataset
+        The prepared data.
+    seed
+        Seed of every random step.
+    attribute
+        The sensitive attribute a mitigation acts on when the candidate names
+        none; default the dataset's first sensitive attribute.
+    clock
+        Source of time for ``fit_seconds``.
+
+    Raises
+    ------
+    ConfigError
+        When the estimator or the mitigator refuses a parameter.
+    """
+    default_attribute = attribute or str(dataset.sensitive.columns[0])
+    model = build_model(
+        candidate,
+        features=dataset.features,
+        categorical=dataset.categorical,
+        seed=seed,
+        default_attribute=default_attribute,
+    )
     train, validation, test = dataset.train, dataset.validation, dataset.test
-    model.fit(train.X, train.y)
+    start = clock()
+    try:
+        model.fit(train.X, train.y, sensitive=train.sensitive)
+    except Exception as exc:
+        if _is_parameter_error(exc):
+            raise _params_problem(candidate, "params", exc) from exc
+        raise
+    seconds = clock() - start
     return TrainedCandidate(
         name=candidate.name,
         kind=candidate.kind,
-        mitigation=None,
+        mitigation=model.mitigation,
+        constraint=model.constraint,
+        attribute=model.attribute,
+        uses_sensitive_at_inference=model.uses_sensitive_at_inference,
+        inputs=model.inputs,
+        score_method=model.score_method,
+        params=MappingProxyType(_effective_params(model)),
         model=model,
-        validation_auc=float(roc_auc_score(validation.y, model.predict_proba(validation.X)[:, 1])),
-        test_auc=float(roc_auc_score(test.y, model.predict_proba(test.X)[:, 1])),
+        validation=MappingProxyType(score_metrics(validation.y, model.scores(validation.X, validation.sensitive))),
+        test=MappingProxyType(score_metrics(test.y, model.scores(test.X, test.sensitive))),
+        fit_seconds=seconds,
     )
+
+
+def _is_parameter_error(exc: BaseException) -> bool:
+    """Errors that estimators raise for refused hyper-parameters found only while fitting (LightGBM)."""
+    return type(exc).__name__ in {"LightGBMError", "InvalidParameterError"}
+
+
+def example_input(frame: pd.DataFrame, *, rows: int = 5) -> pd.DataFrame:
+    """Synthetic rows shaped like ``frame``, for an MLflow input example: no row is any account's record.
+
+    Each numeric column takes evenly spaced quantiles of its own values
+    (nearest observed value) and each other column cycles through its most
+    frequent values, column by column independently; so the example shows
+    realistic values and types without reproducing an account, and never
+    contains an identifier (the model matrix holds none).
+
+    Parameters
+    ----------
+    frame
+        Model input rows (features, plus a sensitive attribute when the model reads one).
+    rows
+        Number of example rows.
+    """
+    quantiles = np.linspace(0.1, 0.9, rows)
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            values = column.dropna().quantile(quantiles, interpolation="nearest").to_numpy()
+            columns[str(name)] = pd.Series(values).astype(column.dtype)
+        else:
+            common = column.dropna().astype(str).value_counts().index.tolist() or ["(missing)"]
+            columns[str(name)] = pd.Series([common[i % len(common)] for i in range(rows)], dtype=column.dtype)
+    return pd.DataFrame(columns)

@@ -123,6 +123,7 @@ def test_missing_required_section_is_named(write_config: WriteConfig) -> None:
 
 def test_mitigation_needing_a_constraint_without_one_is_an_error(write_config: WriteConfig) -> None:
     def edit(raw: dict[str, Any]) -> None:
+        raw["candidates"] = raw["candidates"][:1]
         raw["candidates"].append(
             {"name": "eg", "kind": "logistic_regression", "mitigation": {"kind": "exponentiated_gradient"}}
         )
@@ -131,6 +132,28 @@ def test_mitigation_needing_a_constraint_without_one_is_an_error(write_config: W
     problems = _problems(write_config(edit=edit))
     assert any("candidates[1].mitigation.constraint" in p and "needs a constraint" in p for p in problems)
     assert any("candidates[2].name" in p and "used twice" in p for p in problems)
+
+
+def test_a_constraint_on_a_mitigation_that_takes_none_is_an_error(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["candidates"][0]["mitigation"] = {"kind": "reweighing", "constraint": "equalized_odds"}
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("candidates[0].mitigation.constraint") and "reweighing takes no constraint" in problem
+
+
+def test_default_config_trains_plain_models_and_fairlearn_mitigations() -> None:
+    candidates = load_config(DEFAULT_CONFIG).candidates
+    plain = [c for c in candidates if c.mitigation is None]
+    mitigated = [c for c in candidates if c.mitigation is not None]
+    assert len(candidates) >= 5 and len(plain) >= 2 and len(mitigated) >= 2
+    assert {c.kind for c in plain} == {"logistic_regression", "hist_gradient_boosting", "lightgbm"}
+    assert {c.mitigation.kind for c in mitigated if c.mitigation} == {
+        "exponentiated_gradient",
+        "threshold_optimizer",
+        "correlation_remover",
+        "reweighing",
+    }
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
