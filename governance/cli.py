@@ -9,13 +9,18 @@ print one or two lines to stderr and no traceback; ``--debug`` shows it.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -24,6 +29,10 @@ from rich.table import Table
 from governance import __version__
 from governance.errors import GovernanceError
 from governance.privacy import redact
+
+if TYPE_CHECKING:
+    from governance.audit import AuditReport, MetricValue
+    from governance.pipeline import Outcome
 
 __all__ = ["app", "main"]
 
@@ -41,8 +50,16 @@ data_app = typer.Typer(help="Generate and check data.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # logs and CI: wide enough that tables never truncate names
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 _state = {"debug": False}
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The governance YAML config.", show_default=False)]
@@ -237,38 +254,366 @@ def data_check(config_path: ConfigOption) -> None:
 # ---------------------------------------------------------------- run
 
 
+@contextmanager
+def _sigterm_ends_runs() -> Iterator[None]:
+    """SIGTERM raises SystemExit(143), so open MLflow runs end KILLED instead of staying RUNNING."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live on the main thread
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_outcome(outcome: Outcome, *, data_path: Path, start: float) -> None:
+    from governance.registry import safe_uri
+
+    if outcome.data_generated:
+        out.print(f"generated {data_path}")
+    out.print(
+        f"data: {outcome.rows_used:,} of {outcome.rows_in:,} accounts used; excluded {sum(outcome.excluded.values()):,} without valid consent"
+    )
+    table = Table(title="candidates", title_justify="left")
+    table.add_column("candidate", no_wrap=True)
+    for column in ("estimator", "mitigation", "reads sensitive"):
+        table.add_column(column, overflow="fold")
+    for column in ("validation AUC", "test AUC"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for c in outcome.candidates:
+        table.add_row(
+            c.name,
+            c.kind,
+            (c.mitigation or "none") + (f" ({c.constraint})" if c.constraint else ""),
+            "yes" if c.uses_sensitive_at_inference else "no",
+            f"{c.validation_auc:.3f}",
+            f"{c.test_auc:.3f}",
+        )
+    out.print(table)
+    for c in outcome.candidates:
+        if c.uses_sensitive_at_inference:
+            out.print(
+                f"note: {c.name} reads {c.attribute} when it scores ({c.mitigation}); "
+                "using a sensitive attribute at decision time is disparate treatment in many jurisdictions"
+            )
+    out.print(f"MLflow run {outcome.run_id} at {safe_uri(outcome.tracking_uri)}")
+    for c in outcome.candidates:
+        out.print(f"test AUC {c.name}: {c.test_auc:.4f}")
+    out.print(f"done in {time.perf_counter() - start:.1f} s")
+
+
 @app.command("run")
 def run_command(config_path: ConfigOption) -> None:
     """Run the governance pipeline: data, candidates, MLflow tracking."""
     from governance.config import load_config
     from governance.pipeline import run
-    from governance.registry import safe_uri
 
-    with _guard():
+    with _guard(), _sigterm_ends_runs():
         config = load_config(config_path)
         start = time.perf_counter()
         with _progress() as progress:
             outcome = run(config, progress=_Bars(progress))
-        if outcome.data_generated:
-            out.print(f"generated {config.data.path}")
-        out.print(
-            f"data: {outcome.rows_used:,} of {outcome.rows_in:,} accounts used; excluded {sum(outcome.excluded.values()):,} without valid consent"
-        )
-        table = Table(title="candidates", title_justify="left")
-        for column in ("candidate", "kind", "validation AUC", "test AUC"):
-            table.add_column(column, justify="right" if "AUC" in column else "left")
-        for c in outcome.candidates:
-            table.add_row(
-                c.name,
-                c.kind + (f" + {c.mitigation}" if c.mitigation else ""),
-                f"{c.validation_auc:.3f}",
-                f"{c.test_auc:.3f}",
-            )
+        _print_outcome(outcome, data_path=config.data.path, start=start)
+
+
+@app.command("train")
+def train_command(config_path: ConfigOption) -> None:
+    """Train every candidate of the config and track each in MLflow (one parent run, one nested run each)."""
+    from governance.config import load_config
+    from governance.pipeline import train
+
+    with _guard(), _sigterm_ends_runs():
+        config = load_config(config_path)
+        start = time.perf_counter()
+        with _progress() as progress:
+            outcome = train(config, progress=_Bars(progress))
+        _print_outcome(outcome, data_path=config.data.path, start=start)
+
+
+# ---------------------------------------------------------------- audit
+
+
+def _mv(value: MetricValue, *, ci: bool = True) -> str:
+    """One metric for a terminal table: value and interval, or its status."""
+    if value.value is None:
+        return value.status.replace("_", " ")
+    text = f"{value.value:.3f}"
+    if ci and value.ci is not None:
+        text += f" [{value.ci[0]:.3f}, {value.ci[1]:.3f}]"
+    if value.status != "ok":
+        text += " *"
+    return text
+
+
+_GROUP_COLUMNS = (
+    ("selection_rate", "selection rate"),
+    ("true_positive_rate", "TPR"),
+    ("false_positive_rate", "FPR"),
+    ("precision", "precision"),
+    ("auc", "AUC"),
+)
+
+
+def _print_audit(report: AuditReport) -> None:
+    rule = report.decision_rule
+    if rule.kind == "top_k":
+        how = f"top {rule.top_k:.1%} of accounts (score >= {rule.threshold:.4g}; {rule.selected:,} selected)"
+    elif rule.kind == "threshold":
+        how = f"score >= {rule.threshold:.4g} ({rule.selected:,} selected)"
+    else:
+        how = f"given decisions ({rule.selected:,} positive)"
+    boot = report.bootstrap
+    intervals = (
+        f"{boot.replicates:,} bootstrap replicates, {boot.confidence:.0%} intervals"
+        if boot.replicates
+        else "no intervals"
+    )
+    out.print(f"[bold]audit of {report.rows:,} rows[/]; decision: {how}; {intervals}")
+
+    table = Table(title="overall", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value [interval]", justify="right")
+    for name, value in report.overall.items():
+        table.add_row(name, _mv(value))
+    out.print(table)
+
+    for attribute in report.attributes:
+        table = Table(title=f"by {attribute.name}", title_justify="left")
+        table.add_column("group")
+        table.add_column("n", justify="right")
+        for _, label in _GROUP_COLUMNS:
+            table.add_column(label, justify="right")
+        for group in (g for g in report.groups if g.attribute == attribute.name):
+            row = [
+                group.group + ("" if group.status == "ok" else f" ({group.status.replace('_', ' ')})"),
+                f"{group.n:,}",
+            ]
+            row += [_mv(group.metrics[metric]) for metric, _ in _GROUP_COLUMNS]
+            table.add_row(*row)
         out.print(table)
-        out.print(f"MLflow run {outcome.run_id} at {safe_uri(outcome.tracking_uri)}")
-        for c in outcome.candidates:
-            out.print(f"test AUC {c.name}: {c.test_auc:.4f}")
-        out.print(f"done in {time.perf_counter() - start:.1f} s")
+        if attribute.absent_groups:
+            out.print(f"  declared but absent from the data: {', '.join(attribute.absent_groups)}")
+
+    table = Table(title="fairness metrics", title_justify="left")
+    for column in ("attribute", "metric", "value [interval]", "excluded groups"):
+        table.add_column(column, justify="right" if column.startswith("value") else "left")
+    for item in report.fairness:
+        note = item.value.reason if item.value.status != "ok" and item.value.reason else ""
+        table.add_row(
+            item.attribute,
+            item.metric,
+            _mv(item.value) + (f" ({note})" if note else ""),
+            ", ".join(item.excluded_groups),
+        )
+    out.print(table)
+    out.print("* = insufficient data: below min_group_size or not estimable; no verdict should rest on it")
+
+
+def _split_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@app.command("audit")
+def audit_command(
+    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet file of predictions.", show_default=False)],
+    label: Annotated[str, typer.Option("--label", help="Column of the true 0/1 outcome.", show_default=False)],
+    sensitive: Annotated[
+        str, typer.Option("--sensitive", help="Sensitive attribute column(s), comma-separated.", show_default=False)
+    ],
+    score: Annotated[str | None, typer.Option("--score", help="Column of continuous scores.")] = None,
+    decision: Annotated[str | None, typer.Option("--decision", help="Column of 0/1 decisions made elsewhere.")] = None,
+    intersections: Annotated[
+        bool, typer.Option("--intersections", help="Also audit the full cross of the sensitive attributes.")
+    ] = False,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Decision: score >= T.")] = None,
+    top_k: Annotated[
+        float | None, typer.Option("--top-k", help="Decision: the top SHARE of accounts by score, in (0, 1].")
+    ] = None,
+    reference: Annotated[
+        list[str] | None, typer.Option("--reference", help="Reference group, ATTR=GROUP (repeatable).")
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates (0: no intervals).")
+    ] = 1000,
+    confidence: Annotated[float, typer.Option("--confidence", help="Interval level.")] = 0.95,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    min_group_size: Annotated[
+        int, typer.Option("--min-group-size", min=1, help="Smaller groups get no verdict (insufficient data).")
+    ] = 30,
+    precision_at_k: Annotated[
+        float | None, typer.Option("--precision-at-k", help="Share for precision at k (default: --top-k, else 0.1).")
+    ] = None,
+    missing: Annotated[
+        str, typer.Option("--missing", help="Missing sensitive values: 'error' or 'group' (audited as 'unknown').")
+    ] = "error",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the governance.audit/1 JSON here.")] = None,
+) -> None:
+    """Audit any model's predictions in a file: every group and intersection, with intervals."""
+    from governance.data import load_table
+    from governance.errors import ConfigError, DataValidationError, PrivacyError, Problem
+    from governance.pipeline import write_json
+    from governance.privacy import looks_like_pii
+
+    with _guard():
+        problems: list[Problem] = []
+        if (score is None) == (decision is None):
+            problems.append(Problem("--score/--decision", "expected exactly one of them"))
+        if decision is not None and (threshold is not None or top_k is not None):
+            problems.append(Problem("--threshold/--top-k", "a decision column needs no decision rule; drop the rule"))
+        if score is not None and (threshold is None) == (top_k is None):
+            problems.append(Problem("--threshold/--top-k", "scores need exactly one decision rule"))
+        if missing not in ("error", "group"):
+            problems.append(Problem("--missing", f"expected 'error' or 'group', found {missing!r}"))
+        references: dict[str, str] = {}
+        for item in reference or []:
+            attr, sep, group = item.partition("=")
+            if not sep or not attr.strip() or not group.strip():
+                problems.append(Problem("--reference", f"expected ATTR=GROUP, found {item!r}"))
+            else:
+                references[attr.strip()] = group.strip()
+        attributes = _split_list(sensitive)
+        if not attributes:
+            problems.append(Problem("--sensitive", "expected at least one column name"))
+        if problems:
+            raise ConfigError(problems)
+
+        frame = load_table(data)
+        wanted = {"--label": [label], "--score": [score] if score else [], "--decision": [decision] if decision else []}
+        wanted["--sensitive"] = attributes
+        unknown = [
+            Problem(
+                option, f"no column {column!r} in {data.name}; expected one of the file's {len(frame.columns)} columns"
+            )
+            for option, columns in wanted.items()
+            for column in columns
+            if column not in frame.columns
+        ]
+        if unknown:
+            raise DataValidationError(unknown)
+        flagged = [
+            f"--sensitive {name}: its values look like {kind}"
+            for name in attributes
+            if (kind := looks_like_pii(frame[name]))
+        ]
+        if flagged:
+            raise PrivacyError("refusing personal data as audit groups: " + "; ".join(flagged))
+
+        if score is not None and threshold is not None:
+            _check_threshold(frame[score], threshold)
+        try:
+            report = _audit_frame(
+                frame,
+                label=label,
+                score=score,
+                decision=decision,
+                attributes=attributes,
+                threshold=threshold,
+                top_k=top_k,
+                precision_at_k=precision_at_k,
+                intersections=intersections,
+                references=references,
+                bootstrap=bootstrap,
+                confidence=confidence,
+                seed=seed,
+                min_group_size=min_group_size,
+                missing=missing,
+            )
+        except DataValidationError as exc:  # name the CLI options, not the library's arguments
+            options = {
+                "y_true": f"--label {label}",
+                "scores": f"--score {score}",
+                "decisions": f"--decision {decision}",
+                "threshold": "--threshold",
+                "top_k": "--top-k",
+                "precision_at_k_share": "--precision-at-k",
+                "confidence": "--confidence",
+                "missing": "--missing",
+                "reference": "--reference",
+            }
+            renamed = []
+            for p in exc.problems:
+                head, _, rest = p.location.partition("[")
+                where = options.get(head, p.location)
+                if head == "sensitive":
+                    where = "--sensitive" + (f" {rest.rstrip(']').strip(chr(39))}" if rest else "")
+                elif head == "reference" and rest:
+                    where = f"--reference {rest.rstrip(']').strip(chr(39))}"
+                renamed.append(Problem(where, p.message, p.fix))
+            raise DataValidationError(renamed) from exc
+        _print_audit(report)
+        if out_path is not None:
+            write_json(out_path, report.to_dict())
+            out.print(f"wrote {out_path}")
+
+
+def _check_threshold(scores: pd.Series, threshold: float) -> None:
+    """A threshold outside the scores' range is almost always a typo (5 for 0.5): refuse it."""
+    from governance.errors import DataValidationError, Problem
+
+    values = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return  # the audit reports the scores themselves
+    if values.min() >= 0.0 and values.max() <= 1.0 and not 0.0 <= threshold <= 1.0:
+        raise DataValidationError(
+            [
+                Problem(
+                    "--threshold",
+                    f"expected a threshold in [0, 1] as the scores are probabilities, found {threshold:g}",
+                )
+            ]
+        )
+    if threshold > values.max():
+        raise DataValidationError(
+            [Problem("--threshold", f"{threshold:g} is above every score, so it selects no account")]
+        )
+    if threshold <= values.min():
+        raise DataValidationError(
+            [Problem("--threshold", f"{threshold:g} is at or below every score, so it selects every account")]
+        )
+
+
+def _audit_frame(
+    frame: pd.DataFrame,
+    *,
+    label: str,
+    score: str | None,
+    decision: str | None,
+    attributes: list[str],
+    threshold: float | None,
+    top_k: float | None,
+    precision_at_k: float | None,
+    intersections: bool,
+    references: dict[str, str],
+    bootstrap: int,
+    confidence: float,
+    seed: int,
+    min_group_size: int,
+    missing: str,
+) -> AuditReport:
+    from governance.audit import audit
+
+    return audit(
+        frame[label].to_numpy(),
+        None if score is None else frame[score].to_numpy(),
+        decisions=None if decision is None else frame[decision].to_numpy(),
+        sensitive={name: frame[name].to_numpy() for name in attributes},
+        threshold=threshold,
+        top_k=top_k,
+        precision_at_k_share=precision_at_k,
+        intersections="all" if intersections and len(attributes) > 1 else None,
+        reference=references,
+        n_boot=bootstrap,
+        confidence=confidence,
+        seed=seed,
+        min_group_size=min_group_size,
+        missing="group" if missing == "group" else "error",
+    )
 
 
 def main() -> None:
