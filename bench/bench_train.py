@@ -49,7 +49,7 @@ def load(rows: int, folder: Path) -> tuple[Dataset, list[Candidate], int]:
     write_accounts(path, rows=rows, seed=42, bias=1.0)
     raw["data"]["path"] = str(path)
     raw["data"].pop("generate", None)
-    config = validate_config(raw)
+    config = validate_config(raw, base_dir=ROOT / "configs")  # the policy file is relative to it
     return prepare(config), list(config.candidates), config.seed
 
 

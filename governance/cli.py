@@ -32,7 +32,8 @@ from governance.privacy import redact
 
 if TYPE_CHECKING:
     from governance.audit import AuditReport, MetricValue
-    from governance.pipeline import Outcome
+    from governance.gate import GateReport
+    from governance.pipeline import AccountReasons, Outcome
 
 __all__ = ["app", "main"]
 
@@ -614,6 +615,261 @@ def _audit_frame(
         min_group_size=min_group_size,
         missing="group" if missing == "group" else "error",
     )
+
+
+# ---------------------------------------------------------------- review and promote
+
+ModelVersionOption = Annotated[
+    int, typer.Option("--model-version", min=1, help="Version of the registered model.", show_default=False)
+]
+
+
+@app.command("review")
+def review_command(
+    config_path: ConfigOption,
+    model_version: ModelVersionOption,
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (no e-mail or phone).", show_default=False)],
+    note: Annotated[str, typer.Option("--note", help="Why; published on the card.", show_default=False)],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the version.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the version.")] = False,
+) -> None:
+    """Record a review of a model version: on its card and in its tags (a rejected champion is demoted)."""
+    from governance.config import load_config, tracking_uri
+    from governance.errors import ConfigError, Problem
+    from governance.registry import record_review
+
+    with _guard():
+        if approve == reject:
+            raise ConfigError([Problem("--approve/--reject", "expected exactly one of them")])
+        config = load_config(config_path)
+        name = config.mlflow.registered_model
+        outcome = record_review(
+            tracking_uri(config),
+            registered_model=name,
+            version=model_version,
+            decision="approve" if approve else "reject",
+            reviewer=reviewer,
+            note=note,
+            required_approvals=config.policy.required_approvals,
+            timeout=config.mlflow.timeout_seconds,
+            retries=config.mlflow.max_retries,
+        )
+        required = config.policy.required_approvals
+        out.print(
+            f"recorded {'an approval' if approve else 'a rejection'} of {name} version {model_version} "
+            f"by {outcome.review.reviewer} at {outcome.review.at}"
+        )
+        out.print(
+            f"approvals: {len(outcome.approvals)} of {required} required"
+            + (f" ({', '.join(outcome.approvals)})" if outcome.approvals else "")
+            + (f"; standing rejections: {', '.join(outcome.rejections)}" if outcome.rejections else "")
+        )
+        out.print(f"card sha256 {outcome.card_sha256}")
+        for repair in outcome.repairs:
+            out.print(f"demoted: {repair}")
+
+
+@app.command("promote")
+def promote_command(config_path: ConfigOption, model_version: ModelVersionOption) -> None:
+    """Make a model version champion after re-checking its gate verdict, card checksums and approvals."""
+    from governance.config import load_config, tracking_uri
+    from governance.registry import promote
+
+    with _guard():
+        config = load_config(config_path)
+        name = config.mlflow.registered_model
+        result = promote(
+            tracking_uri(config),
+            registered_model=name,
+            version=model_version,
+            required_approvals=config.policy.required_approvals,
+            timeout=config.mlflow.timeout_seconds,
+            retries=config.mlflow.max_retries,
+        )
+        for repair in result.repairs:
+            out.print(f"repaired: {repair}")
+        if result.champion != model_version:
+            holder = f"version {result.champion}" if result.champion is not None else "no version"
+            out.print(
+                f"{name} version {model_version} passed every check and was made champion, but a concurrent "
+                f"promotion wrote after it: champion is now {holder} (last writer wins)"
+            )
+        elif not result.changed:
+            out.print(f"{name} version {model_version} is already champion; every check passed again")
+        else:
+            previous = f"version {result.previous_champion}" if result.previous_champion is not None else "none"
+            out.print(f"{name} version {model_version} is now champion (previous_champion: {previous})")
+
+
+# ---------------------------------------------------------------- gate
+
+
+def _gate_number(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+def _print_gate(report: GateReport, *, policy_source: str) -> None:
+    from rich.text import Text
+
+    out.print(
+        Text(f"policy: {policy_source}; decision by {report.decided_by}; validity judged on {report.as_of.isoformat()}")
+    )
+    scopes = [
+        r.scope + (f": {r.at}" if r.at else "") + (f" ({r.statistic})" if r.statistic else "") for r in report.rules
+    ]
+    table = Table(title="gate", title_justify="left")
+    # names and scopes stay whole up to a point; the reason takes the rest of the width and wraps
+    table.add_column("rule", overflow="fold", min_width=min(48, max(len(r.name) for r in report.rules)))
+    table.add_column("scope", overflow="fold", min_width=min(40, max(map(len, scopes))))
+    table.add_column("observed", justify="right", no_wrap=True)
+    table.add_column("interval", justify="right", no_wrap=True)
+    table.add_column("bound", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("reason", overflow="fold", min_width=30)
+    colours = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "insufficient_data": "yellow"}
+    for rule, scope in zip(report.rules, scopes, strict=True):
+        interval = "" if rule.ci is None else f"[{rule.ci[0]:.4g}, {rule.ci[1]:.4g}]"
+        verdict = rule.verdict.replace("_", " ")
+        if rule.verdict != "pass" and not rule.blocks:
+            verdict += " (warn)"
+        table.add_row(
+            Text(rule.name),  # names and reasons come from the card: never rich markup
+            Text(scope),
+            _gate_number(rule.observed),
+            interval,
+            ("<= " if rule.side == "max" else ">= ") + f"{rule.bound:.4g}",
+            Text(verdict, style=colours[rule.verdict]),
+            Text(rule.reason),
+        )
+    out.print(table)
+    for warning in report.warnings:
+        err.print(Text.assemble(("warning: ", "yellow"), warning))
+    style = "bold green" if report.passed else "bold red"
+    out.print(Text.assemble(("gate ", "bold"), (report.summary(), style)))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a file atomically: a reader sees the old file or the new one, never half of one."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command("gate")
+def gate_command(
+    card: Annotated[Path, typer.Option("--card", help="The card.json to gate.", show_default=False)],
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="A policy YAML file (default: the policy the card carries).")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write the verdicts as JUnit XML here.")] = None,
+    today: Annotated[
+        str | None,
+        typer.Option("--today", help="Judge the card's validity on this date, YYYY-MM-DD (default: today, UTC)."),
+    ] = None,
+) -> None:
+    """Re-evaluate a card's evidence against a policy, offline: exit 0 pass, 1 fail or inconclusive, 2 bad input."""
+    from datetime import date
+
+    from rich.text import Text
+
+    from governance.config import load_policy
+    from governance.errors import ConfigError, Problem
+    from governance.gate import card_policy, evaluate, junit_xml, read_card, require_pass
+
+    with _guard():
+        as_of: date | None = None
+        if today is not None:
+            try:
+                as_of = date.fromisoformat(today)
+            except ValueError:
+                raise ConfigError([Problem("--today", f"expected a date YYYY-MM-DD, found {today[:40]!r}")]) from None
+        document = read_card(card)
+        spec = load_policy(policy) if policy is not None else card_policy(document)
+        report = evaluate(document, spec, today=as_of)
+        _print_gate(report, policy_source=str(policy) if policy is not None else "the card's own")
+        if junit is not None:
+            _write_text(junit, junit_xml(report))
+            out.print(Text(f"wrote {junit}"))
+        require_pass(report)
+
+
+# ---------------------------------------------------------------- explain (issue #5)
+
+
+def _print_reasons(result: AccountReasons) -> None:
+    """One account's score and reasons; its pseudonym only, never its identifier."""
+    from governance.explain import ADDITIVITY_TOLERANCE
+
+    explanation, model = result.explanation, result.model
+    lines = [
+        f"account {explanation.pseudonym} (keyed pseudonym; the identifier is neither stored nor shown)",
+        f"model: {model.candidate} ({model.source}); explained by {explanation.method} SHAP in log-odds",
+        explanation.score_text,
+        "reasons, largest first (contribution to the log-odds of the score):",
+    ]
+    lines += [
+        f"  {i}. {reason.text} ({reason.contribution:+.2f})" for i, reason in enumerate(explanation.reasons, start=1)
+    ]
+    if not explanation.reasons:
+        lines.append("  none: every feature contributes nothing to this account's score")
+    if explanation.held_fixed is not None:
+        lines.append(
+            f"note: this model also reads {explanation.held_fixed} when it scores; it is held fixed at the "
+            "account's own value and is never a reason"
+        )
+    if explanation.additivity_error > ADDITIVITY_TOLERANCE:
+        lines.append(
+            f"warning: degraded explanation: the contributions miss the model's log-odds by up to "
+            f"{explanation.additivity_error:.2g}"
+        )
+    if not result.data_matches_training:
+        lines.append(
+            "note: the data is not the data this model was trained on (another fingerprint); "
+            "the account is compared with the accounts of the current data"
+        )
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
+
+
+@app.command("explain")
+def explain_command(
+    config_path: ConfigOption,
+    account: Annotated[
+        str, typer.Option("--account", help="The account's identifier, as in the data's id column.", show_default=False)
+    ],
+    model_version: Annotated[
+        int | None, typer.Option("--model-version", min=1, help="A registered model version (default: the champion).")
+    ] = None,
+    candidate: Annotated[
+        str | None, typer.Option("--candidate", help="A candidate of the latest finished run, instead of a version.")
+    ] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the JSON here (default: <output.reports>/explanations/<pseudonym>.json)."),
+    ] = None,
+) -> None:
+    """Why one account got its score: score, percentile and its top reasons in plain words."""
+    from governance.config import load_config
+    from governance.errors import ConfigError, Problem
+    from governance.pipeline import account_reasons, write_json
+
+    with _guard():
+        if model_version is not None and candidate is not None:
+            raise ConfigError([Problem("--model-version/--candidate", "expected at most one of them, found both")])
+        config = load_config(config_path)
+        result = account_reasons(config, account, model_version=model_version, candidate=candidate)
+        _print_reasons(result)
+        target = out_path or config.output.reports / "explanations" / f"{result.explanation.pseudonym}.json"
+        write_json(target, result.to_dict())
+        out.print(f"wrote {target}", markup=False, highlight=False)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import string
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -65,9 +66,11 @@ __all__ = [
     "SensitiveSpec",
     "SplitSpec",
     "load_config",
+    "load_policy",
     "pseudonym_key",
     "tracking_uri",
     "validate_config",
+    "validate_policy",
 ]
 
 #: Per-group metrics of the audit engine, in the order the card shows them.
@@ -170,12 +173,35 @@ class DataSpec(_Section):
     require_pseudonym_key: bool = False
 
 
+def _check_describe(value: str | None) -> str | None:
+    """A reason-code phrase must name ``{value}`` and no other placeholder (explanations, issue #5)."""
+    if value is None:
+        return value
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(
+            f"expected a phrase with the placeholder {{value}}, found an unbalanced brace ({exc})"
+        ) from None
+    if not fields or any(field != ("value", "", None) for field in fields):
+        raise ValueError(
+            "expected a phrase with the placeholder {value} and no other, "
+            "such as '{value} website visits in the last 30 days'"
+        )
+    return value
+
+
 class Feature(_Section):
-    """A declared model feature and why it is needed (data minimization)."""
+    """A declared model feature and why it is needed (data minimization).
+
+    ``describe`` is how an account's value reads in its reason codes, with the
+    placeholder ``{value}`` (``"{value} website visits in the last 30 days"``).
+    """
 
     name: Name
     justification: str | None = None
     type: Literal["numeric", "categorical"] = "numeric"
+    describe: Annotated[str, AfterValidator(_check_describe)] | None = None
 
 
 class SensitiveAttribute(_Section):
@@ -186,6 +212,9 @@ class SensitiveAttribute(_Section):
     reference: str | None = None
     missing: Literal["error", "group"] = "error"
     missing_label: str = "unknown"
+    # model features the attribute is defined from (size_band from employee_count): the model sees the
+    # attribute by construction, so proxy checks report features that predict it but do not flag them
+    derived_from: tuple[str, ...] = ()
 
 
 class SensitiveSpec(_Section):
@@ -235,12 +264,18 @@ class ExplainSpec(_Section):
     """SHAP sample, reason codes, proxy and minimization thresholds."""
 
     sample_per_group: Annotated[int, Field(gt=0)] = 500
-    background_size: Annotated[int, Field(gt=0)] = 100
+    background_size: Annotated[int, Field(gt=0)] = 50
     reason_codes: Annotated[int, Field(gt=0, le=20)] = 3
     proxy_nmi_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     proxy_auc_threshold: Annotated[float, Field(gt=0.5, le=1.0)] = 0.65
     minimization_tolerance: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.005
     seed: int = 0
+    # intervals of the SHAP importances (bootstrap replicates, 0: none) and their level
+    bootstrap: Annotated[int, Field(ge=0)] = 1000
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    # training (and validation) rows of each drop-column refit, and rows of the joint proxy classifier
+    minimization_rows: Annotated[int, Field(ge=100)] = 10_000
+    proxy_rows: Annotated[int, Field(ge=100)] = 20_000
 
 
 class PolicyRule(_Section):
@@ -248,6 +283,11 @@ class PolicyRule(_Section):
 
     ``side: max`` means the bound is a maximum (observed <= bound passes);
     ``side: min`` means it is a minimum (observed >= bound passes).
+    ``scope``: ``overall`` (all rows), ``groups`` (every group of ``attribute``),
+    or ``disparity`` (``statistic`` of a per-group metric across the groups of
+    ``attribute``, or a named fairness metric). ``attribute: null`` means every
+    attribute and intersection of the audit. ``on_inconclusive`` overrides the
+    policy's for this rule (``warn``: the rule blocks only on evidence of a breach).
     """
 
     name: Name
@@ -255,12 +295,17 @@ class PolicyRule(_Section):
     scope: Literal["overall", "groups", "disparity"]
     attribute: str | None = None
     statistic: Literal["difference", "ratio", "reference_difference", "reference_ratio"] | None = None
-    bound: float
+    bound: Annotated[float, Field(allow_inf_nan=False)]
     side: Literal["max", "min"]
+    on_inconclusive: Literal["fail", "warn"] | None = None
 
 
 class PolicySpec(_Section):
-    """The promotion policy: rules, how intervals decide, approvals, validity."""
+    """The promotion policy: rules, how intervals decide, approvals, validity.
+
+    In a config, ``policy: {file: PATH}`` reads the whole policy from a YAML
+    file (relative to the config's folder); see :func:`load_policy`.
+    """
 
     decision: Literal["interval", "point"] = "interval"
     on_inconclusive: Literal["fail", "warn"] = "fail"
@@ -269,6 +314,9 @@ class PolicySpec(_Section):
     require_minimal_features: bool = False
     fail_on_proxies: bool = False
     rules: tuple[PolicyRule, ...] = ()
+    # promotion: the metric (higher is better) that ranks passing candidates, on the validation split;
+    # never the test split, which is the one audited
+    selection_metric: Literal["auc", "average_precision"] = "auc"
 
 
 class MlflowSpec(_Section):
@@ -383,7 +431,7 @@ def validate_config(
     Shape and type problems (pydantic) and cross-field rules are collected
     together and raised once as a :class:`ConfigError`.
     """
-    line_of = lines or {}
+    raw, line_of, policy_file, file_problems = _policy_file(raw, base_dir=base_dir, lines=lines or {})
     problems: list[Problem] = []
     model: GovernanceConfig | None = None
     try:
@@ -397,6 +445,9 @@ def validate_config(
         ]
         problems += [_pydantic_problem(err, raw, line_of) for err in errors]
     problems += [Problem(_with_line(loc, line_of), message, fix) for loc, message, fix in _cross_field_problems(raw)]
+    if policy_file:
+        problems = [_in_policy_file(p, policy_file) for p in problems]
+    problems = file_problems + problems
     if problems:
         raise ConfigError(_unique(problems), source=source)
     assert model is not None
@@ -544,6 +595,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
     found += _feature_problems(raw, id_col=id_col, label=label, pii=pii, attrs=attr_set)
     found += _sensitive_problems(sensitive, id_col=id_col, label=label, pii=pii)
     found += _candidate_problems(raw, attrs=attr_set)
+    found += _derived_from_problems(raw)
 
     audit = _section(raw, "audit")
     if audit.get("top_k") is not None and audit.get("threshold") is not None:
@@ -586,31 +638,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
     known_groups = attr_set | {
         " & ".join(map(str, inter)) for inter in sensitive.get("intersections") or [] if isinstance(inter, list)
     }
-    metrics = set(AUDIT_METRICS) | set(FAIRNESS_METRICS)
-    for i, rule in _items(_section(raw, "policy"), "rules"):
-        loc: tuple[str | int, ...] = ("policy", "rules", i)
-        metric = rule.get("metric")
-        if isinstance(metric, str) and metric not in metrics:
-            close = difflib.get_close_matches(metric, sorted(metrics), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "see the README's metric list"
-            found.append(((*loc, "metric"), f"unknown audit metric {metric!r}", hint))
-        attribute = rule.get("attribute")
-        if attribute is not None and attribute not in known_groups:
-            found.append(
-                (
-                    (*loc, "attribute"),
-                    f"{attribute!r} is not a sensitive attribute or a configured intersection; expected one of {sorted(known_groups)}",
-                    "",
-                )
-            )
-        if rule.get("scope") == "disparity" and rule.get("statistic") is None and metric not in FAIRNESS_METRICS:
-            found.append(
-                (
-                    (*loc, "statistic"),
-                    "a disparity rule on a per-group metric needs `statistic`: difference, ratio, reference_difference or reference_ratio",
-                    "",
-                )
-            )
+    found += _policy_rule_problems(_section(raw, "policy"), known_groups=known_groups, prefix=("policy",))
 
     uri = _section(raw, "mlflow").get("tracking_uri")
     if isinstance(uri, str) and _has_password(uri):
@@ -712,6 +740,28 @@ def _sensitive_problems(sensitive: Mapping[str, Any], *, id_col: Any, label: Any
     return found
 
 
+def _derived_from_problems(raw: Mapping[str, Any]) -> list[_Found]:
+    """``sensitive.attributes[i].derived_from`` names declared model features (explanations, issue #5)."""
+    found: list[_Found] = []
+    features = [f.get("name") for _, f in _items(raw, "features")]
+    for i, attr in _items(_section(raw, "sensitive"), "attributes"):
+        derived = attr.get("derived_from")
+        if not isinstance(derived, list):
+            continue
+        for j, name in enumerate(derived):
+            if isinstance(name, str) and name not in features:
+                close = difflib.get_close_matches(name, [f for f in features if isinstance(f, str)], n=1)
+                hint = f"did you mean `{close[0]}`?" if close else "list only declared features"
+                found.append(
+                    (
+                        ("sensitive", "attributes", i, "derived_from", j),
+                        f"{name!r} is not a declared model feature; an attribute can only be derived from features",
+                        hint,
+                    )
+                )
+    return found
+
+
 def _candidate_problems(raw: Mapping[str, Any], *, attrs: set[Any]) -> list[_Found]:
     found: list[_Found] = []
     seen: set[str] = set()
@@ -760,6 +810,221 @@ def _has_password(uri: str) -> bool:
         return urlsplit(uri).password is not None
     except ValueError:
         return False
+
+
+# ---------------------------------------------------------------- policy files and rules
+
+
+def load_policy(path: str | os.PathLike[str]) -> PolicySpec:
+    """Load and validate a gate policy from a YAML file (``governance gate --policy FILE``).
+
+    The file holds the keys of a config's ``policy`` section (``decision``,
+    ``on_inconclusive``, ``rules``, ...) at its top level.
+
+    Parameters
+    ----------
+    path
+        A YAML file.
+
+    Returns
+    -------
+    PolicySpec
+        The validated policy.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found, each naming its YAML path and line. Rule
+        attributes are checked against the card when the gate runs.
+    """
+    file = Path(path)
+    raw, lines, message = _read_policy_yaml(file)
+    if message is not None:
+        raise ConfigError([Problem(str(file), message)])
+    return _validate_policy(raw, lines=lines, source=str(file), shown_prefix=False)
+
+
+def validate_policy(raw: Any, *, source: str = "") -> PolicySpec:
+    """Validate a policy given as plain data, such as the ``policy`` field of a card.
+
+    Problems are located as ``policy.rules[0].metric``, the card's JSON path.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            [Problem("policy", f"expected a mapping of policy keys, found {type(raw).__name__}")], source=source
+        )
+    return _validate_policy(raw, lines={}, source=source, shown_prefix=True)
+
+
+def _validate_policy(
+    raw: Mapping[str, Any], *, lines: Mapping[tuple[str | int, ...], int], source: str, shown_prefix: bool
+) -> PolicySpec:
+    """Shape, types and rule checks of a policy; problems located under ``policy`` (prefix shown or not)."""
+    # validated under a `policy` key so that errors and "did you mean" hints use the config's paths
+    under = {("policy", *loc): line for loc, line in lines.items()}
+    problems: list[Problem] = []
+    model: PolicySpec | None = None
+    try:
+        model = PolicySpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            problems.append(_pydantic_problem({**err, "loc": ("policy", *err["loc"])}, raw, under))
+    problems += [
+        Problem(_with_line(loc, under), message, fix)
+        for loc, message, fix in _policy_rule_problems(raw, known_groups=None, prefix=("policy",))
+    ]
+    if not shown_prefix:
+        problems = [Problem(p.location.removeprefix("policy."), p.message, p.fix) for p in problems]
+    if problems:
+        raise ConfigError(_unique(problems), source=source)
+    assert model is not None
+    return model
+
+
+def _read_policy_yaml(file: Path) -> tuple[Mapping[str, Any], dict[tuple[str | int, ...], int], str | None]:
+    """The policy file's mapping and line index, or why it cannot be read."""
+    try:
+        text = file.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}, {}, f"policy file {str(file)!r} not found; check the path (relative to the config's folder)"
+    except OSError as exc:
+        return {}, {}, f"cannot read the policy file {str(file)!r} ({exc.strerror})"
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        return {}, {}, f"the policy file {str(file)!r} is not valid YAML{where}: {problem}"
+    if not isinstance(raw, dict):
+        found = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        return {}, {}, f"the policy file {str(file)!r} must hold a mapping of policy keys, found {found}"
+    return raw, _line_index(text), None
+
+
+def _policy_file(
+    raw: Mapping[str, Any], *, base_dir: Path | None, lines: Mapping[tuple[str | int, ...], int]
+) -> tuple[Mapping[str, Any], Mapping[tuple[str | int, ...], int], str, list[Problem]]:
+    """Replace ``policy: {file: PATH}`` by the file's policy, with its lines keyed under ``policy``.
+
+    Returns the config to validate, its line index, the policy file as written
+    (empty when the policy is inline) and the problems of the reference itself.
+    """
+    policy = raw.get("policy")
+    if not isinstance(policy, Mapping) or "file" not in policy:
+        return raw, lines, "", []
+    problems: list[Problem] = []
+    others = sorted(str(key) for key in policy if key != "file")
+    if others:
+        problems.append(
+            Problem(
+                _with_line(("policy",), lines),
+                f"`file` cannot be combined with inline policy keys ({', '.join(others)}): the policy file is the whole policy",
+                "move them into the policy file, or remove `file`",
+            )
+        )
+    rest = {key: value for key, value in raw.items() if key != "policy"}
+    name = policy["file"]
+    where = _with_line(("policy", "file"), lines)
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(where, f"expected the path of a policy YAML file, found {_short(name)}"))
+        return rest, lines, "", problems
+    file = Path(name)
+    if not file.is_absolute() and base_dir is not None:
+        file = base_dir / file
+    policy_raw, policy_lines, message = _read_policy_yaml(file)
+    if message is not None:
+        problems.append(Problem(where, message))
+        return rest, lines, "", problems
+    merged = {**lines, **{("policy", *loc): line for loc, line in policy_lines.items()}}
+    return {**rest, "policy": policy_raw}, merged, name, problems
+
+
+def _in_policy_file(problem: Problem, name: str) -> Problem:
+    """Point a problem found in the policy file at that file and its line."""
+    location = problem.location
+    if not (location == "policy" or location.startswith(("policy.", "policy "))):
+        return problem
+    if "(line " in location:
+        location = location.replace("(line ", f"({name}, line ", 1)
+    elif "(in the mapping at line " in location:
+        location = location.replace("(in the mapping at line ", f"(in the mapping at {name}, line ", 1)
+    else:
+        location += f" (in {name})"
+    return Problem(location, problem.message, problem.fix)
+
+
+def _policy_rule_problems(
+    policy: Mapping[str, Any], *, known_groups: set[str] | None, prefix: tuple[str | int, ...]
+) -> list[_Found]:
+    """Rules about rules: known metrics, statistics that fit the scope, attributes that exist, unique names."""
+    found: list[_Found] = []
+    metrics = set(AUDIT_METRICS) | set(FAIRNESS_METRICS)
+    names: dict[str, int] = {}
+    for i, rule in _items(policy, "rules"):
+        loc: tuple[str | int, ...] = (*prefix, "rules", i)
+        name, metric, scope = rule.get("name"), rule.get("metric"), rule.get("scope")
+        statistic, attribute = rule.get("statistic"), rule.get("attribute")
+        if isinstance(name, str):
+            if name in names:
+                found.append(
+                    (
+                        (*loc, "name"),
+                        f"rule name {name!r} is used twice (also rules[{names[name]}]); names identify rules on the card and in JUnit",
+                        "rename one",
+                    )
+                )
+            names.setdefault(name, i)
+        if isinstance(metric, str) and metric not in metrics:
+            close = difflib.get_close_matches(metric, sorted(metrics), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "see the README's metric list"
+            found.append(((*loc, "metric"), f"unknown audit metric {metric!r}", hint))
+        fairness = metric in FAIRNESS_METRICS
+        if scope == "disparity" and statistic is None and metric in AUDIT_METRICS:
+            found.append(
+                (
+                    (*loc, "statistic"),
+                    "a disparity rule on a per-group metric needs `statistic`: difference, ratio, reference_difference or reference_ratio",
+                    "",
+                )
+            )
+        if fairness and scope in ("overall", "groups"):
+            found.append(
+                (
+                    (*loc, "scope"),
+                    f"{metric!r} compares the groups of an attribute; expected scope 'disparity', found {scope!r}",
+                    "set `scope: disparity`",
+                )
+            )
+        if statistic is not None and (fairness or scope in ("overall", "groups")):
+            what = f"{metric!r} is already a disparity" if fairness else f"scope {scope!r} compares no groups"
+            found.append(
+                ((*loc, "statistic"), f"{what}, so it takes no `statistic`, found {statistic!r}", "remove `statistic`")
+            )
+        if scope == "overall" and attribute is not None:
+            found.append(
+                (
+                    (*loc, "attribute"),
+                    f"scope 'overall' covers all rows and takes no `attribute`, found {attribute!r}",
+                    "remove `attribute`, or use scope 'groups' or 'disparity'",
+                )
+            )
+        if scope == "disparity" and metric == "count":
+            found.append(((*loc, "metric"), "'count' has no disparity; expected a rate or a score metric", ""))
+        if known_groups is not None and attribute is not None and attribute not in known_groups:
+            found.append(
+                (
+                    (*loc, "attribute"),
+                    f"{attribute!r} is not a sensitive attribute or a configured intersection; expected one of {sorted(known_groups)}",
+                    "",
+                )
+            )
+    return found
 
 
 # ---------------------------------------------------------------- environment

@@ -68,7 +68,6 @@ noun + suffix), ``contact_email`` (first.last@company-domain),
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,6 +75,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from governance._files import atomic_path
 
 __all__ = [
     "CHUNK_ROWS",
@@ -364,12 +365,8 @@ def write_accounts(
     if suffix not in (".csv", ".parquet"):
         raise ValueError(f"out: expected a file ending in .csv or .parquet, found {target.name!r}")
     _check_args(rows, seed, bias)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     done = 0
-    try:
+    with atomic_path(target) as tmp:
         writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         try:
             for table in iter_account_tables(rows, seed=seed, bias=bias):
@@ -385,8 +382,4 @@ def write_accounts(
         finally:
             if writer is not None:
                 writer.close()
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return target

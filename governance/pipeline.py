@@ -17,23 +17,35 @@ kind, mitigation and whether it reads the sensitive attribute at inference).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from governance._files import atomic_write
 from governance.config import GovernanceConfig, tracking_uri
 from governance.data import Dataset, prepare
 from governance.datasets import write_accounts
 from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train_candidate
 
 if TYPE_CHECKING:
-    from governance.registry import DatasetRecord, RunHandle
+    from governance.explain import AccountExplanation, Explanation, Minimization
+    from governance.registry import DatasetRecord, ResolvedModel, RunHandle
+    from governance.train import ScoringModel
 
-__all__ = ["CandidateOutcome", "Outcome", "ensure_data", "git_commit", "run", "train", "write_json"]
+__all__ = [
+    "AccountReasons",
+    "CandidateOutcome",
+    "Outcome",
+    "account_reasons",
+    "ensure_data",
+    "explain_candidates",
+    "git_commit",
+    "run",
+    "train",
+    "write_json",
+]
 
 Progress = Callable[[str, int, int], None]
 
@@ -329,13 +341,197 @@ def _log_candidate(
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, (json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8"))
+
+
+# ---------------------------------------------------------------- explanations (issue #5)
+
+
+def explain_candidates(
+    config: GovernanceConfig,
+    dataset: Dataset,
+    trained: Sequence[TrainedCandidate],
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Explanation]:
+    """Explain every trained candidate for its card: SHAP by group, proxies, minimization.
+
+    Proxies depend only on the data, so they are measured once; the
+    minimization audit depends only on a candidate's estimator and
+    hyper-parameters (its mitigation adds no feature), so candidates sharing
+    them share it.
+
+    Parameters
+    ----------
+    config, dataset
+        The run's config and prepared data.
+    trained
+        The fitted candidates.
+    progress
+        Called as ``progress("explain candidates", done, total)``.
+
+    Returns
+    -------
+    dict
+        Each candidate's :class:`~governance.explain.Explanation`, by name;
+        ``to_dict()`` is the card's ``explanations`` block.
+    """
+    from governance.explain import detect_proxies, explain, minimize_features
+
+    spec = config.explain
+    proxies = detect_proxies(
+        dataset.X,
+        dataset.sensitive,
+        categorical=dataset.categorical,
+        nmi_threshold=spec.proxy_nmi_threshold,
+        auc_threshold=spec.proxy_auc_threshold,
+        derived_from={a.name: a.derived_from for a in config.sensitive.attributes},
+        min_group_size=config.sensitive.min_group_size,
+        joint_rows=spec.proxy_rows,
+        seed=spec.seed,
+    )
+    minimizations: dict[str, Minimization] = {}
+    out: dict[str, Explanation] = {}
+    for i, candidate in enumerate(trained):
+        if progress is not None:
+            progress("explain candidates", i, len(trained))
+        key = _estimator_key(candidate.model)
+        if key not in minimizations:
+            minimizations[key] = minimize_features(
+                candidate.model,
+                dataset,
+                tolerance=spec.minimization_tolerance,
+                rows=spec.minimization_rows,
+                seed=spec.seed,
+                confidence=spec.confidence,
+            )
+        out[candidate.name] = explain(
+            candidate.model,
+            dataset,
+            config=config,
+            name=candidate.name,
+            proxies=proxies,
+            minimization=minimizations[key],
+        )
+    if progress is not None:
+        progress("explain candidates", len(trained), len(trained))
+    return out
+
+
+def _estimator_key(model: ScoringModel) -> str:
+    """Candidates with the same estimator, effective hyper-parameters, features and seed refit identically."""
+    params = {k: repr(v) for k, v in sorted(model.base_estimator().get_params(deep=False).items())}
+    return json.dumps(
+        [model.kind, params, list(model.features), list(model.categorical), model.seed], sort_keys=True, default=repr
+    )
+
+
+@dataclass(frozen=True)
+class AccountReasons:
+    """``governance explain --account``: one account's reasons, and which model gave them.
+
+    The document holds the account's pseudonym, never its identifier.
+    """
+
+    explanation: AccountExplanation
+    model: ResolvedModel
+    data_sha256: str
+
+    @property
+    def data_matches_training(self) -> bool:
+        """Whether the data is the one the model was trained on (same fingerprint)."""
+        return bool(self.model.data_sha256) and self.model.data_sha256 == self.data_sha256
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``governance.reasons/1`` document."""
+        return {
+            **self.explanation.to_dict(),
+            "model": {
+                "candidate": self.model.candidate,
+                "run_id": self.model.run_id,
+                "version": self.model.version,
+                "source": self.model.source,
+            },
+            "data": {"sha256": self.data_sha256, "matches_training": self.data_matches_training},
+        }
+
+
+def account_reasons(
+    config: GovernanceConfig,
+    account_id: str,
+    *,
+    model_version: int | None = None,
+    candidate: str | None = None,
+) -> AccountReasons:
+    """Why one account got its score, from the champion, a registered version, or a candidate of the latest run.
+
+    The identifier is pseudonymized with the configured key at once and only
+    its pseudonym is used from then on; the account must be in the prepared
+    data (consent given), and the model is loaded only after its checksum is
+    verified (:func:`governance.registry.load_model`).
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    account_id
+        The account's identifier as the user knows it.
+    model_version, candidate
+        A registered model version, or a candidate of the latest finished run;
+        neither: the registered model's ``champion``.
+
+    Raises
+    ------
+    DataValidationError
+        No usable account has this identifier (unknown, or excluded for lack of
+        consent: not told apart).
+    ConfigError
+        No such version, candidate or champion; or the model reads features the data lacks.
+    RegistryError
+        MLflow cannot be reached (exit 3).
+    PrivacyError
+        The model's files do not match their checksum (exit 4).
+    """
+    from governance.config import pseudonym_key
+    from governance.errors import ConfigError, Problem
+    from governance.explain import account_row, explain_account
+    from governance.privacy import pseudonymize_one
+    from governance.registry import load_model, resolve_model
+    from governance.train import ScoringModel
+
+    dataset = prepare(config)
+    pseudonym = pseudonymize_one(account_id, pseudonym_key(require=config.data.require_pseudonym_key).secret)
+    account_row(dataset, pseudonym)  # an unknown account fails before MLflow is asked anything
+    uri = tracking_uri(config)
+    resolved = resolve_model(
+        uri,
+        experiment=config.mlflow.experiment,
+        registered_model=config.mlflow.registered_model,
+        version=model_version,
+        candidate=candidate,
+        timeout=config.mlflow.timeout_seconds,
+        retries=config.mlflow.max_retries,
+    )
+    model = load_model(
+        uri,
+        resolved.run_id,
+        trusted_types=MODEL_TYPES,
+        timeout=config.mlflow.timeout_seconds,
+        retries=config.mlflow.max_retries,
+    )
+    if not isinstance(model, ScoringModel):
+        raise ConfigError([Problem("model", f"{resolved.source} is not a governance scoring model")])
+    missing = [f for f in model.features if f not in dataset.features]
+    if missing:
+        raise ConfigError(
+            [
+                Problem(
+                    "features",
+                    f"{resolved.source} reads {len(missing)} feature(s) the config no longer declares: "
+                    f"{', '.join(missing)}",
+                    "explain it with the config it was trained with",
+                )
+            ]
+        )
+    explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
+    return AccountReasons(explanation=explanation, model=resolved, data_sha256=dataset.fingerprint)

@@ -335,20 +335,31 @@ class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  #
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``[1 - score, score]``: each group's thresholds, smoothed, applied to the base score."""
-        from scipy.special import expit, logit
-
-        rules = self.rules or {}
         groups = X[self.attribute].astype(str).to_numpy()
+        self._check_groups(groups)  # before the base model's work, which would be wasted
+        positive = self.positive_from_base(self.base.predict_proba(X)[:, 1], groups)
+        return np.column_stack([1.0 - positive, positive])
+
+    def _check_groups(self, groups: np.ndarray) -> None:
+        rules = self.rules or {}
         unknown = ~np.isin(groups, list(rules))
         if unknown.any():
             raise ValueError(
                 f"{self.attribute}: {int(unknown.sum())} row(s) belong to groups the threshold optimizer was not "
                 f"fitted on (it knows {len(rules)}); score them with a model that does not use {self.attribute}"
             )
+
+    def positive_from_base(self, base_scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """The score from the base model's scores and each row's group (explanations hold the group fixed)."""
+        from scipy.special import expit, logit
+
+        rules = self.rules or {}
+        groups = np.asarray(groups).astype(str)
+        self._check_groups(groups)
         eps = 1e-12
-        base = np.clip(self.base.predict_proba(X)[:, 1], eps, 1.0 - eps)
+        base = np.clip(base_scores, eps, 1.0 - eps)
         z = logit(base)
-        positive = np.zeros(len(X))
+        positive = np.zeros(len(base))
         for group, rule in rules.items():
             rows = groups == group
             soft = np.zeros(int(rows.sum()))
@@ -360,8 +371,8 @@ class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  #
                 step = expit(z[rows] - t) if operator == ">" else expit(t - z[rows])
                 soft += p * step
             positive[rows] = rule["p_ignore"] * rule["constant"] + (1.0 - rule["p_ignore"]) * soft
-        positive = np.clip(positive, 0.0, 1.0)
-        return np.column_stack([1.0 - positive, positive])
+        out: np.ndarray = np.clip(positive, 0.0, 1.0)
+        return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where the score is at least 0.5 (the optimizer's sure decisions)."""

@@ -34,8 +34,11 @@ def accounts() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def default_raw() -> dict[str, Any]:
-    """The demo config as plain data."""
+    """The demo config as plain data (its policy file made absolute, so copies elsewhere still find it)."""
     raw: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    policy = raw.get("policy")
+    if isinstance(policy, dict) and "file" in policy:
+        policy["file"] = str(DEFAULT_CONFIG.parent / policy["file"])
     return raw
 
 

@@ -4,10 +4,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from governance.config import DEVELOPMENT_KEY, load_config, pseudonym_key, tracking_uri
 from governance.errors import ConfigError, PrivacyError
 from tests.conftest import DEFAULT_CONFIG, WriteConfig
+
+DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "default.yaml"
 
 
 def _problems(path: Path) -> list[str]:
@@ -81,7 +84,13 @@ def test_unknown_mitigation_kind_is_an_error(write_config: WriteConfig) -> None:
     assert "found 'magic_fairness'" in problem
 
 
-def test_every_problem_is_reported_at_once_with_path_and_line(write_config: WriteConfig) -> None:
+def test_every_problem_is_reported_at_once_with_path_and_line(write_config: WriteConfig, tmp_path: Path) -> None:
+    # the policy lives in its own file: its problems come with the rest, located in that file
+    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+    policy["rules"][0]["metric"] = "selection_rat"
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    metric_line = 1 + yaml.safe_dump(policy, sort_keys=False).splitlines().index("  metric: selection_rat")
+
     def edit(raw: dict[str, Any]) -> None:
         raw["data"]["labl"] = "oops"
         raw["features"][0]["type"] = "text"
@@ -89,7 +98,7 @@ def test_every_problem_is_reported_at_once_with_path_and_line(write_config: Writ
         raw["candidates"][0]["kind"] = "svm"
         raw["audit"]["threshold"] = 0.5
         raw["sensitive"]["intersections"].append(["ownership", "gender"])
-        raw["policy"]["rules"][0]["metric"] = "selection_rat"
+        raw["policy"] = {"file": "policy.yaml"}
 
     problems = _problems(write_config(edit=edit))
     assert len(problems) == 7, problems
@@ -100,6 +109,7 @@ def test_every_problem_is_reported_at_once_with_path_and_line(write_config: Writ
     assert "candidates[0].kind" in text and "found 'svm'" in text
     assert "both `top_k` and `threshold`" in text
     assert "'gender' is not a declared sensitive attribute" in text
+    assert f"policy.rules[0].metric (policy.yaml, line {metric_line})" in text
     assert "unknown audit metric 'selection_rat'" in text and "did you mean `selection_rate`?" in text
 
 
@@ -220,3 +230,34 @@ def test_short_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVERNANCE_PSEUDONYM_KEY", "short")
     with pytest.raises(PrivacyError, match="too short"):
         pseudonym_key()
+
+
+# ---------------------------------------------------------------- explanations (issue #5)
+
+
+def test_derived_from_must_name_declared_features(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["sensitive"]["attributes"][1]["derived_from"] = ["employee_count", "employees"]
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("sensitive.attributes[1].derived_from[1]")
+    assert "'employees' is not a declared model feature" in problem and "did you mean `employee_count`?" in problem
+
+
+@pytest.mark.parametrize("describe", ["{value} visits", "visits: {value}, again {value}"])
+def test_a_reason_phrase_with_the_value_placeholder_is_accepted(write_config: WriteConfig, describe: str) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"][5]["describe"] = describe
+
+    assert load_config(write_config(edit=edit)).features[5].describe == describe
+
+
+@pytest.mark.parametrize("describe", ["website visits", "{count} visits", "{value} visits {", "{value!r} visits"])
+def test_a_reason_phrase_without_exactly_the_value_placeholder_is_an_error(
+    write_config: WriteConfig, describe: str
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"][5]["describe"] = describe
+
+    (problem,) = _problems(write_config(edit=edit))
+    assert problem.startswith("features[5].describe") and "placeholder {value}" in problem

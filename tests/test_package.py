@@ -39,7 +39,16 @@ def test_public_names_are_the_intended_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["governance.audit", "governance.data", "governance.train", "governance.config", "governance.datasets"]
+    "module",
+    [
+        "governance.audit",
+        "governance.data",
+        "governance.train",
+        "governance.config",
+        "governance.datasets",
+        "governance.gate",
+        "governance.explain",
+    ],
 )
 def test_computation_modules_import_no_presentation_or_tracking_library(module: str) -> None:
     # Blocked outright, the module must still import: it does not need them. (scikit-learn itself
