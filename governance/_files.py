@@ -1,14 +1,24 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Canonical JSON bytes, and atomic file writes (a reader sees the old file or the new one, never half of one)."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path", "atomic_write"]
+__all__ = ["atomic_path", "atomic_write", "canonical_json"]
+
+
+def canonical_json(payload: Any) -> bytes:
+    """The one JSON form everything is written and hashed in: sorted keys, 2-space indent, UTF-8,
+    finite numbers only (NaN is an error), a final newline. Cards, policies and reports share it,
+    so a checksum taken anywhere matches a checksum taken anywhere else.
+    """
+    return (json.dumps(payload, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @contextmanager

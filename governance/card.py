@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from governance._files import atomic_write
+from governance._files import atomic_write, canonical_json
 from governance.errors import DataValidationError, Problem
 
 if TYPE_CHECKING:
@@ -55,11 +55,6 @@ __all__ = [
 SCHEMA = "governance.card/1"
 #: Overall metrics shown as the card's performance, with their intervals.
 PERFORMANCE_METRICS = ("auc", "precision_at_k", "calibration_gap", "precision", "true_positive_rate", "accuracy")
-
-
-def canonical_json(payload: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no NaN, a trailing newline."""
-    return (json.dumps(payload, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -259,8 +254,10 @@ def build_card(
         Reviews and open feedback items recorded so far.
     """
     publish_min = config.sensitive.publish_min_group_size
+    from governance.gate import policy_sha256
+
     policy = _policy_dict(config)
-    policy_sha = hashlib.sha256(canonical_json(policy)).hexdigest()
+    policy_sha = policy_sha256(config.policy)
     performance: dict[str, Any] = {name: audit.overall[name].to_dict() for name in PERFORMANCE_METRICS}
     if validation:
         performance["validation"] = {k: float(v) for k, v in sorted(validation.items())}

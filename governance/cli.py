@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from governance import __version__
 from governance.errors import GovernanceError
@@ -33,7 +34,7 @@ from governance.privacy import redact
 if TYPE_CHECKING:
     from governance.audit import AuditReport, MetricValue
     from governance.gate import GateReport
-    from governance.pipeline import AccountReasons, Outcome
+    from governance.pipeline import AccountReasons, Outcome, RunOutcome
 
 __all__ = ["app", "main"]
 
@@ -272,7 +273,7 @@ def _sigterm_ends_runs() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _print_outcome(outcome: Outcome, *, data_path: Path, start: float) -> None:
+def _print_outcome(outcome: Outcome, *, data_path: Path, start: float | None) -> None:
     from governance.registry import safe_uri
 
     if outcome.data_generated:
@@ -305,12 +306,17 @@ def _print_outcome(outcome: Outcome, *, data_path: Path, start: float) -> None:
     out.print(f"MLflow run {outcome.run_id} at {safe_uri(outcome.tracking_uri)}")
     for c in outcome.candidates:
         out.print(f"test AUC {c.name}: {c.test_auc:.4f}")
-    out.print(f"done in {time.perf_counter() - start:.1f} s")
+    if start is not None:
+        out.print(f"done in {time.perf_counter() - start:.1f} s")
 
 
 @app.command("run")
 def run_command(config_path: ConfigOption) -> None:
-    """Run the governance pipeline: data, candidates, MLflow tracking."""
+    """Run the whole governance loop: data, candidates, audit, explanations, cards, gate, registry, promotion.
+
+    Exit 0 when a candidate passed the gate (it becomes champion, or candidate
+    while approvals are missing), 1 when none passed.
+    """
     from governance.config import load_config
     from governance.pipeline import run
 
@@ -318,8 +324,40 @@ def run_command(config_path: ConfigOption) -> None:
         config = load_config(config_path)
         start = time.perf_counter()
         with _progress() as progress:
-            outcome = run(config, progress=_Bars(progress))
-        _print_outcome(outcome, data_path=config.data.path, start=start)
+            result = run(config, progress=_Bars(progress))
+        _print_outcome(result.training, data_path=config.data.path, start=None)
+        _print_cards(result, reports=config.output.reports)
+        out.print(f"done in {time.perf_counter() - start:.1f} s")
+        if not result.passed:
+            err.print("[bold red]gate:[/] no candidate passed; no champion was chosen (see the cards for why)")
+            raise typer.Exit(1)
+
+
+def _print_cards(result: RunOutcome, *, reports: Path) -> None:
+    table = Table(title="audit and gate (test split)", title_justify="left")
+    table.add_column("candidate", no_wrap=True)
+    table.add_column("version", justify="right")
+    table.add_column("test AUC", justify="right")
+    table.add_column("largest demographic parity difference", justify="right")
+    table.add_column("verdict")
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    for c in result.cards:
+        verdict = Text(c.verdict, style=f"bold {colour.get(c.verdict, '')}".strip())
+        marker = f" ({result.alias})" if c.name == result.chosen and result.alias else ""
+        table.add_row(
+            Text(c.name + marker),
+            str(c.version),
+            "n/a" if c.test_auc is None else f"{c.test_auc:.3f}",
+            "n/a" if c.worst_disparity is None else f"{c.worst_disparity:.3f}",
+            verdict,
+        )
+    out.print(table)
+    if result.chosen is not None:
+        chosen = next(c for c in result.cards if c.name == result.chosen)
+        out.print(f"{result.alias}: {chosen.name} (version {chosen.version}); card: {chosen.card_html}")
+        if result.previous_champion is not None:
+            out.print(f"previous_champion: version {result.previous_champion}")
+    out.print(f"cards: {reports / 'cards'}; summary: {reports / 'summary.json'}")
 
 
 @app.command("train")

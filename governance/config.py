@@ -313,6 +313,7 @@ class PolicySpec(_Section):
     valid_for_days: Annotated[int, Field(gt=0)] = 90
     require_minimal_features: bool = False
     fail_on_proxies: bool = False
+    allow_sensitive_at_inference: bool = False
     rules: tuple[PolicyRule, ...] = ()
     # promotion: the metric (higher is better) that ranks passing candidates, on the validation split;
     # never the test split, which is the one audited

@@ -469,9 +469,9 @@ def policy_sha256(policy: PolicySpec) -> str:
 
     Canonical JSON is the card's: sorted keys, indent 2, UTF-8, no NaN, a trailing newline.
     """
-    payload = policy.model_dump(mode="json")
-    canonical = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    from governance._files import canonical_json
+
+    return hashlib.sha256(canonical_json(policy.model_dump(mode="json"))).hexdigest()
 
 
 def card_policy(card: Mapping[str, Any]) -> PolicySpec:
@@ -764,6 +764,9 @@ def evaluate(card: Mapping[str, Any], policy: PolicySpec, *, today: date | None 
     elif explanations.removable:
         warnings.append(explanations.minimization_warning())
     results.append(_validity_rule(valid_until, created, policy, as_of))
+    treatment = _treatment_rule(model, policy)
+    if treatment is not None:
+        results.append(treatment)
 
     blocking = [r for r in results if r.blocks]
     verdict: Decision
@@ -1029,6 +1032,42 @@ def _validity_rule(valid_until: date | None, created: date | None, policy: Polic
         "re-audit the model and issue a new card"
     )
     return RuleResult(**common, observed=float(days), verdict="fail", reason=reason)
+
+
+def _treatment_rule(model: Mapping[str, Any], policy: PolicySpec) -> RuleResult | None:
+    """A model that reads a sensitive attribute when it scores fails unless the policy allows it (disparate treatment)."""
+    if "uses_sensitive_at_inference" not in model:
+        return None
+    reads = model.get("uses_sensitive_at_inference") is True
+    attribute = model.get("attribute") if reads else None
+    common: dict[str, Any] = {
+        "name": "no sensitive attribute at inference",
+        "metric": "uses_sensitive_at_inference",
+        "scope": "model",
+        "attribute": attribute if isinstance(attribute, str) else None,
+        "statistic": None,
+        "bound": 0.0,
+        "side": "max",
+        "observed": 1.0 if reads else 0.0,
+        "ci": None,
+        "on_inconclusive": policy.on_inconclusive,
+    }
+    if not reads:
+        return RuleResult(
+            **common, verdict="pass", reason="the model does not read a sensitive attribute when it scores"
+        )
+    if policy.allow_sensitive_at_inference:
+        reason = (
+            f"the model reads {attribute!r} when it scores; allowed by allow_sensitive_at_inference "
+            "(disparate treatment in many jurisdictions: the card asks for legal review)"
+        )
+        return RuleResult(**common, verdict="pass", reason=reason)
+    reason = (
+        f"the model reads the sensitive attribute {attribute!r} when it scores ({model.get('mitigation')}), "
+        "which is disparate treatment in many jurisdictions; choose a candidate that does not, or set "
+        "allow_sensitive_at_inference after legal review"
+    )
+    return RuleResult(**common, verdict="fail", reason=reason)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ __all__ = [
     "choose_champion",
     "dataset_record",
     "load_model",
+    "log_audit_results",
+    "metric_name",
     "nominate",
     "promote",
     "promote_best",
@@ -783,7 +785,9 @@ def canonical_card(card: Mapping[str, Any]) -> bytes:
     ValueError
         When the card holds NaN or infinity, or values JSON cannot represent.
     """
-    return (json.dumps(card, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
+    from governance._files import canonical_json
+
+    return canonical_json(card)
 
 
 def _sha(data: bytes) -> str:
@@ -1870,3 +1874,48 @@ def _candidate_run(client: MlflowClient, *, experiment: str, candidate: str) -> 
             )
         ]
     )
+
+
+# ==== audit results: metrics and report files of an audited candidate run =======================
+
+
+_METRIC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def metric_name(*parts: str) -> str:
+    """An MLflow metric name from parts (``group.ownership.minority_owned.selection_rate``).
+
+    MLflow accepts letters, digits and ``_ - . : /`` and spaces; anything else
+    (`` & `` of intersections, ``=``) becomes ``_``.
+    """
+    return ".".join(_METRIC_NAME_UNSAFE.sub("_", part.replace(" & ", "_x_")) for part in parts)
+
+
+def log_audit_results(
+    uri: str,
+    run_id: str,
+    *,
+    metrics: Mapping[str, float],
+    files: Sequence[Path],
+    artifact_path: str = "report",
+    timeout: float = 10.0,
+    retries: int = 2,
+) -> None:
+    """Log an audited candidate's metrics and report files (card, audit, plots) to its run.
+
+    The run may already be finished (MLflow accepts it): the audit follows
+    training once every candidate is known, since each card compares them all.
+    Metric names that look like personal data are refused (exit 4).
+    """
+    from mlflow.entities import Metric
+
+    _check_values("metric", dict.fromkeys(metrics, ""))
+    finite = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
+    with _infrastructure("log the audit results", uri):
+        client = _client(uri, timeout=timeout, retries=retries)
+        now = int(time.time() * 1000)
+        items = [Metric(k, v, now, 0) for k, v in sorted(finite.items())]
+        for start in range(0, len(items), 900):  # MLflow takes at most 1,000 metrics per batch
+            client.log_batch(run_id, metrics=items[start : start + 900])
+        for file in files:
+            client.log_artifact(run_id, str(file), artifact_path)

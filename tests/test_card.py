@@ -188,3 +188,22 @@ def test_write_card_writes_readable_files_atomically(
     assert html_path is not None and html_path.read_text().startswith("<!DOCTYPE html>")
     assert stat.S_IMODE(json_path.stat().st_mode) & 0o044 == 0o044
     assert sorted(p.name for p in (tmp_path / "cards").iterdir()) == ["card.html", "card.json"]
+
+
+def _schema() -> dict[str, Any]:
+    from importlib.resources import files
+
+    schema: dict[str, Any] = json.loads(files("governance").joinpath("schemas/card.schema.json").read_text())
+    return schema
+
+
+def test_card_json_validates_against_its_published_schema(
+    setup: tuple[GovernanceConfig, Dataset, AuditReport, pd.DataFrame],
+) -> None:
+    import jsonschema
+
+    document = json.loads(_card(setup).to_json())
+    jsonschema.validate(document, _schema())
+    broken = {**document, "gate": {"verdict": "maybe", "rules": []}}
+    with pytest.raises(jsonschema.ValidationError, match="maybe"):
+        jsonschema.validate(broken, _schema())

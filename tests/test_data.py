@@ -170,11 +170,12 @@ def test_split_is_deterministic_and_independent_of_row_order(write_config: Write
 
 
 def test_split_is_stratified_by_label_and_sensitive_group(write_config: WriteConfig) -> None:
-    dataset = prepare(load_config(write_config()))
+    config = load_config(write_config())
+    dataset = prepare(config)
     strata = dataset.sensitive.assign(label=dataset.y, split=dataset.split)
     for _, stratum in strata.groupby(["ownership", "size_band", "label"]):
         n = len(stratum)
-        for code, share in ((1, 0.2), (2, 0.2)):
+        for code, share in ((1, config.data.split.validation), (2, config.data.split.test)):
             assert abs((stratum["split"] == code).sum() - n * share) <= 1
     assert abs(dataset.test.y.mean() - dataset.y.mean()) < 0.01
     assert len(dataset.train) + len(dataset.validation) + len(dataset.test) == dataset.rows_used

@@ -638,3 +638,39 @@ def test_policy_checksum_is_stable_and_sensitive_to_every_rule() -> None:
     policy = _policy()
     assert policy_sha256(policy) == policy_sha256(PolicySpec.model_validate(policy.model_dump(mode="json")))
     assert policy_sha256(policy) != policy_sha256(_policy(_rule(bound=0.81)))
+
+
+# ---------------------------------------------------------------- disparate treatment
+
+
+def _model(uses: bool) -> dict[str, Any]:
+    return {
+        "name": "account-scoring",
+        "candidate": "c",
+        "valid_until": "2026-03-01",
+        "uses_sensitive_at_inference": uses,
+        "attribute": "ownership" if uses else None,
+        "mitigation": "threshold_optimizer" if uses else None,
+    }
+
+
+def test_a_model_reading_a_sensitive_attribute_fails_unless_the_policy_allows_it(fair: AuditReport) -> None:
+    card = _card(fair, model=_model(True))
+    report = evaluate(card, _policy(_rule()), today=TODAY)
+    rule = next(r for r in report.rules if r.name == "no sensitive attribute at inference")
+    assert report.verdict == "fail"
+    assert rule.verdict == "fail"
+    assert "'ownership'" in rule.reason and "disparate treatment" in rule.reason
+    allowed = evaluate(card, _policy(_rule(), allow_sensitive_at_inference=True), today=TODAY)
+    assert allowed.verdict == "pass"
+    assert "allowed by allow_sensitive_at_inference" in next(
+        r.reason for r in allowed.rules if r.name == "no sensitive attribute at inference"
+    )
+
+
+def test_a_model_that_does_not_read_sensitive_attributes_passes_the_treatment_rule(fair: AuditReport) -> None:
+    report = evaluate(_card(fair, model=_model(False)), _policy(_rule()), today=TODAY)
+    assert report.verdict == "pass"
+    assert next(r for r in report.rules if r.name == "no sensitive attribute at inference").verdict == "pass"
+    unknown = evaluate(_card(fair), _policy(_rule()), today=TODAY)
+    assert all(r.name != "no sensitive attribute at inference" for r in unknown.rules)

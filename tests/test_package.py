@@ -16,20 +16,27 @@ PRESENTATION = ("matplotlib", "jinja2", "typer", "rich", "mlflow")
 def test_public_names_are_the_intended_ones() -> None:
     assert sorted(governance.__all__) == sorted(
         [
+            "AuditReport",
             "ConfigError",
             "DataValidationError",
             "Dataset",
             "GateFailure",
+            "GateReport",
             "GovernanceConfig",
             "GovernanceError",
+            "ModelCard",
             "Outcome",
             "PrivacyError",
             "Problem",
             "RegistryError",
+            "RunOutcome",
             "__version__",
+            "evaluate",
             "generate_accounts",
             "load_config",
+            "load_policy",
             "prepare",
+            "render_html",
             "run",
             "write_accounts",
         ]

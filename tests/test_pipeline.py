@@ -13,7 +13,7 @@ import governance.pipeline
 from governance.cli import app
 from governance.config import load_config, tracking_uri
 from governance.data import prepare
-from governance.pipeline import git_commit, run
+from governance.pipeline import ensure_data, git_commit, run, train
 from tests.conftest import WriteConfig
 
 # one plain candidate and one that reads the sensitive attribute at inference: cheap, and both kinds of facts
@@ -24,18 +24,15 @@ def _two_candidates(raw: dict[str, Any]) -> None:
     raw["candidates"] = [c for c in raw["candidates"] if c["name"] in KEEP]
 
 
-def test_run_trains_the_candidates_and_logs_one_parent_and_one_nested_run_each(
+def test_train_trains_the_candidates_and_logs_one_parent_and_one_nested_run_each(
     write_config: WriteConfig, tmp_path: Path
 ) -> None:
     config = load_config(write_config(edit=_two_candidates))
-    outcome = run(config)
-    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
-    assert summary["run_id"] == outcome.run_id
-    assert [c["name"] for c in summary["candidates"]] == list(KEEP)
+    outcome = train(config)
+    assert [c.name for c in outcome.candidates] == list(KEEP)
     plain, thresholds = outcome.candidates
     assert 0.65 < plain.test_auc < 0.95 and not plain.uses_sensitive_at_inference
     assert thresholds.uses_sensitive_at_inference and thresholds.inputs[-1] == "ownership"
-    assert summary["candidates"][1]["uses_sensitive_at_inference"] is True
 
     client = MlflowClient(tracking_uri(config))
     parent = client.get_run(outcome.run_id)
@@ -64,28 +61,29 @@ def test_run_trains_the_candidates_and_logs_one_parent_and_one_nested_run_each(
     assert client.get_run(thresholds.run_id).data.tags["candidate.mitigation"] == "threshold_optimizer"
 
 
-def test_nothing_personal_reaches_mlflow_or_the_summary(
+def test_nothing_personal_reaches_mlflow_the_cards_or_the_summary(
     write_config: WriteConfig, accounts: pd.DataFrame, tmp_path: Path
 ) -> None:
     config = load_config(write_config(edit=_two_candidates))
-    outcome = run(config)
+    outcome = run(config).training
     client = MlflowClient(tracking_uri(config))
     runs = client.search_runs([client.get_run(outcome.run_id).info.experiment_id])
     assert len(runs) == 1 + len(KEEP)
-    texts = [(tmp_path / "reports" / "summary.json").read_text()]
+    texts = [p.read_text() for p in (tmp_path / "reports").rglob("*") if p.suffix in (".json", ".html")]
+    assert len(texts) == 1 + 3 * len(KEEP)  # the summary; card.json, card.html and audit.json per candidate
     for logged in runs:
         texts.append(json.dumps([logged.data.params, logged.data.tags, sorted(logged.data.metrics)]))
         folder = Path(client.download_artifacts(logged.info.run_id, "", str(tmp_path / logged.info.run_id)))
-        texts += [p.read_text() for p in folder.rglob("*.json")]
+        texts += [p.read_text() for p in folder.rglob("*") if p.suffix in (".json", ".html", ".txt", ".yaml")]
     text = "\n".join(texts)
     for column in ("account_id", "company_name", "contact_email", "contact_phone"):
         assert not any(str(v) in text for v in accounts[column]), column
     assert not any(p in text for p in prepare(config).pseudonyms)
 
 
-def test_run_is_reproducible(write_config: WriteConfig) -> None:
+def test_training_is_reproducible(write_config: WriteConfig) -> None:
     config = load_config(write_config(edit=_two_candidates))
-    first, second = run(config), run(config)
+    first, second = train(config), train(config)
     assert first.candidates == second.candidates
     assert first.candidates[0].run_id != second.candidates[0].run_id  # same facts, different runs
 
@@ -125,8 +123,28 @@ def test_run_generates_missing_data_then_reuses_it(write_config: WriteConfig, tm
         raw["candidates"] = raw["candidates"][:1]
 
     path = write_config(edit=edit)
-    result = CliRunner().invoke(app, ["run", "--config", str(path)])
+    result = CliRunner().invoke(app, ["train", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "generated" / "accounts.csv").is_file()
     assert "generated" in result.stdout and "test AUC baseline_logreg:" in result.stdout
-    assert not run(load_config(path)).data_generated
+    assert not train(load_config(path)).data_generated
+
+
+def test_generated_data_is_made_again_when_the_config_asks_for_other_data(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    def edit(rows: int) -> Any:
+        def apply(raw: dict[str, Any]) -> None:
+            raw["data"]["path"] = "generated/accounts.parquet"
+            raw["data"]["generate"] = {"rows": rows, "seed": 1, "bias": 0.5}
+
+        return apply
+
+    assert ensure_data(load_config(write_config(edit=edit(2000))))
+    assert not ensure_data(load_config(write_config(edit=edit(2000))))
+    assert ensure_data(load_config(write_config(edit=edit(2500))))
+    assert len(pd.read_parquet(tmp_path / "generated" / "accounts.parquet")) == 2500
+    user_file = tmp_path / "generated" / "accounts.parquet.generated.json"
+    user_file.unlink()  # a file without its sidecar is the user's own: never overwritten
+    assert not ensure_data(load_config(write_config(edit=edit(3000))))
+    assert len(pd.read_parquet(tmp_path / "generated" / "accounts.parquet")) == 2500
