@@ -57,6 +57,7 @@ __all__ = [
     "GovernanceConfig",
     "Mitigation",
     "MlflowSpec",
+    "MonitorSpec",
     "OutputSpec",
     "PolicyRule",
     "PolicySpec",
@@ -65,6 +66,7 @@ __all__ = [
     "SensitiveAttribute",
     "SensitiveSpec",
     "SplitSpec",
+    "SubjectsSpec",
     "load_config",
     "load_policy",
     "pseudonym_key",
@@ -338,6 +340,30 @@ class OutputSpec(_Section):
     models: ConfigPath = Path("models")
 
 
+class SubjectsSpec(_Section):
+    """Data-subject rights: where the hash-chained ledger of requests and changes is kept.
+
+    ``ledger: null`` (the default) means no ledger: the ``governance subject`` and
+    ``governance feedback`` commands refuse, and the data is used as the file holds it.
+    The ledger's private values (corrections, reasons, feedback texts) are kept beside
+    it in ``<ledger>.vault.json``, its sealed head in ``<ledger>.head.json``.
+    """
+
+    ledger: ConfigPath | None = None
+
+
+class MonitorSpec(_Section):
+    """Re-evaluation of the champion on new data: population stability index (PSI) settings.
+
+    PSI = sum over bins of (new share - reference share) x ln(new share / reference share);
+    below ``psi_moderate`` the distribution is stable, from ``psi_significant`` on it has shifted.
+    """
+
+    psi_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    psi_moderate: Annotated[float, Field(gt=0.0)] = 0.1
+    psi_significant: Annotated[float, Field(gt=0.0)] = 0.25
+
+
 class GovernanceConfig(_Section):
     """The whole, validated configuration of a governance run."""
 
@@ -353,6 +379,8 @@ class GovernanceConfig(_Section):
     policy: PolicySpec = PolicySpec()
     mlflow: MlflowSpec = MlflowSpec()
     output: OutputSpec = OutputSpec()
+    subjects: SubjectsSpec = SubjectsSpec()
+    monitor: MonitorSpec = MonitorSpec()
 
     _path: Path | None = PrivateAttr(default=None)
     _sha256: str = PrivateAttr(default="")
@@ -640,6 +668,17 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
         " & ".join(map(str, inter)) for inter in sensitive.get("intersections") or [] if isinstance(inter, list)
     }
     found += _policy_rule_problems(_section(raw, "policy"), known_groups=known_groups, prefix=("policy",))
+
+    monitor = _section(raw, "monitor")
+    moderate, significant = monitor.get("psi_moderate", 0.1), monitor.get("psi_significant", 0.25)
+    if isinstance(moderate, int | float) and isinstance(significant, int | float) and moderate >= significant:
+        found.append(
+            (
+                ("monitor", "psi_moderate"),
+                f"expected psi_moderate below psi_significant, found {moderate} >= {significant}",
+                "the usual bounds are 0.1 and 0.25",
+            )
+        )
 
     uri = _section(raw, "mlflow").get("tracking_uri")
     if isinstance(uri, str) and _has_password(uri):

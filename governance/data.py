@@ -8,16 +8,22 @@ each step on the output of the previous one:
    one :class:`~governance.errors.DataValidationError` (:func:`validate`);
 3. refuse declared features (and audit attributes) whose values look like
    personal data, whatever their names (:class:`~governance.errors.PrivacyError`);
-4. exclude records without valid consent *before anything else uses them*,
+4. apply the data-subject ledger (:mod:`governance.ledger`): erased accounts
+   and accounts that withdrew consent are excluded first, counted by reason
+   (``erased``, ``consent_withdrawn``), then corrections overlay the source
+   values of the declared features and audit attributes
+   (:func:`apply_corrections`);
+5. exclude records without valid consent *before anything else uses them*,
    counted by reason (:func:`consent_mask`);
-5. keep only declared columns (data minimization), listing every dropped
+6. keep only declared columns (data minimization), listing every dropped
    column and why;
-6. pseudonymize the identifier with keyed HMAC-SHA256; the raw identifier
-   does not survive this function;
-7. split train / validation / test, stratified by label and by the cross of
+7. pseudonymize the identifier with keyed HMAC-SHA256 (computed once, before
+   step 4, since the ledger knows accounts only by pseudonym); the raw
+   identifier does not survive this function;
+8. split train / validation / test, stratified by label and by the cross of
    the sensitive attributes; a record's side depends only on its identifier,
    its stratum and the split seed, never on row order;
-8. fingerprint (sha256) the data actually used.
+9. fingerprint (sha256) the data actually used.
 
 Sensitive attributes are kept apart from the model matrix: ``Dataset.X``
 holds the declared features only, ``Dataset.sensitive`` the audit-only
@@ -32,16 +38,18 @@ import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from governance.config import GovernanceConfig, PseudonymKey, pseudonym_key
 from governance.errors import DataValidationError, PrivacyError, Problem
+from governance.ledger import SubjectState, read_state
 from governance.privacy import PSEUDONYM_METHOD, looks_like_pii, pseudonymize
 
 __all__ = [
@@ -49,7 +57,9 @@ __all__ = [
     "DevelopmentKeyWarning",
     "Pseudonymization",
     "Split",
+    "apply_corrections",
     "consent_mask",
+    "correctable_fields",
     "load_table",
     "prepare",
     "validate",
@@ -99,7 +109,8 @@ class Dataset:
     rows_in, rows_used
         Rows in the file, and rows left after the consent filter.
     excluded
-        Rows excluded before use, by reason (``consent_not_given``, ...).
+        Rows excluded before use, by reason (``erased``, ``consent_withdrawn``,
+        ``consent_not_given``, ...).
     dropped_columns
         Every column of the file not used, mapped to why (``pii``, ``undeclared``,
         ``consent`` for the consent fields once applied).
@@ -119,6 +130,10 @@ class Dataset:
         sha256 of the columns used, in order (pseudonym, features, sensitive, label).
     pseudonymization
         Method, and whether the public development key was used.
+    group_sizes
+        Accounts per group of each sensitive attribute.
+    corrected
+        Accounts used with at least one value corrected through the ledger.
     """
 
     source: str
@@ -137,6 +152,7 @@ class Dataset:
     fingerprint: str
     pseudonymization: Pseudonymization
     group_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    corrected: int = 0
 
     def part(self, name: SplitName) -> Split:
         """Rows of one side of the split."""
@@ -394,6 +410,121 @@ def consent_mask(frame: pd.DataFrame, config: GovernanceConfig) -> tuple[np.ndar
     return keep, {k: v for k, v in excluded.items() if v}
 
 
+# ---------------------------------------------------------------- the data-subject ledger
+
+FieldKind = Literal["numeric feature", "categorical feature", "sensitive attribute"]
+
+
+def correctable_fields(config: GovernanceConfig) -> dict[str, FieldKind]:
+    """The fields a data-subject correction may change, and what kind of value each takes.
+
+    The declared model features and the audit-only sensitive attributes: the data the
+    scoring and the audit rest on. Not the identifier, the label (an outcome recorded by
+    sales, not a fact about the account a correction could establish), the consent fields
+    (consent is given in the consent system of record, and withdrawn with
+    ``governance subject withdraw-consent``), personal data columns (never used) or
+    undeclared columns (never used).
+    """
+    kinds: dict[str, FieldKind] = {
+        f.name: "numeric feature" if f.type == "numeric" else "categorical feature" for f in config.features
+    }
+    kinds.update(dict.fromkeys(config.sensitive.names, "sensitive attribute"))
+    return kinds
+
+
+def _correction_problem(config: GovernanceConfig, name: str, value: Any) -> str | None:
+    """Why a recorded correction no longer fits the config (None: it fits). Never quotes the value."""
+    kind = correctable_fields(config).get(name)
+    if kind == "numeric feature":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(float(value)):
+            return "the field is numeric now and the recorded value is not a finite number"
+    elif kind == "sensitive attribute":
+        attr = next(a for a in config.sensitive.attributes if a.name == name)
+        if not isinstance(value, str):
+            return "expected a category (text) for this sensitive attribute"
+        if attr.categories is not None and value not in attr.categories:
+            return f"the recorded value is not one of the declared categories {list(attr.categories)}"
+    elif kind == "categorical feature" and value is not None and not isinstance(value, str | int | float):
+        return "expected a category (text)"
+    return None
+
+
+def apply_corrections(
+    frame: pd.DataFrame, pseudonyms: np.ndarray, state: SubjectState, config: GovernanceConfig
+) -> tuple[pd.DataFrame, int]:
+    """Overlay the ledger's corrections on the source values; returns the new table and the accounts corrected.
+
+    Each corrected field takes the value of the latest correction; a field that is no longer
+    correctable (no longer declared) is ignored, since it is not used. The input is not changed.
+
+    Raises
+    ------
+    DataValidationError
+        A recorded value that no longer fits the config (a feature declared numeric since,
+        a category no longer declared): every problem, by ledger entry and field, never the value.
+    """
+    if not state.corrections:
+        return frame, 0
+    kinds = correctable_fields(config)
+    rows = pd.Index(pseudonyms).get_indexer(list(state.corrections))
+    updates: dict[str, tuple[list[int], list[Any]]] = {}
+    problems: list[Problem] = []
+    corrected = 0
+    for row, (_, values) in zip(rows, state.corrections.items(), strict=True):
+        if row < 0:
+            continue  # not in this table
+        used = False
+        for name, (value, seq) in values.items():
+            if name not in kinds or name not in frame.columns:
+                continue
+            problem = _correction_problem(config, name, value)
+            if problem is not None:
+                problems.append(
+                    Problem(
+                        f"ledger entry {seq}",
+                        f"correction of {name}: {problem}",
+                        "record the correction again (governance subject correct)",
+                    )
+                )
+                continue
+            target = updates.setdefault(name, ([], []))
+            target[0].append(int(row))
+            target[1].append(value)
+            used = True
+        corrected += used
+    if problems:
+        raise DataValidationError(problems)
+    if not updates:
+        return frame, 0
+    replaced: dict[str, Any] = {}
+    for name, (positions, new_values) in updates.items():
+        if kinds[name] == "numeric feature":
+            column = frame[name].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+            column[positions] = [np.nan if v is None else float(v) for v in new_values]
+            replaced[name] = column
+        else:
+            texts = frame[name].astype(object).to_numpy(copy=True)
+            texts[positions] = [None if v is None else str(v) for v in new_values]
+            replaced[name] = pd.Series(texts, index=frame.index, dtype=object)
+    return frame.assign(**replaced), corrected
+
+
+def _rights_mask(pseudonyms: np.ndarray, state: SubjectState) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows the ledger still allows, and the others counted by reason: ``erased`` first, then ``consent_withdrawn``."""
+    keep = np.ones(len(pseudonyms), dtype=bool)
+    excluded: dict[str, int] = {}
+    for reason, pseudonyms_of in (("erased", state.erased), ("consent_withdrawn", state.withdrawn)):
+        if not pseudonyms_of:
+            continue
+        hit = keep & np.isin(pseudonyms, np.asarray(list(pseudonyms_of), dtype=object))
+        if hit.any():
+            excluded[reason] = int(hit.sum())
+        keep &= ~hit
+    return keep, excluded
+
+
 # ---------------------------------------------------------------- split and fingerprint
 
 
@@ -440,6 +571,9 @@ def prepare(
     *,
     frame: pd.DataFrame | None = None,
     key: PseudonymKey | None = None,
+    path: str | os.PathLike[str] | None = None,
+    subjects: SubjectState | None = None,
+    as_of: datetime | None = None,
 ) -> Dataset:
     """Load and prepare the data a run may use.
 
@@ -448,9 +582,16 @@ def prepare(
     config
         The validated config.
     frame
-        The raw table; read from ``config.data.path`` when omitted.
+        The raw table; read from ``path``, else ``config.data.path``, when omitted.
     key
         The pseudonymization key; from the environment when omitted.
+    path
+        Another file with the same columns (a new batch to monitor); default ``config.data.path``.
+    subjects
+        The ledger's exclusions and corrections to apply; default: read from
+        ``config.subjects.ledger`` (verified first). ``SubjectState()`` applies none.
+    as_of
+        Apply only the ledger entries recorded at or before this time (the data a past run used).
 
     Returns
     -------
@@ -460,13 +601,15 @@ def prepare(
     Raises
     ------
     DataValidationError
-        Every schema problem at once, or no usable row after the consent filter.
+        Every schema problem at once, a recorded correction that no longer fits, or no usable
+        row after the ledger and the consent filter.
     PrivacyError
         A declared feature or audit attribute whose values look like personal data,
-        or a missing key where one is required.
+        a missing key where one is required, or a ledger that fails verification.
     """
     data = config.data
-    raw = load_table(data.path) if frame is None else frame
+    source = Path(path) if path is not None else data.path
+    raw = load_table(source) if frame is None else frame
     validate(raw, config)
     _refuse_personal_data(raw, config)
     secret = key if key is not None else pseudonym_key(require=data.require_pseudonym_key)
@@ -478,10 +621,19 @@ def prepare(
             stacklevel=2,
         )
 
-    keep, excluded = consent_mask(raw, config)
     rows_in = len(raw)
+    every_pseudonym = pseudonymize(raw[data.id_column].tolist(), secret.secret)
+    state = subjects if subjects is not None else read_state(config.subjects.ledger, secret=secret.secret, as_of=as_of)
+    allowed, excluded = _rights_mask(every_pseudonym, state)
+    if not allowed.all():
+        raw = raw.loc[allowed].reset_index(drop=True)
+        every_pseudonym = every_pseudonym[allowed]
+    raw, corrected = apply_corrections(raw, every_pseudonym, state, config)
+
+    keep, consent_excluded = consent_mask(raw, config)
+    excluded.update(consent_excluded)
     if not keep.any():
-        detail = ", ".join(f"{reason}: {count}" for reason, count in excluded.items())
+        detail = ", ".join(f"{reason}: {count}" for reason, count in excluded.items()) or "the file is empty"
         raise DataValidationError(
             [
                 Problem(
@@ -492,6 +644,9 @@ def prepare(
             ]
         )
     used = raw.loc[keep].reset_index(drop=True)
+    corrected_used = corrected
+    if corrected and not keep.all():
+        corrected_used = int(np.isin(every_pseudonym[keep], np.asarray(list(state.corrections), dtype=object)).sum())
 
     kept_columns = {data.id_column, data.label, *config.feature_names, *config.sensitive.names}
     consent_columns = {
@@ -520,7 +675,7 @@ def prepare(
             values = values.where(~_is_missing(column), attr.missing_label)
         sensitive[attr.name] = values.astype(object)
     y = used[data.label].astype(np.int8).to_numpy()
-    pseudonyms = pseudonymize(used[data.id_column].tolist(), secret.secret)
+    pseudonyms = every_pseudonym[keep]
 
     strata_frame = sensitive.copy()
     strata_frame["__label__"] = y
@@ -541,7 +696,7 @@ def prepare(
     }
 
     return Dataset(
-        source=str(data.path),
+        source=str(source),
         rows_in=rows_in,
         rows_used=len(used),
         excluded=MappingProxyType(excluded),
@@ -557,6 +712,7 @@ def prepare(
         fingerprint=_fingerprint(columns),
         pseudonymization=Pseudonymization(method=PSEUDONYM_METHOD, development_key=secret.development_key),
         group_sizes=MappingProxyType(group_sizes),
+        corrected=corrected_used,
     )
 
 

@@ -39,6 +39,7 @@ def default_raw() -> dict[str, Any]:
     policy = raw.get("policy")
     if isinstance(policy, dict) and "file" in policy:
         policy["file"] = str(DEFAULT_CONFIG.parent / policy["file"])
+    raw["subjects"] = {"ledger": "ledger.jsonl"}  # beside each test's config, never the repository's data/
     return raw
 
 
