@@ -46,8 +46,11 @@ __all__ = [
     "ModelCard",
     "build_card",
     "canonical_json",
+    "load_figures",
     "publishable_fairness",
+    "render_access_html",
     "render_html",
+    "save_figures",
     "summarize",
     "write_card",
 ]
@@ -75,10 +78,11 @@ class ModelCard:
     feedback: Mapping[str, Any] = field(default_factory=dict)
     caveats: tuple[str, ...] = ()
     schema: str = SCHEMA
+    monitoring: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``governance.card/1`` document."""
-        return {
+        """The ``governance.card/1`` document (with a ``monitoring`` block on a monitoring card only)."""
+        document = {
             "schema": self.schema,
             "model": dict(self.model),
             "lineage": dict(self.lineage),
@@ -94,6 +98,9 @@ class ModelCard:
             "feedback": dict(self.feedback),
             "caveats": list(self.caveats),
         }
+        if self.monitoring is not None:
+            document["monitoring"] = dict(self.monitoring)
+        return document
 
     def to_json(self) -> bytes:
         """Deterministic JSON bytes of :meth:`to_dict`."""
@@ -143,6 +150,7 @@ class ModelCard:
             reviews=tuple(data.get("reviews") or ()),
             feedback=data.get("feedback") or {},
             caveats=tuple(data.get("caveats") or ()),
+            monitoring=data.get("monitoring"),
         )
 
 
@@ -288,6 +296,7 @@ def build_card(
             "development_key": dataset.pseudonymization.development_key,
         },
         "publish_min_group_size": publish_min,
+        "corrections_applied": dataset.corrected,
     }
     if explanations is not None and "minimization" in explanations:
         card_data["minimization"] = explanations["minimization"]
@@ -464,6 +473,52 @@ def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
     template = _environment().get_template("model_card.html.j2")
     html: str = template.render(card=document, summary=summarize(document), figures=images)
     return html
+
+
+def render_access_html(report: Mapping[str, Any]) -> str:
+    """Render a data-subject access report (``governance.access/1``) as one self-contained, autoescaped page."""
+    template = _environment().get_template("subject_report.html.j2")
+    html: str = template.render(report=report)
+    return html
+
+
+_FIGURES = "figures"
+
+
+def save_figures(folder: Path, figures: Sequence[Figure]) -> None:
+    """Keep a card's figures beside it (``figures/<n>.png`` and ``figures/figures.json``) for later renders."""
+    target = folder / _FIGURES
+    index = []
+    for i, figure in enumerate(figures):
+        name = f"{i:02d}.png"
+        atomic_write(target / name, figure.png)
+        index.append(
+            {
+                "key": figure.key,
+                "title": figure.title,
+                "alt": figure.alt,
+                "file": name,
+                "sha256": hashlib.sha256(figure.png).hexdigest(),
+            }
+        )
+    atomic_write(target / "figures.json", canonical_json({"schema": "governance.figures/1", "figures": index}))
+
+
+def load_figures(folder: Path) -> list[Figure]:
+    """The figures :func:`save_figures` kept, in order; none when they are missing or do not match their checksums."""
+    from governance.plots import Figure
+
+    try:
+        index = json.loads((folder / _FIGURES / "figures.json").read_text(encoding="utf-8"))
+        figures = []
+        for item in index["figures"]:
+            png = (folder / _FIGURES / Path(str(item["file"])).name).read_bytes()
+            if hashlib.sha256(png).hexdigest() != item["sha256"]:
+                return []
+            figures.append(Figure(key=str(item["key"]), title=str(item["title"]), alt=str(item["alt"]), png=png))
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return figures
 
 
 def write_card(card: ModelCard, folder: Path, *, html: str | None = None) -> tuple[Path, Path | None]:

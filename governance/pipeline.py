@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from governance._files import atomic_write, canonical_json
-from governance.card import ModelCard, build_card, candidate_entry, render_html, write_card
+from governance.card import ModelCard, build_card, candidate_entry, render_html, save_figures, write_card
 from governance.config import GovernanceConfig, tracking_uri
 from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
@@ -36,7 +36,7 @@ from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train
 if TYPE_CHECKING:
     from governance.audit import AuditReport
     from governance.explain import AccountExplanation, Explanation, Minimization
-    from governance.registry import DatasetRecord, ModelVersionRecord, ResolvedModel, RunHandle
+    from governance.registry import DatasetRecord, ModelVersionRecord, ResolvedModel, RunHandle, VerifiedCard
     from governance.train import ScoringModel
 
 __all__ = [
@@ -47,9 +47,12 @@ __all__ = [
     "RunOutcome",
     "account_reasons",
     "audit_candidate",
+    "check_features",
     "ensure_data",
     "explain_candidates",
     "git_commit",
+    "load_scoring_model",
+    "rerender_card",
     "run",
     "train",
     "write_json",
@@ -457,6 +460,7 @@ def _write_card_files(
         )
     )
     json_path, html_path = write_card(card, folder, html=render_html(card, figures))
+    save_figures(folder, figures)  # so that a later render (feedback) embeds the same figures
     audit_path = folder / "audit.json"
     write_json(audit_path, card.fairness)
     assert html_path is not None
@@ -811,15 +815,40 @@ def account_reasons(
         The model's files do not match their checksum (exit 4).
     """
     from governance.config import pseudonym_key
-    from governance.errors import ConfigError, Problem
     from governance.explain import account_row, explain_account
     from governance.privacy import pseudonymize_one
-    from governance.registry import load_model, resolve_model
-    from governance.train import ScoringModel
 
     dataset = prepare(config)
     pseudonym = pseudonymize_one(account_id, pseudonym_key(require=config.data.require_pseudonym_key).secret)
     account_row(dataset, pseudonym)  # an unknown account fails before MLflow is asked anything
+    resolved, model = load_scoring_model(config, model_version=model_version, candidate=candidate)
+    check_features(model, dataset, resolved)
+    explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
+    return AccountReasons(explanation=explanation, model=resolved, data_sha256=dataset.fingerprint)
+
+
+def load_scoring_model(
+    config: GovernanceConfig,
+    *,
+    model_version: int | None = None,
+    candidate: str | None = None,
+    alias: str = "champion",
+) -> tuple[ResolvedModel, ScoringModel]:
+    """The champion (or a registered version, or a candidate of the latest run), loaded after its checksum is verified.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) No such version, candidate or alias; or the model is not a governance scoring model.
+    RegistryError
+        (exit 3) MLflow cannot be reached.
+    PrivacyError
+        (exit 4) The model's files do not match their checksum.
+    """
+    from governance.errors import ConfigError, Problem
+    from governance.registry import load_model, resolve_model
+    from governance.train import ScoringModel
+
     uri = tracking_uri(config)
     resolved = resolve_model(
         uri,
@@ -827,6 +856,7 @@ def account_reasons(
         registered_model=config.mlflow.registered_model,
         version=model_version,
         candidate=candidate,
+        alias=alias,
         timeout=config.mlflow.timeout_seconds,
         retries=config.mlflow.max_retries,
     )
@@ -839,6 +869,19 @@ def account_reasons(
     )
     if not isinstance(model, ScoringModel):
         raise ConfigError([Problem("model", f"{resolved.source} is not a governance scoring model")])
+    return resolved, model
+
+
+def check_features(model: ScoringModel, dataset: Dataset, resolved: ResolvedModel) -> None:
+    """Refuse a model that reads features the prepared data lacks (the config changed since it was trained).
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) Naming the missing features.
+    """
+    from governance.errors import ConfigError, Problem
+
     missing = [f for f in model.features if f not in dataset.features]
     if missing:
         raise ConfigError(
@@ -847,9 +890,30 @@ def account_reasons(
                     "features",
                     f"{resolved.source} reads {len(missing)} feature(s) the config no longer declares: "
                     f"{', '.join(missing)}",
-                    "explain it with the config it was trained with",
+                    "use it with the config it was trained with",
                 )
             ]
         )
-    explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
-    return AccountReasons(explanation=explanation, model=resolved, data_sha256=dataset.fingerprint)
+
+
+def rerender_card(config: GovernanceConfig, verified: VerifiedCard) -> tuple[Path, Path] | None:
+    """Write a registered version's current card over its files in ``<output.reports>/cards/<candidate>/``.
+
+    Only when those files describe the same version and run (a later run may have written
+    the candidate's folder since); the figures saved beside the card are embedded again.
+    Returns the paths written, or None when the folder belongs to another version.
+    """
+    from governance.card import ModelCard, load_figures
+
+    folder = config.output.reports / "cards" / verified.candidate
+    try:
+        local = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+        model = local["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if str(model.get("version")) != str(verified.version) or model.get("run_id") != verified.run_id:
+        return None
+    card = ModelCard.from_dict(verified.card)
+    json_path, html_path = write_card(card, folder, html=render_html(card, load_figures(folder)))
+    assert html_path is not None
+    return json_path, html_path

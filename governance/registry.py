@@ -66,7 +66,9 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 __all__ = [
+    "DEMOTED_TAG",
     "DatasetRecord",
+    "DemotionResult",
     "LoggedModel",
     "ModelVersionRecord",
     "PromotionResult",
@@ -74,21 +76,28 @@ __all__ = [
     "Review",
     "ReviewOutcome",
     "RunHandle",
+    "VerifiedCard",
+    "VersionFacts",
     "canonical_card",
     "choose_champion",
     "dataset_record",
+    "demote",
     "load_model",
     "log_audit_results",
     "metric_name",
     "nominate",
     "promote",
     "promote_best",
+    "record_feedback",
     "record_review",
     "register_candidate",
     "resolve_model",
     "safe_uri",
+    "tag_version",
     "tracked_run",
     "tree_sha256",
+    "verified_card",
+    "version_history",
 ]
 
 #: The longest param value logged as a param; longer ones go to a JSON artifact (MLflow truncates silently).
@@ -621,6 +630,8 @@ CANDIDATE = "candidate"
 LEASE_TAG = "governance.lease"
 #: A lease left by a crashed process stops blocking others after this long.
 LEASE_TTL_SECONDS = 120.0
+#: Version tag set when monitoring demoted the version (the monitoring run id): it cannot be champion again.
+DEMOTED_TAG = "monitor.demoted"
 #: Longest reviewer name and review note accepted.
 MAX_REVIEWER_CHARS = 100
 MAX_NOTE_CHARS = 2000
@@ -745,6 +756,7 @@ class _Evidence:
     card: dict[str, Any]
     card_sha256: str
     reviews: tuple[Review, ...]
+    demoted: str = ""
 
     @property
     def approvals(self) -> tuple[str, ...]:
@@ -794,6 +806,15 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _audited_part(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The card as audited: without its reviews and its feedback items, which are appended after registration."""
+    audited = {**card, "reviews": []}
+    feedback = card.get("feedback")
+    if isinstance(feedback, Mapping) and "items" in feedback:
+        audited["feedback"] = {**feedback, "items": []}
+    return audited
+
+
 def _check_card(card: Any, *, run_id: str) -> dict[str, Any]:
     """Every problem of a card given for registration, at once; returns a plain-data copy."""
     if not isinstance(card, Mapping):
@@ -811,6 +832,15 @@ def _check_card(card: Any, *, run_id: str) -> dict[str, Any]:
                 "card.reviews",
                 "a card is registered before any review; found reviews already on it",
                 "record reviews with record_review (governance review) after registration",
+            )
+        )
+    feedback = card.get("feedback")
+    if isinstance(feedback, Mapping) and feedback.get("items") not in (None, [], ()):
+        problems.append(
+            Problem(
+                "card.feedback.items",
+                "a card is registered before any feedback; found feedback items already on it",
+                "record feedback with record_feedback (governance feedback add) after registration",
             )
         )
     model = card.get("model", {})
@@ -1020,7 +1050,7 @@ def register_candidate(
             "run_id": run_id,
         }
         audited["reviews"] = []
-        data = canonical_card(audited)
+        data = canonical_card(audited)  # feedback items are refused at registration: this is the audited part
         sha = _sha(data)
         recorded = tags.get("card.sha256")
         if recorded and recorded != sha:
@@ -1104,7 +1134,7 @@ def _evidence(client: MlflowClient, name: str, version: int, *, uri: str, deep: 
         )
     try:
         card = json.loads(data)
-        audited_now = _sha(canonical_card({**card, "reviews": []}))
+        audited_now = _sha(canonical_card(_audited_part(card)))
         verdict = str(card["gate"]["verdict"])
         model = card["model"]
         reviews = tuple(
@@ -1143,6 +1173,7 @@ def _evidence(client: MlflowClient, name: str, version: int, *, uri: str, deep: 
         card=card,
         card_sha256=sha,
         reviews=reviews,
+        demoted=str(tags.get(DEMOTED_TAG, "")),
     )
 
 
@@ -1174,6 +1205,13 @@ def _refusal(evidence: _Evidence, *, name: str, action: str, required: int | Non
             f"refusing to {action} {label}: its gate verdict is {evidence.verdict!r}; only a version whose gate "
             "passed can take this alias (its card lists the rules)",
             report={**report, "reason": "verdict"},
+        )
+    if evidence.demoted:
+        return GateFailure(
+            f"refusing to {action} {label}: it failed its re-evaluation on new data and was demoted (monitoring "
+            f"run {evidence.demoted}); audit a new version (governance run), or delete the version tag "
+            f"{DEMOTED_TAG} after review",
+            report={**report, "reason": "demoted"},
         )
     if evidence.rejections:
         return GateFailure(
@@ -1701,6 +1739,364 @@ def record_review(
         champion=champion,
         repairs=repairs,
     )
+
+
+# ---------------------------------------------------------------- feedback, monitoring and demotion (issue #7)
+
+
+@dataclass(frozen=True)
+class VerifiedCard:
+    """A version's current card, re-read from the store and verified against its run's audit record.
+
+    Attributes
+    ----------
+    registered_model, version, run_id, candidate
+        Which version.
+    card
+        The card document as stored (reviews and feedback included).
+    card_sha256
+        Its checksum (version tag ``card.sha256``).
+    aliases
+        Aliases pointing at the version when it was read.
+    """
+
+    registered_model: str
+    version: int
+    run_id: str
+    candidate: str
+    card: Mapping[str, Any]
+    card_sha256: str
+    aliases: tuple[str, ...] = ()
+
+
+def verified_card(
+    uri: str,
+    *,
+    registered_model: str,
+    version: int | None = None,
+    alias: str = CHAMPION,
+    timeout: float = 10.0,
+    retries: int = 2,
+) -> VerifiedCard:
+    """The current card of a version (or of the version an alias names), verified as promotion verifies it.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) No such version, or no version holds the alias.
+    PrivacyError
+        (exit 4) The card, its tags or its run changed after the audit.
+    GateFailure
+        (exit 1) The version's registration did not complete.
+    RegistryError
+        (exit 3) MLflow cannot be reached or read.
+    """
+    with _infrastructure("read the model version's card", uri):
+        client = _registry_client(uri, timeout=timeout, retries=retries)
+        if version is None:
+            try:
+                version = int(client.get_model_version_by_alias(registered_model, alias).version)
+            except Exception as exc:
+                if _error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                    raise
+                raise ConfigError(
+                    [
+                        Problem(
+                            "model",
+                            f"registered model {registered_model!r} has no version with the alias {alias!r}",
+                            "promote a version first (governance run, or governance promote)",
+                        )
+                    ]
+                ) from None
+        evidence = _evidence(client, registered_model, version, uri=uri, deep=False)
+        mv = client.get_model_version(registered_model, str(version))
+    return VerifiedCard(
+        registered_model=registered_model,
+        version=version,
+        run_id=evidence.run_id,
+        candidate=str((mv.tags or {}).get("candidate.name", "")),
+        card=evidence.card,
+        card_sha256=evidence.card_sha256,
+        aliases=tuple(sorted(mv.aliases or ())),
+    )
+
+
+def record_feedback(
+    uri: str,
+    *,
+    registered_model: str,
+    version: int,
+    items: Sequence[Mapping[str, Any]],
+    timeout: float = 10.0,
+    retries: int = 2,
+    lease_wait: float = 60.0,
+) -> VerifiedCard:
+    """Make a version's card list exactly these feedback items (``feedback.items``), as reviews are recorded.
+
+    Under the registered model's lease the current card is verified (a changed card is
+    never re-signed), the new card is stored as ``card/<sha256>.json`` and tag
+    ``card.sha256`` is switched to it (the commit point), then tag ``feedback.count``.
+    Feedback is not part of the audited card, so the audit record is unchanged. The
+    items come from the ledger (:mod:`governance.ledger`): recording them all each time
+    makes a failed update complete at the next one.
+
+    Parameters
+    ----------
+    uri
+        Tracking URI.
+    registered_model, version
+        The version the feedback is about.
+    items
+        The card's ``feedback.items``: ``id``, ``text``, ``at``, ``about_account``, ``status``.
+    timeout, retries, lease_wait
+        As :func:`promote`.
+
+    Returns
+    -------
+    VerifiedCard
+        The card as now stored.
+
+    Raises
+    ------
+    ConfigError, PrivacyError, GateFailure, RegistryError
+        As :func:`verified_card`; RegistryError also when the lease is not obtained in time.
+    """
+    wanted = [dict(item) for item in items]
+    for item in wanted:
+        _check_values("feedback", {str(item.get("id")): item.get("text", "")})
+    with _infrastructure("record the feedback", uri):
+        client = _registry_client(uri, timeout=timeout, retries=retries)
+        _model_version(client, registered_model, version)
+        with _lease(client, registered_model, purpose=f"feedback on version {version}", wait=lease_wait):
+            name, number = registered_model, str(version)
+            evidence = _evidence(client, name, version, uri=uri, deep=False)
+            for _ in range(_REVIEW_WRITES):
+                feedback = dict(evidence.card.get("feedback") or {})
+                if feedback.get("items") == wanted:
+                    break
+                card = {**evidence.card, "feedback": {**feedback, "contact": feedback.get("contact"), "items": wanted}}
+                data = canonical_card(card)
+                sha = _sha(data)
+                client.log_text(evidence.run_id, data.decode("utf-8"), f"{CARD_FOLDER}/{sha}.json")
+                client.set_model_version_tag(name, number, "card.sha256", sha)  # the commit point
+                time.sleep(_LEASE_SETTLE_SECONDS)
+                evidence = _evidence(client, name, version, uri=uri, deep=False)
+            if (evidence.card.get("feedback") or {}).get("items") != wanted:
+                raise RegistryError(
+                    f"concurrent writes to the card of {name!r} version {version} kept overwriting the feedback; "
+                    "run the command again"
+                )
+            client.set_model_version_tag(name, number, "feedback.count", str(len(wanted)))
+            mv = client.get_model_version(name, number)
+    return VerifiedCard(
+        registered_model=registered_model,
+        version=version,
+        run_id=evidence.run_id,
+        candidate=str((mv.tags or {}).get("candidate.name", "")),
+        card=evidence.card,
+        card_sha256=evidence.card_sha256,
+        aliases=tuple(sorted(mv.aliases or ())),
+    )
+
+
+def tag_version(
+    uri: str,
+    *,
+    registered_model: str,
+    version: int,
+    tags: Mapping[str, Any],
+    timeout: float = 10.0,
+    retries: int = 2,
+) -> None:
+    """Set informational tags on a model version (``monitor.verdict``, ``monitor.run_id``, ...).
+
+    Raises
+    ------
+    PrivacyError
+        (exit 4) A value that looks like personal data.
+    RegistryError
+        (exit 3) MLflow cannot be reached or written.
+    """
+    checked = _check_values("version tag", tags)
+    with _infrastructure("tag the model version", uri):
+        client = _registry_client(uri, timeout=timeout, retries=retries)
+        _model_version(client, registered_model, version)
+        for key, value in checked.items():
+            client.set_model_version_tag(registered_model, str(version), key, value)
+
+
+@dataclass(frozen=True)
+class DemotionResult:
+    """What :func:`demote` did.
+
+    Attributes
+    ----------
+    version
+        The version demoted (tag ``monitor.demoted`` set: it can never be champion again).
+    was_champion
+        Whether it held ``champion`` when the demotion started.
+    champion
+        The version holding ``champion`` after the final verification (None: no champion).
+    changed
+        Whether an alias moved.
+    repairs
+        What happened to the aliases, in words.
+    """
+
+    registered_model: str
+    version: int
+    was_champion: bool
+    champion: int | None
+    changed: bool
+    repairs: tuple[str, ...] = ()
+
+
+def demote(
+    uri: str,
+    *,
+    registered_model: str,
+    version: int,
+    monitoring_run: str,
+    required_approvals: int,
+    timeout: float = 10.0,
+    retries: int = 2,
+    lease_wait: float = 60.0,
+) -> DemotionResult:
+    """Take ``champion`` from a version that failed its re-evaluation, giving it back to ``previous_champion``.
+
+    The protocol, under the registered model's lease (promotion's):
+
+    1. tag the version ``monitor.demoted = <monitoring run>`` first, so that no promotion,
+       review or repair running now or later can make it champion again (promotion
+       verification refuses a demoted version);
+    2. if it still holds ``champion``: verify ``previous_champion`` as a promotion would
+       (READY, run FINISHED, card checksums equal to the audit record, model files
+       re-hashed, verdict pass, approvals, no rejection, not demoted) and move ``champion``
+       to it, dropping ``previous_champion`` (the demoted version is no rollback target);
+       when it does not verify, remove ``champion``: no version is better than a failing one;
+    3. re-read ``champion`` and verify whatever version it names, repairing it as
+       :func:`promote` does (MLflow aliases are last-writer-wins).
+
+    Parameters
+    ----------
+    uri
+        Tracking URI.
+    registered_model, version
+        The version that failed.
+    monitoring_run
+        The MLflow run of the monitoring that found it failing (recorded in the tag).
+    required_approvals
+        The policy's count, to verify the replacement.
+    timeout, retries, lease_wait
+        As :func:`promote`.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) No such version.
+    RegistryError
+        (exit 3) MLflow cannot be reached or written, or the lease not obtained in time.
+    """
+    checked = _check_values("version tag", {DEMOTED_TAG: monitoring_run})
+    with _infrastructure("demote the model version", uri):
+        client = _registry_client(uri, timeout=timeout, retries=retries)
+        _model_version(client, registered_model, version)
+        with _lease(client, registered_model, purpose=f"demote version {version}", wait=lease_wait):
+            client.set_model_version_tag(registered_model, str(version), DEMOTED_TAG, checked[DEMOTED_TAG])
+            before = _aliases(client, registered_model)
+            was_champion = before.get(CHAMPION) == version
+            repairs: list[str] = []
+            if was_champion:
+                previous = before.get(PREVIOUS_CHAMPION)
+                if (
+                    previous is not None
+                    and previous != version
+                    and _holds(client, registered_model, previous, uri=uri, required=required_approvals, deep=True)
+                ):
+                    client.set_registered_model_alias(registered_model, CHAMPION, str(previous))
+                    client.delete_registered_model_alias(registered_model, PREVIOUS_CHAMPION)
+                    repairs.append(f"moved alias champion from version {version} back to version {previous}")
+                else:
+                    client.delete_registered_model_alias(registered_model, CHAMPION)
+                    why = (
+                        "no previous_champion"
+                        if previous is None or previous == version
+                        else f"previous_champion (version {previous}) fails verification"
+                    )
+                    repairs.append(f"removed alias champion from version {version}: {why}, so no version is champion")
+            elif before.get(PREVIOUS_CHAMPION) == version:
+                client.delete_registered_model_alias(registered_model, PREVIOUS_CHAMPION)
+                repairs.append(f"removed alias previous_champion from version {version}")
+            champion, settled = _settle(
+                client, registered_model, uri=uri, ours=None, fallbacks=(), required=required_approvals
+            )
+    return DemotionResult(
+        registered_model=registered_model,
+        version=version,
+        was_champion=was_champion,
+        champion=champion,
+        changed=bool(repairs or settled),
+        repairs=(*repairs, *settled),
+    )
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """What the registry says about one version, for an access report: which data trained it, and when."""
+
+    version: int
+    run_id: str
+    candidate: str
+    data_sha256: str
+    trained_at: datetime | None
+    aliases: tuple[str, ...]
+    verdict: str
+
+
+def version_history(
+    uri: str, *, registered_model: str, timeout: float = 10.0, retries: int = 2
+) -> tuple[VersionFacts, ...]:
+    """Every version of the registered model, oldest first, with its training data's fingerprint and time.
+
+    A registered model that does not exist yet has no versions (an empty tuple).
+
+    Raises
+    ------
+    RegistryError
+        (exit 3) MLflow cannot be reached or read.
+    """
+    with _infrastructure("list the model versions", uri):
+        client = _registry_client(uri, timeout=timeout, retries=retries)
+        try:
+            versions = list(client.search_model_versions(f"name = '{_quoted(registered_model)}'"))
+        except Exception as exc:
+            if _error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return ()
+            raise
+        out = []
+        for mv in sorted(versions, key=lambda v: int(v.version)):
+            run_id = str(mv.run_id or "")
+            started: datetime | None = None
+            if run_id:
+                try:
+                    run = client.get_run(run_id)
+                    started = datetime.fromtimestamp(run.info.start_time / 1000.0, tz=UTC)
+                except Exception as exc:
+                    if _error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                        raise
+            tags = mv.tags or {}
+            out.append(
+                VersionFacts(
+                    version=int(mv.version),
+                    run_id=run_id,
+                    candidate=tags.get("candidate.name", ""),
+                    data_sha256=tags.get("data.sha256", ""),
+                    trained_at=started,
+                    aliases=tuple(sorted(mv.aliases or ())),
+                    verdict=tags.get("gate.verdict", ""),
+                )
+            )
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- which model to explain (issue #5)

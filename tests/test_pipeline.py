@@ -70,7 +70,8 @@ def test_nothing_personal_reaches_mlflow_the_cards_or_the_summary(
     runs = client.search_runs([client.get_run(outcome.run_id).info.experiment_id])
     assert len(runs) == 1 + len(KEEP)
     texts = [p.read_text() for p in (tmp_path / "reports").rglob("*") if p.suffix in (".json", ".html")]
-    assert len(texts) == 1 + 3 * len(KEEP)  # the summary; card.json, card.html and audit.json per candidate
+    # the summary; card.json, card.html, audit.json and figures/figures.json (kept for re-renders) per candidate
+    assert len(texts) == 1 + 4 * len(KEEP)
     for logged in runs:
         texts.append(json.dumps([logged.data.params, logged.data.tags, sorted(logged.data.metrics)]))
         folder = Path(client.download_artifacts(logged.info.run_id, "", str(tmp_path / logged.info.run_id)))
