@@ -49,8 +49,17 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 data_app = typer.Typer(help="Generate and check data.", no_args_is_help=True)
+subject_app = typer.Typer(
+    help="Data-subject rights: access, correction, erasure, consent withdrawal (recorded in the ledger).",
+    no_args_is_help=True,
+)
+feedback_app = typer.Typer(help="Stakeholder feedback on a model version, shown on its card.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The tamper-evident ledger of data-subject requests.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(subject_app, name="subject")
+app.add_typer(feedback_app, name="feedback")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _console(*, stderr: bool = False) -> Console:
@@ -278,8 +287,11 @@ def _print_outcome(outcome: Outcome, *, data_path: Path, start: float | None) ->
 
     if outcome.data_generated:
         out.print(f"generated {data_path}")
+    reasons = ", ".join(f"{reason.replace('_', ' ')} {count:,}" for reason, count in sorted(outcome.excluded.items()))
     out.print(
-        f"data: {outcome.rows_used:,} of {outcome.rows_in:,} accounts used; excluded {sum(outcome.excluded.values()):,} without valid consent"
+        f"data: {outcome.rows_used:,} of {outcome.rows_in:,} accounts used; excluded "
+        f"{sum(outcome.excluded.values()):,}" + (f" ({reasons})" if reasons else ""),
+        markup=False,
     )
     table = Table(title="candidates", title_justify="left")
     table.add_column("candidate", no_wrap=True)
@@ -908,6 +920,284 @@ def explain_command(
         target = out_path or config.output.reports / "explanations" / f"{result.explanation.pseudonym}.json"
         write_json(target, result.to_dict())
         out.print(f"wrote {target}", markup=False, highlight=False)
+
+
+# ---------------------------------------------------------------- data-subject rights (issue #7)
+
+AccountArgument = Annotated[
+    str, typer.Argument(help="The account's identifier, as in the data's id column (never stored or printed).")
+]
+
+
+def _say(text: str) -> None:
+    out.print(text, markup=False, highlight=False)
+
+
+@subject_app.command("access")
+def subject_access(
+    account: AccountArgument,
+    config_path: ConfigOption,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as an HTML page here.")] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the JSON here (default: <output.reports>/subjects/<pseudonym>/access.json)."),
+    ] = None,
+) -> None:
+    """What is held on an account, its consent, the models trained with it, its score and reasons."""
+    from governance.card import render_access_html
+    from governance.config import load_config
+    from governance.pipeline import write_json
+    from governance.subjects import access
+
+    with _guard():
+        config = load_config(config_path)
+        report = access(config, account)
+        document = report.to_dict()
+        _say(f"account {report.pseudonym} (keyed pseudonym; the identifier is neither stored nor shown)")
+        _say(f"status: {document['status'].replace('_', ' ')}: {document['status_text']}")
+        consent = document.get("consent")
+        if consent:
+            _say(
+                f"consent: {'valid' if consent['valid'] else 'not valid'}; lawful basis: "
+                f"{consent['lawful_basis'] or 'not recorded'}; recorded at {consent['recorded_at'] or 'unknown'}"
+            )
+        if document["held"]:
+            table = Table(title="held (declared fields only)", title_justify="left")
+            for column in ("field", "value", "used for"):
+                table.add_column(column, overflow="fold")
+            for item in document["held"]:
+                value = "unknown" if item["value"] is None else str(item["value"])
+                table.add_row(
+                    Text(item["field"]),
+                    Text(value + (" (corrected)" if item["corrected"] else "")),
+                    Text(item["used_for"]),
+                )
+            out.print(table)
+        for use in document["training"]:
+            _say(f"model version {use['model_version']} ({use['candidate']}, {use['trained_at']}): {use['used']}")
+        score = document.get("score")
+        if score:
+            _say(f"{score['text']} (model version {score['model_version']})")
+            for i, reason in enumerate(score["reasons"], start=1):
+                _say(f"  {i}. {reason['text']}")
+        else:
+            _say(f"score: none ({document['score_note']})")
+        target = out_path or config.output.reports / "subjects" / report.pseudonym / "access.json"
+        write_json(target, document)
+        _say(f"wrote {target}")
+        if html is not None:
+            _write_text(html, render_access_html(document))
+            _say(f"wrote {html}")
+        _say(f"recorded as ledger entry {report.entry.seq} (head {report.entry.hash})")
+
+
+@subject_app.command("correct")
+def subject_correct(
+    account: AccountArgument,
+    config_path: ConfigOption,
+    assignments: Annotated[
+        list[str],
+        typer.Option(
+            "--set", help="FIELD=VALUE, repeatable; an empty VALUE records the value as unknown.", show_default=False
+        ),
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded; never name the account).", show_default=False)
+    ],
+) -> None:
+    """Correct an account's values: validated, recorded in the ledger, used from now on; shows the score change."""
+    from governance.config import load_config
+    from governance.subjects import correct, parse_assignments
+
+    with _guard():
+        wanted = parse_assignments(assignments)
+        config = load_config(config_path)
+        result = correct(config, account, wanted, reason=reason)
+        _say(f"account {result.pseudonym}: corrected {', '.join(result.fields)}")
+        _say(f"recorded as ledger entry {result.entry.seq} (head {result.entry.hash})")
+        if result.before is not None and result.after is not None:
+            _say(f"before: {result.before.text}")
+            _say(f"after:  {result.after.text}")
+            _say(f"change: {result.after.score - result.before.score:+.4f}")
+        else:
+            _say(f"score: not shown ({result.note or 'no champion, or the account is not scored'})")
+
+
+@subject_app.command("erase")
+def subject_erase(
+    account: AccountArgument,
+    config_path: ConfigOption,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded; never name the account).", show_default=False)
+    ],
+) -> None:
+    """Erase an account: excluded from all later training, scoring and reports; its ledger records purged."""
+    from governance.config import load_config
+    from governance.subjects import erase
+
+    with _guard():
+        config = load_config(config_path)
+        result = erase(config, account, reason=reason)
+        _print_request(result.to_dict(), what="erased")
+
+
+@subject_app.command("withdraw-consent")
+def subject_withdraw(
+    account: AccountArgument,
+    config_path: ConfigOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (optional; never name the account).")] = "",
+) -> None:
+    """Record that an account withdrew its consent: excluded from all later training, scoring and reports."""
+    from governance.config import load_config
+    from governance.subjects import withdraw_consent
+
+    with _guard():
+        config = load_config(config_path)
+        result = withdraw_consent(config, account, reason=reason)
+        _print_request(result.to_dict(), what="consent withdrawn")
+
+
+def _print_request(document: dict[str, object], *, what: str) -> None:
+    _say(f"account {document['pseudonym']}: {what}")
+    if document["ledger_entry"] is None:
+        _say(f"already recorded on {document['recorded_earlier']}; nothing new recorded")
+    else:
+        _say(f"recorded as ledger entry {document['ledger_entry']} (head {document['ledger_head']})")
+    for removed in document["removed_reports"]:  # type: ignore[attr-defined]
+        _say(f"deleted report {removed}")
+    for version in document["feedback_updated_on_versions"]:  # type: ignore[attr-defined]
+        _say(f"removed its feedback from the card of version {version}")
+    _say(
+        "from now on the account is excluded from training, scoring and reports (counted on the next card); "
+        "models trained before keep what they learned until the next `governance run`; delete the row in the "
+        "source system of record too"
+    )
+
+
+@feedback_app.command("add")
+def feedback_add(
+    config_path: ConfigOption,
+    model_version: ModelVersionOption,
+    text: Annotated[str, typer.Option("--text", help="The feedback (published on the card).", show_default=False)],
+    account: Annotated[
+        str | None, typer.Option("--account", help="The account it is about (its identifier; never shown).")
+    ] = None,
+) -> None:
+    """Record feedback on a model version; its card lists it from now on."""
+    from governance.config import load_config
+    from governance.subjects import add_feedback
+
+    with _guard():
+        config = load_config(config_path)
+        result = add_feedback(config, model_version=model_version, text=text, account_id=account)
+        _say(f"recorded feedback F{result.entry.seq} on version {result.version} (ledger head {result.entry.hash})")
+        _say(
+            f"the card of version {result.version} now lists {result.items} open feedback item(s); card sha256 {result.card_sha256}"
+        )
+        for path in result.card_files:
+            _say(f"wrote {path}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    config_path: ConfigOption,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", help="A head hash printed earlier: the ledger must still contain it (detects rollback)."
+        ),
+    ] = None,
+) -> None:
+    """Check every entry's hash, seal and link: exit 0 intact, 4 tampered (naming the first bad entry)."""
+    from governance.config import load_config
+    from governance.errors import PrivacyError
+    from governance.subjects import verify_ledger
+
+    with _guard():
+        config = load_config(config_path)
+        result = verify_ledger(config, expected_head=head)
+        for note in result.notes:
+            _say(f"note: {note}")
+        if not result.ok:
+            for problem in result.problems:
+                err.print(Text(f"  {problem}"))
+            raise PrivacyError(
+                f"the ledger fails verification: {len(result.problems)} problem(s); the first bad entry is "
+                f"{result.first_bad} ({result.problems[0]})"
+            )
+        _say(f"ledger intact: {result.entries} entries; head {result.head or '(empty)'}")
+
+
+# ---------------------------------------------------------------- monitor (issue #7)
+
+
+def _print_monitoring(document: dict[str, object]) -> None:
+    comparison = document["comparison"]
+    assert isinstance(comparison, dict)
+
+    def cell(value: dict[str, object]) -> str:
+        number = value.get("value")
+        ci = value.get("ci")
+        text = "undefined" if number is None else f"{float(number):.3f}"  # type: ignore[arg-type]
+        if isinstance(ci, list) and len(ci) == 2:
+            text += f" [{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
+        return text
+
+    table = Table(title="champion card vs new batch", title_justify="left")
+    for column in ("metric", "card", "new batch", "change"):
+        table.add_column(column, overflow="fold")
+    rows = [(r["metric"], r) for r in comparison["performance"]]
+    rows += [(f"{r['attribute']}: {r['metric']}", r) for r in comparison["fairness"]]
+    for name, row in rows:
+        change = row["change"]
+        flag = " (outside the new interval)" if row.get("card_value_outside_new_interval") else ""
+        table.add_row(
+            Text(str(name)), cell(row["card"]), cell(row["new"]), ("n/a" if change is None else f"{change:+.3f}") + flag
+        )
+    out.print(table)
+    drift = document["drift"]
+    assert isinstance(drift, dict)
+    _say(
+        f"drift (PSI): {drift['significant_count']} significant, {drift['moderate_count']} moderate "
+        f"(of features and the score, overall and within each group)"
+    )
+    for d in drift["worst"]:
+        where = "overall" if d["attribute"] is None else f"{d['attribute']}={d['group']}"
+        noise = f"; chance alone reaches {d['noise']:.3f}" if d.get("noise") else ""
+        _say(f"  {d['feature']} ({where}): PSI {d['psi']:.3f}, {d['status']}{noise}")
+
+
+@app.command("monitor")
+def monitor_command(
+    config_path: ConfigOption,
+    data: Annotated[
+        Path, typer.Option("--data", help="The new labelled batch (.csv or .parquet).", show_default=False)
+    ],
+    demote: Annotated[
+        bool, typer.Option("--demote", help="When the champion fails, move champion back to previous_champion.")
+    ] = False,
+) -> None:
+    """Re-audit the champion on a new labelled batch: exit 0 pass, 1 fail or inconclusive."""
+    from governance.config import load_config
+    from governance.gate import require_pass
+    from governance.monitor import monitor
+
+    with _guard(), _sigterm_ends_runs():
+        config = load_config(config_path)
+        with _progress() as progress:
+            outcome = monitor(config, data, demote=demote, progress=_Bars(progress))
+        _say(f"champion: version {outcome.version} ({outcome.candidate}); monitoring run {outcome.run_id}")
+        _print_monitoring(dict(outcome.document))
+        _print_gate(outcome.gate, policy_source="the champion card's own")
+        if outcome.document.get("champion_card_expired"):
+            err.print("[yellow]warning:[/] the champion's card is past its valid-until date: audit a new version")
+        if outcome.demotion is not None:
+            for repair in outcome.demotion.repairs:
+                _say(f"demoted: {repair}")
+        elif outcome.verdict == "fail" and not demote:
+            _say("the champion keeps its alias: rerun with --demote to move champion back to previous_champion")
+        _say(f"monitoring card: {outcome.folder / 'card.html'}")
+        require_pass(outcome.gate)
 
 
 def main() -> None:
