@@ -589,12 +589,11 @@ def monitor(
     RegistryError
         (exit 3) MLflow cannot be reached or written.
     """
-    from governance.audit import audit
     from governance.card import render_html, write_card
     from governance.config import tracking_uri
     from governance.data import prepare
     from governance.gate import card_policy, evaluate
-    from governance.pipeline import check_features, load_scoring_model, write_json
+    from governance.pipeline import audit_scores, check_features, load_scoring_model, write_json
     from governance.registry import demote as demote_version
     from governance.registry import log_audit_results, metric_name, tag_version, tracked_run, verified_card
 
@@ -618,24 +617,7 @@ def monitor(
     batch_scores = np.asarray(model.scores(batch.X, batch.sensitive), dtype=np.float64)
     reference_scores = np.asarray(model.scores(reference.train.X, reference.train.sensitive), dtype=np.float64)
     step(3)
-    attributes = config.sensitive.attributes
-    report = audit(
-        batch.y,
-        batch_scores,
-        sensitive={a.name: batch.sensitive[a.name].to_numpy() for a in attributes},
-        threshold=config.audit.threshold,
-        top_k=config.audit.top_k,
-        precision_at_k_share=config.audit.precision_at_k,
-        intersections=[list(i) for i in config.sensitive.intersections],
-        reference={a.name: a.reference for a in attributes if a.reference is not None},
-        categories={a.name: list(a.categories) for a in attributes if a.categories is not None},
-        n_boot=config.audit.bootstrap,
-        confidence=config.audit.confidence,
-        seed=config.audit.seed,
-        min_group_size=config.sensitive.min_group_size,
-        missing={a.name: a.missing for a in attributes},
-        missing_label={a.name: a.missing_label for a in attributes},
-    )
+    report = audit_scores(config, batch.y, batch_scores, batch.sensitive)
     drift = drift_report(reference, batch, reference_scores=reference_scores, batch_scores=batch_scores, config=config)
     step(4)
     batch_name = Path(data).name

@@ -34,6 +34,8 @@ from governance.datasets import write_accounts
 from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train_candidate
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from governance.audit import AuditReport
     from governance.explain import AccountExplanation, Explanation, Minimization
     from governance.registry import DatasetRecord, ModelVersionRecord, ResolvedModel, RunHandle, VerifiedCard
@@ -47,6 +49,7 @@ __all__ = [
     "RunOutcome",
     "account_reasons",
     "audit_candidate",
+    "audit_scores",
     "check_features",
     "ensure_data",
     "explain_candidates",
@@ -355,18 +358,15 @@ class RunOutcome:
         }
 
 
-def audit_candidate(
-    config: GovernanceConfig, split: Split, candidate: TrainedCandidate
-) -> tuple[AuditReport, np.ndarray]:
-    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores."""
+def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, sensitive: pd.DataFrame) -> AuditReport:
+    """Audit scores with the config's decision rule, groups, intersections, bootstrap and small-group rules."""
     from governance.audit import audit
 
-    scores = np.asarray(candidate.score(split.X, split.sensitive), dtype=np.float64)
     attributes = config.sensitive.attributes
-    report = audit(
-        split.y,
+    return audit(
+        y,
         scores,
-        sensitive={a.name: split.sensitive[a.name].to_numpy() for a in attributes},
+        sensitive={a.name: sensitive[a.name].to_numpy() for a in attributes},
         threshold=config.audit.threshold,
         top_k=config.audit.top_k,
         precision_at_k_share=config.audit.precision_at_k,
@@ -380,7 +380,14 @@ def audit_candidate(
         missing={a.name: a.missing for a in attributes},
         missing_label={a.name: a.missing_label for a in attributes},
     )
-    return report, scores
+
+
+def audit_candidate(
+    config: GovernanceConfig, split: Split, candidate: TrainedCandidate
+) -> tuple[AuditReport, np.ndarray]:
+    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores."""
+    scores = np.asarray(candidate.score(split.X, split.sensitive), dtype=np.float64)
+    return audit_scores(config, split.y, scores, split.sensitive), scores
 
 
 def _policy_attributes(config: GovernanceConfig) -> list[str]:

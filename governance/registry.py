@@ -1809,9 +1809,13 @@ def verified_card(
                     ]
                 ) from None
         evidence = _evidence(client, registered_model, version, uri=uri, deep=False)
-        mv = client.get_model_version(registered_model, str(version))
+        return _verified(client, registered_model, version, evidence)
+
+
+def _verified(client: MlflowClient, name: str, version: int, evidence: _Evidence) -> VerifiedCard:
+    mv = client.get_model_version(name, str(version))
     return VerifiedCard(
-        registered_model=registered_model,
+        registered_model=name,
         version=version,
         run_id=evidence.run_id,
         candidate=str((mv.tags or {}).get("candidate.name", "")),
@@ -1887,16 +1891,7 @@ def record_feedback(
                     "run the command again"
                 )
             client.set_model_version_tag(name, number, "feedback.count", str(len(wanted)))
-            mv = client.get_model_version(name, number)
-    return VerifiedCard(
-        registered_model=registered_model,
-        version=version,
-        run_id=evidence.run_id,
-        candidate=str((mv.tags or {}).get("candidate.name", "")),
-        card=evidence.card,
-        card_sha256=evidence.card_sha256,
-        aliases=tuple(sorted(mv.aliases or ())),
-    )
+            return _verified(client, name, version, evidence)
 
 
 def tag_version(
