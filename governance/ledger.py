@@ -71,6 +71,7 @@ __all__ = [
     "check_text",
     "key_id",
     "read_state",
+    "stamp",
     "verify",
 ]
 
@@ -117,7 +118,7 @@ def _seal(secret: bytes, text: str) -> str:
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
     """UTC, ISO 8601 with milliseconds: sorts as text in time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -662,7 +663,7 @@ def read_state(ledger: str | os.PathLike[str] | None, *, secret: bytes, as_of: d
     with _locked(files, exclusive=False):
         read = _scan(files, secret)
     _refuse_tampered(files, read)
-    limit = None if as_of is None else _stamp(as_of)
+    limit = None if as_of is None else stamp(as_of)
     entries = [e for e in read.entries if limit is None or e.at <= limit]
     erased: dict[str, str] = {}
     withdrawn: dict[str, str] = {}
@@ -772,7 +773,7 @@ def append(
     if pseudonym is not None and not _PSEUDONYM.match(pseudonym):
         raise PrivacyError("refusing a ledger entry keyed by something other than a 32-hex pseudonym")
     files = LedgerFiles(Path(ledger))
-    moment = _stamp(at or datetime.now(UTC))
+    moment = stamp(at or datetime.now(UTC))
     with _locked(files, exclusive=True):
         read = _scan(files, secret)
         _refuse_tampered(files, read)

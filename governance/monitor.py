@@ -639,7 +639,11 @@ def monitor(
     expires = str(champion.card.get("model", {}).get("valid_until") or "")
     if expires and expires < created.date().isoformat():
         monitoring["champion_card_expired"] = True
-    folder = config.output.reports / "monitoring" / f"{created.strftime('%Y%m%dT%H%M%SZ')}-v{champion.version}"
+    base = config.output.reports / "monitoring" / f"{created.strftime('%Y%m%dT%H%M%SZ')}-v{champion.version}"
+    folder, n = base, 1
+    while folder.exists():  # two monitorings in the same second: never overwrite the first one's card
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
 
     step(5)
     figures = _figures(config, batch, report, batch_scores)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ import pandas as pd
 from governance.config import GovernanceConfig, pseudonym_key, tracking_uri
 from governance.data import consent_mask, correctable_fields, load_table, prepare
 from governance.errors import ConfigError, DataValidationError, Problem
-from governance.ledger import Entry, SubjectState, Verification, append, check_text, read_state, verify
+from governance.ledger import Entry, SubjectState, Verification, append, check_text, read_state, stamp, verify
 from governance.privacy import pseudonymize, pseudonymize_one
 
 if TYPE_CHECKING:
@@ -284,7 +285,7 @@ def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any
     keep, excluded = consent_mask(one, config)
     reason = None if bool(keep[0]) else next(iter(excluded), "consent_not_valid")
     facts: dict[str, Any] = {
-        "given": _plain(account.row.get(spec.column)),
+        "given": _consent_given(one[spec.column]) if spec.column in one.columns else None,
         "recorded_at": _plain(account.row.get(spec.timestamp_column)) if spec.timestamp_column else None,
         "lawful_basis": _plain(account.row.get(spec.lawful_basis_column)) if spec.lawful_basis_column else None,
         "accepted_lawful_bases": list(spec.accepted_lawful_bases),
@@ -292,6 +293,14 @@ def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any
         "reason_not_valid": reason,
     }
     return facts, reason
+
+
+def _consent_given(column: pd.Series) -> bool | None:
+    """The consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
+    from governance.data import _as_bool
+
+    value, known = _as_bool(column)
+    return bool(value.iloc[0]) if bool(known.iloc[0]) else None
 
 
 def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> list[dict[str, Any]]:
@@ -352,24 +361,31 @@ def _training_use(config: GovernanceConfig, pseudonym: str, secret: bytes) -> li
         timeout=config.mlflow.timeout_seconds,
         retries=config.mlflow.max_retries,
     )
-    replayed: dict[tuple[str, str], str | None] = {}
     names = {0: "train", 1: "validation", 2: "test"}
+    # A version's data is the file with the ledger entries recorded before it was trained: prepare
+    # it once per number of such entries (usually once), and compare fingerprints.
+    times = sorted(e.at for e in read_state(_ledger_path(config), secret=secret).entries)
+    prepared: dict[int, tuple[str, str] | None] = {}
+    replayed: dict[str, str] = {}
+    for facts in versions:
+        if not facts.data_sha256 or facts.trained_at is None or facts.data_sha256 in replayed:
+            continue
+        applied = bisect_right(times, stamp(facts.trained_at))
+        if applied not in prepared:
+            try:
+                dataset = prepare(config, as_of=facts.trained_at)
+            except DataValidationError:
+                prepared[applied] = None
+            else:
+                found = np.flatnonzero(dataset.pseudonyms == pseudonym)
+                side = names[int(dataset.split[found[0]])] if len(found) == 1 else "not used"
+                prepared[applied] = (dataset.fingerprint, side)
+        known = prepared[applied]
+        if known is not None and known[0] == facts.data_sha256:
+            replayed[facts.data_sha256] = known[1]
     rows: list[dict[str, Any]] = []
     for facts in versions:
-        used: str | None = None
-        if facts.data_sha256 and facts.trained_at is not None:
-            key = (facts.data_sha256, facts.run_id)
-            if key not in replayed:
-                try:
-                    dataset = prepare(config, as_of=facts.trained_at)
-                except DataValidationError:
-                    dataset = None
-                if dataset is None or dataset.fingerprint != facts.data_sha256:
-                    replayed[key] = None
-                else:
-                    found = np.flatnonzero(dataset.pseudonyms == pseudonym)
-                    replayed[key] = names[int(dataset.split[found[0]])] if len(found) == 1 else "not used"
-            used = replayed[key]
+        used = replayed.get(facts.data_sha256)
         rows.append(
             {
                 "model_version": facts.version,
@@ -455,7 +471,7 @@ def access(
         document["consent"] = {**consent, "withdrawn_at": state.withdrawn.get(account.pseudonym)}
         document["held"] = _held(config, account, state)
         document["held_note"] = (
-            "only the declared fields are listed; the columns "
+            "Only the declared fields are listed; the columns "
             + ", ".join(config.data.pii_columns or ("(none)",))
             + " are personal data the tool drops on loading and never uses or shows"
         )

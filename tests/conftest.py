@@ -69,3 +69,51 @@ def write_config(tmp_path: Path, default_raw: dict[str, Any], accounts: pd.DataF
         return path
 
     return write
+
+
+def headless_chrome() -> Any:
+    """A headless Chromium driven by chromedriver (Debian's chromium and chromium-driver), or a skip."""
+    import shutil
+
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed (dev extra)")
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if browser is None or driver is None:
+        pytest.skip("Debian's chromium and chromium-driver are not installed: the browser test of the card is skipped")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def open_in_chrome(page: Path) -> dict[str, Any]:
+    """Open a local HTML file in headless Chromium: its images, console messages and every requested URL."""
+    import json
+
+    chrome = headless_chrome()
+    try:
+        chrome.get(page.resolve().as_uri())
+        images = chrome.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt.length])"
+        )
+        console = chrome.get_log("browser")
+        events = [json.loads(e["message"])["message"] for e in chrome.get_log("performance")]
+    finally:
+        chrome.quit()
+    requested = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    return {"images": images, "console": console, "requested": requested}

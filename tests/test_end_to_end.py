@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from typer.testing import CliRunner
 
 from governance.cli import app
 from governance.config import load_config, tracking_uri
-from tests.conftest import WriteConfig
+from tests.conftest import WriteConfig, open_in_chrome
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -126,50 +125,14 @@ def test_the_same_config_and_data_give_the_same_card(write_config: WriteConfig, 
     assert json.dumps(cards[0], sort_keys=True) == json.dumps(cards[1], sort_keys=True)
 
 
-def _chrome() -> Any:
-    """A headless Chromium driven by chromedriver (Debian's chromium and chromium-driver), or a skip."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("selenium is not installed (dev extra)")
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if browser is None or driver is None:
-        pytest.skip("Debian's chromium and chromium-driver are not installed: the browser test of the card is skipped")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
 def test_the_html_card_renders_in_a_browser_without_errors_or_network(demo: tuple[Path, dict[str, Any], str]) -> None:
     _, summary, _ = demo
     card = next(Path(c["card_html"]) for c in summary["cards"] if c["name"] == summary["chosen"])
-    chrome = _chrome()
-    try:
-        chrome.get(card.resolve().as_uri())
-        images = chrome.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt.length])"
-        )
-        console = chrome.get_log("browser")
-        events = [json.loads(e["message"])["message"] for e in chrome.get_log("performance")]
-    finally:
-        chrome.quit()
+    seen = open_in_chrome(card)
+    images = seen["images"]
     assert len(images) >= 4
     assert all(complete and width > 0 and alt > 20 for complete, width, alt in images), images
-    assert console == []
-    requested = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    assert seen["console"] == []
+    requested = seen["requested"]
     assert requested[0] == card.resolve().as_uri()
     assert all(url.startswith("data:image/png;base64,") for url in requested[1:]), [u[:40] for u in requested]

@@ -30,7 +30,7 @@ from governance.pipeline import run
 from governance.privacy import pseudonymize, pseudonymize_one
 from governance.registry import promote, verified_card
 from governance.subjects import access, add_feedback, correct, erase, withdraw_consent
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, open_in_chrome
 
 pytestmark = pytest.mark.slow
 
@@ -177,6 +177,23 @@ def test_access_report_holds_no_other_accounts_data_and_no_personal_data(world: 
     html = texts["html"]
     assert "<script" not in html and "http://" not in html and "https://" not in html
     assert "What we hold on your account" in html and document["score"]["text"] in html
+
+
+def test_the_access_page_and_a_re_rendered_card_open_in_a_browser_without_errors_or_network(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    config = load_config(_config(world, tmp_path, reports=world["folder"] / "reports"))
+    page = tmp_path / "access.html"
+    page.write_text(render_access_html(access(config, world["accounts"][2]).to_dict()))
+    seen = open_in_chrome(page)
+    assert seen["console"] == [] and seen["requested"] == [page.resolve().as_uri()]
+    add_feedback(config, model_version=world["version"], text="Please explain the postcode effect.")
+    card = world["folder"] / "reports" / "cards" / "baseline_logreg" / "card.html"
+    assert "Please explain the postcode effect." in card.read_text()
+    seen = open_in_chrome(card)
+    assert seen["console"] == [] and len(seen["images"]) >= 4
+    assert all(complete and width > 0 for complete, width, _ in seen["images"]), seen["images"]
+    assert all(url.startswith("data:image/png;base64,") for url in seen["requested"][1:])
 
 
 def test_access_html_escapes_hostile_values() -> None:
