@@ -41,6 +41,7 @@ from pydantic import (
     ValidationInfo,
 )
 
+from governance.audit import FAIRNESS_METRICS, METRICS
 from governance.errors import ConfigError, PrivacyError, Problem
 
 __all__ = [
@@ -75,31 +76,10 @@ __all__ = [
     "validate_policy",
 ]
 
-#: Per-group metrics of the audit engine, in the order the card shows them.
-AUDIT_METRICS: tuple[str, ...] = (
-    "count",
-    "base_rate",
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_negative_rate",
-    "precision",
-    "negative_predictive_value",
-    "accuracy",
-    "auc",
-    "mean_score",
-    "calibration_gap",
-    "precision_at_k",
-)
-#: Named fairness metrics computed per sensitive attribute.
-FAIRNESS_METRICS: tuple[str, ...] = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "equal_opportunity_difference",
-)
+#: Per-group metrics of the audit engine (in the order the card shows them) and the named fairness
+#: metrics per sensitive attribute: the audit engine's own lists, so that policies accept exactly
+#: what the engine computes.
+AUDIT_METRICS: tuple[str, ...] = METRICS
 
 #: Public development key; its use is recorded on every card.
 DEVELOPMENT_KEY = b"governance-development-key-NOT-SECRET-do-not-use-in-production"

@@ -76,7 +76,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -998,40 +998,59 @@ def _insufficient_warning(result: RuleResult) -> list[str]:
     return warnings
 
 
+def _fact_rule(
+    name: str,
+    metric: str,
+    scope: str,
+    side: Side,
+    on_inconclusive: Literal["fail", "warn"],
+    *,
+    attribute: str | None = None,
+) -> Callable[[float | None, Verdict, str], RuleResult]:
+    """A built-in rule on a fact of the card (no interval, bound 0): returns its verdict maker."""
+
+    def result(observed: float | None, verdict: Verdict, reason: str) -> RuleResult:
+        return RuleResult(
+            name=name,
+            metric=metric,
+            scope=scope,
+            attribute=attribute,
+            statistic=None,
+            bound=0.0,
+            side=side,
+            observed=observed,
+            ci=None,
+            verdict=verdict,
+            reason=reason,
+            on_inconclusive=on_inconclusive,
+        )
+
+    return result
+
+
 def _validity_rule(valid_until: date | None, created: date | None, policy: PolicySpec, as_of: date) -> RuleResult:
     ends: list[tuple[date, str]] = []
     if valid_until is not None:
         ends.append((valid_until, "model.valid_until"))
     if created is not None:
         ends.append((created + timedelta(days=policy.valid_for_days), f"model.created + {policy.valid_for_days} days"))
-    common: dict[str, Any] = {
-        "name": "card validity",
-        "metric": "days_until_expiry",
-        "scope": "card",
-        "attribute": None,
-        "statistic": None,
-        "bound": 0.0,
-        "side": "min",
-        "ci": None,
-        "on_inconclusive": policy.on_inconclusive,
-    }
+    rule = _fact_rule("card validity", "days_until_expiry", "card", "min", policy.on_inconclusive)
     if not ends:
-        return RuleResult(
-            **common,
-            observed=None,
-            verdict="inconclusive",
-            reason="the card states neither model.valid_until nor model.created, so its validity cannot be checked",
-        )
+        reason = "the card states neither model.valid_until nor model.created, so its validity cannot be checked"
+        return rule(None, "inconclusive", reason)
     expiry, source = min(ends, key=lambda end: end[0])  # the card's own date first on a tie
     days = (expiry - as_of).days
     if days >= 0:
-        reason = f"valid until {expiry.isoformat()} ({source}): {days} day(s) left on {as_of.isoformat()}"
-        return RuleResult(**common, observed=float(days), verdict="pass", reason=reason)
+        return rule(
+            float(days),
+            "pass",
+            f"valid until {expiry.isoformat()} ({source}): {days} day(s) left on {as_of.isoformat()}",
+        )
     reason = (
         f"the card expired on {expiry.isoformat()} ({source}), {-days} day(s) before {as_of.isoformat()}; "
         "re-audit the model and issue a new card"
     )
-    return RuleResult(**common, observed=float(days), verdict="fail", reason=reason)
+    return rule(float(days), "fail", reason)
 
 
 def _treatment_rule(model: Mapping[str, Any], policy: PolicySpec) -> RuleResult | None:
@@ -1040,34 +1059,28 @@ def _treatment_rule(model: Mapping[str, Any], policy: PolicySpec) -> RuleResult 
         return None
     reads = model.get("uses_sensitive_at_inference") is True
     attribute = model.get("attribute") if reads else None
-    common: dict[str, Any] = {
-        "name": "no sensitive attribute at inference",
-        "metric": "uses_sensitive_at_inference",
-        "scope": "model",
-        "attribute": attribute if isinstance(attribute, str) else None,
-        "statistic": None,
-        "bound": 0.0,
-        "side": "max",
-        "observed": 1.0 if reads else 0.0,
-        "ci": None,
-        "on_inconclusive": policy.on_inconclusive,
-    }
+    rule = _fact_rule(
+        "no sensitive attribute at inference",
+        "uses_sensitive_at_inference",
+        "model",
+        "max",
+        policy.on_inconclusive,
+        attribute=attribute if isinstance(attribute, str) else None,
+    )
     if not reads:
-        return RuleResult(
-            **common, verdict="pass", reason="the model does not read a sensitive attribute when it scores"
-        )
+        return rule(0.0, "pass", "the model does not read a sensitive attribute when it scores")
     if policy.allow_sensitive_at_inference:
         reason = (
             f"the model reads {attribute!r} when it scores; allowed by allow_sensitive_at_inference "
             "(disparate treatment in many jurisdictions: the card asks for legal review)"
         )
-        return RuleResult(**common, verdict="pass", reason=reason)
+        return rule(1.0, "pass", reason)
     reason = (
         f"the model reads the sensitive attribute {attribute!r} when it scores ({model.get('mitigation')}), "
         "which is disparate treatment in many jurisdictions; choose a candidate that does not, or set "
         "allow_sensitive_at_inference after legal review"
     )
-    return RuleResult(**common, verdict="fail", reason=reason)
+    return rule(1.0, "fail", reason)
 
 
 @dataclass(frozen=True)
@@ -1133,29 +1146,19 @@ class _Explanations:
         return _listing(parts)
 
     def proxy_rule(self, on_inconclusive: Literal["fail", "warn"]) -> RuleResult:
-        common: dict[str, Any] = {
-            "name": "no proxy features",
-            "metric": "flagged_proxies",
-            "scope": "explanations",
-            "attribute": None,
-            "statistic": None,
-            "bound": 0.0,
-            "side": "max",
-            "ci": None,
-            "on_inconclusive": on_inconclusive,
-        }
+        rule = _fact_rule("no proxy features", "flagged_proxies", "explanations", "max", on_inconclusive)
         if self.proxies is None:
             where = "explanations.proxies" if self.present else "explanations block"
-            reason = f"the card has no {where}, so proxies of sensitive attributes cannot be checked"
-            return RuleResult(**common, observed=None, verdict="inconclusive", reason=reason)
+            return rule(
+                None, "inconclusive", f"the card has no {where}, so proxies of sensitive attributes cannot be checked"
+            )
         if self.flagged:
             reason = (
                 f"{self._describe_proxies()}: remove the feature, or justify it and turn off fail_on_proxies "
                 "with a reviewer's sign-off"
             )
-            return RuleResult(**common, observed=float(len(self.flagged)), verdict="fail", reason=reason)
-        reason = f"no model feature is flagged as a proxy ({len(self.proxies)} checked)"
-        return RuleResult(**common, observed=0.0, verdict="pass", reason=reason)
+            return rule(float(len(self.flagged)), "fail", reason)
+        return rule(0.0, "pass", f"no model feature is flagged as a proxy ({len(self.proxies)} checked)")
 
     def proxy_warning(self) -> str:
         return (
@@ -1168,25 +1171,14 @@ class _Explanations:
         return f"{_listing(list(self.removable or ()))} can be removed{how}{tolerance}"
 
     def minimization_rule(self, on_inconclusive: Literal["fail", "warn"]) -> RuleResult:
-        common: dict[str, Any] = {
-            "name": "minimal feature set",
-            "metric": "removable_features",
-            "scope": "explanations",
-            "attribute": None,
-            "statistic": None,
-            "bound": 0.0,
-            "side": "max",
-            "ci": None,
-            "on_inconclusive": on_inconclusive,
-        }
+        rule = _fact_rule("minimal feature set", "removable_features", "explanations", "max", on_inconclusive)
         if self.removable is None:
             where = "explanations.minimization" if self.present else "explanations block"
-            reason = f"the card has no {where}, so data minimization cannot be checked"
-            return RuleResult(**common, observed=None, verdict="inconclusive", reason=reason)
+            return rule(None, "inconclusive", f"the card has no {where}, so data minimization cannot be checked")
         if self.removable:
             reason = f"{self._describe_removable()}: drop them from features (data minimization)"
-            return RuleResult(**common, observed=float(len(self.removable)), verdict="fail", reason=reason)
-        return RuleResult(**common, observed=0.0, verdict="pass", reason="no feature can be removed")
+            return rule(float(len(self.removable)), "fail", reason)
+        return rule(0.0, "pass", "no feature can be removed")
 
     def minimization_warning(self) -> str:
         return f"features not needed (require_minimal_features is off): {self._describe_removable()}"
