@@ -28,51 +28,23 @@ Run: ``python bench/bench_explain.py [--quick]`` (``--quick``: 20,000 and 100,00
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import json
 import os
 import resource
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
+from _common import TRAIN_CAP, capped, demo_data
 
-from governance.config import GovernanceConfig, validate_config
-from governance.data import Dataset, prepare
-from governance.datasets import write_accounts
-from governance.explain import Explanation, Minimization, _shap, detect_proxies, explain, minimize_features
+from governance.data import Dataset
+from governance.explain import Explanation, Minimization, _shap, explain, minimize_features
+from governance.pipeline import config_proxies
 from governance.train import TrainedCandidate, train_candidate
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN_CAP = 200_000
 PEER_ROWS = 20_000
 TARGET_SECONDS = 60.0
-
-
-def load(rows: int, folder: Path) -> tuple[GovernanceConfig, Dataset]:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
-    raw = copy.deepcopy(raw)
-    path = folder / f"accounts-{rows}.parquet"
-    write_accounts(path, rows=rows, seed=42, bias=1.0)
-    raw["data"]["path"] = str(path)
-    raw["data"].pop("generate", None)
-    config = validate_config(raw, base_dir=ROOT / "configs")  # the policy file is relative to it
-    return config, prepare(config)
-
-
-def capped(dataset: Dataset, cap: int, seed: int) -> Dataset:
-    """The dataset with at most ``cap`` training rows (the others leave every split)."""
-    train_rows = np.flatnonzero(dataset.split == 0)
-    if len(train_rows) <= cap:
-        return dataset
-    dropped = np.random.default_rng(seed).permutation(train_rows)[cap:]
-    split = dataset.split.copy()
-    split[dropped] = 3
-    return dataclasses.replace(dataset, split=split)
 
 
 def estimator_key(trained: TrainedCandidate) -> str:
@@ -116,26 +88,16 @@ def main() -> None:
     os.environ.setdefault("GOVERNANCE_PSEUDONYM_KEY", "bench-key-0123456789abcdef-not-secret")
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
-            config, dataset = load(rows, Path(tmp))
+            config, dataset = demo_data(rows, Path(tmp))
             spec = config.explain
-            training = capped(dataset, TRAIN_CAP, config.seed)
+            training, _ = capped(dataset, TRAIN_CAP, config.seed)
             trained = [train_candidate(c, training, seed=config.seed, attribute="ownership") for c in config.candidates]
             print(
                 f"\n{dataset.rows_used:,} accounts; test split {len(dataset.test):,}; sample_per_group "
                 f"{spec.sample_per_group}, background {spec.background_size}, bootstrap {spec.bootstrap}"
             )
             start = time.perf_counter()
-            proxies = detect_proxies(
-                dataset.X,
-                dataset.sensitive,
-                categorical=dataset.categorical,
-                nmi_threshold=spec.proxy_nmi_threshold,
-                auc_threshold=spec.proxy_auc_threshold,
-                derived_from={a.name: a.derived_from for a in config.sensitive.attributes},
-                min_group_size=config.sensitive.min_group_size,
-                joint_rows=spec.proxy_rows,
-                seed=spec.seed,
-            )
+            proxies = config_proxies(config, dataset)
             proxy_seconds = time.perf_counter() - start
             shared_proxies = proxy_seconds / len(trained)
             flagged = ", ".join(f"{c.feature} ({c.attribute})" for c in proxies.flagged) or "none"

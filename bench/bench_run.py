@@ -11,7 +11,6 @@ Run: ``python bench/bench_run.py [--quick]`` (``--quick``: 50,000 accounts only)
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import tempfile
 import time
@@ -19,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import ROOT, demo_raw
 
-ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {100_000: ("the demo", 180.0), 1_000_000: ("1,000,000 accounts", 600.0)}
 
 
 def _config(folder: Path, rows: int) -> Path:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
-    raw = copy.deepcopy(raw)
+    raw = demo_raw()
+    raw["subjects"] = {"ledger": str(folder / "ledger.jsonl")}  # never the repository's data/ledger.jsonl
     raw["data"]["path"] = str(folder / "accounts.parquet")
     raw["data"]["generate"]["rows"] = rows
     raw["mlflow"]["embedded_store"] = str(folder / "mlruns")

@@ -21,47 +21,17 @@ Run: ``python bench/bench_train.py [--quick]`` (``--quick``: 20,000 and 100,000 
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import yaml
+from _common import TRAIN_CAP, capped, demo_data
 
-from governance.config import Candidate, validate_config
-from governance.data import Dataset, prepare
-from governance.datasets import write_accounts
+from governance.data import Dataset
 from governance.train import TrainedCandidate, train_candidate
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN_CAP = 200_000
 PEER_ROWS_PER_SECOND = 100_000.0
-
-
-def load(rows: int, folder: Path) -> tuple[Dataset, list[Candidate], int]:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
-    raw = copy.deepcopy(raw)
-    path = folder / f"accounts-{rows}.parquet"
-    write_accounts(path, rows=rows, seed=42, bias=1.0)
-    raw["data"]["path"] = str(path)
-    raw["data"].pop("generate", None)
-    config = validate_config(raw, base_dir=ROOT / "configs")  # the policy file is relative to it
-    return prepare(config), list(config.candidates), config.seed
-
-
-def capped(dataset: Dataset, cap: int, seed: int) -> tuple[Dataset, int]:
-    """The dataset with at most ``cap`` training rows (the others leave every split)."""
-    train_rows = np.flatnonzero(dataset.split == 0)
-    if len(train_rows) <= cap:
-        return dataset, len(train_rows)
-    dropped = np.random.default_rng(seed).permutation(train_rows)[cap:]
-    split = dataset.split.copy()
-    split[dropped] = 3
-    return dataclasses.replace(dataset, split=split), cap
 
 
 def raw_lightgbm(trained: TrainedCandidate, dataset: Dataset) -> tuple[float, float]:
@@ -88,7 +58,8 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
-            dataset, candidates, seed = load(rows, Path(tmp))
+            config, dataset = demo_data(rows, Path(tmp))
+            candidates, seed = list(config.candidates), config.seed
             training, train_rows = capped(dataset, TRAIN_CAP, seed)
             results = []
             peer: tuple[float, float] | None = None

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from governance.audit import AuditReport
-    from governance.explain import AccountExplanation, Explanation, Minimization
+    from governance.explain import AccountExplanation, Explanation, Minimization, ProxyReport
     from governance.registry import DatasetRecord, ModelVersionRecord, ResolvedModel, RunHandle, VerifiedCard
     from governance.train import ScoringModel
 
@@ -51,6 +51,7 @@ __all__ = [
     "audit_candidate",
     "audit_scores",
     "check_features",
+    "config_proxies",
     "ensure_data",
     "explain_candidates",
     "git_commit",
@@ -676,6 +677,24 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- explanations (issue #5)
 
 
+def config_proxies(config: GovernanceConfig, dataset: Dataset) -> ProxyReport:
+    """Proxy detection on the prepared data with the config's thresholds (shared by every candidate)."""
+    from governance.explain import detect_proxies
+
+    spec = config.explain
+    return detect_proxies(
+        dataset.X,
+        dataset.sensitive,
+        categorical=dataset.categorical,
+        nmi_threshold=spec.proxy_nmi_threshold,
+        auc_threshold=spec.proxy_auc_threshold,
+        derived_from={a.name: a.derived_from for a in config.sensitive.attributes},
+        min_group_size=config.sensitive.min_group_size,
+        joint_rows=spec.proxy_rows,
+        seed=spec.seed,
+    )
+
+
 def explain_candidates(
     config: GovernanceConfig,
     dataset: Dataset,
@@ -705,20 +724,10 @@ def explain_candidates(
         Each candidate's :class:`~governance.explain.Explanation`, by name;
         ``to_dict()`` is the card's ``explanations`` block.
     """
-    from governance.explain import detect_proxies, explain, minimize_features
+    from governance.explain import explain, minimize_features
 
     spec = config.explain
-    proxies = detect_proxies(
-        dataset.X,
-        dataset.sensitive,
-        categorical=dataset.categorical,
-        nmi_threshold=spec.proxy_nmi_threshold,
-        auc_threshold=spec.proxy_auc_threshold,
-        derived_from={a.name: a.derived_from for a in config.sensitive.attributes},
-        min_group_size=config.sensitive.min_group_size,
-        joint_rows=spec.proxy_rows,
-        seed=spec.seed,
-    )
+    proxies = config_proxies(config, dataset)
     minimizations: dict[str, Minimization] = {}
     out: dict[str, Explanation] = {}
     for i, candidate in enumerate(trained):
