@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from governance.audit import AuditReport, MetricValue
     from governance.gate import GateReport
     from governance.pipeline import AccountReasons, Outcome, RunOutcome
+    from governance.subjects import Request
 
 __all__ = ["app", "main"]
 
@@ -1038,7 +1039,7 @@ def subject_erase(
     with _guard():
         config = load_config(config_path)
         result = erase(config, account, reason=reason)
-        _print_request(result.to_dict(), what="erased")
+        _print_request(result, what="erased")
 
 
 @subject_app.command("withdraw-consent")
@@ -1054,18 +1055,18 @@ def subject_withdraw(
     with _guard():
         config = load_config(config_path)
         result = withdraw_consent(config, account, reason=reason)
-        _print_request(result.to_dict(), what="consent withdrawn")
+        _print_request(result, what="consent withdrawn")
 
 
-def _print_request(document: dict[str, object], *, what: str) -> None:
-    _say(f"account {document['pseudonym']}: {what}")
-    if document["ledger_entry"] is None:
-        _say(f"already recorded on {document['recorded_earlier']}; nothing new recorded")
+def _print_request(result: Request, *, what: str) -> None:
+    _say(f"account {result.pseudonym}: {what}")
+    if result.entry is None:
+        _say(f"already recorded on {result.earlier}; nothing new recorded")
     else:
-        _say(f"recorded as ledger entry {document['ledger_entry']} (head {document['ledger_head']})")
-    for removed in document["removed_reports"]:  # type: ignore[attr-defined]
+        _say(f"recorded as ledger entry {result.entry.seq} (head {result.entry.hash})")
+    for removed in result.removed:
         _say(f"deleted report {removed}")
-    for version in document["feedback_updated_on_versions"]:  # type: ignore[attr-defined]
+    for version in result.feedback_updated:
         _say(f"removed its feedback from the card of version {version}")
     _say(
         "from now on the account is excluded from training, scoring and reports (counted on the next card); "

@@ -38,7 +38,7 @@ import math
 import shutil
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -346,12 +346,16 @@ def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> l
     return held
 
 
-def _training_use(config: GovernanceConfig, pseudonym: str, secret: bytes) -> list[dict[str, Any]]:
+def _training_use(
+    config: GovernanceConfig, pseudonym: str, state: SubjectState, current: Dataset
+) -> list[dict[str, Any]]:
     """For each registered version: whether the account was in its data, and on which side of the split.
 
     A version's data is replayed (the configured file with the ledger entries recorded before
     the version's run started); only when its fingerprint equals the version's recorded
     ``data.sha256`` is the answer known, otherwise it is ``unknown`` (the file changed since).
+    ``current`` is the data with every entry of ``state`` applied: the replay of a version trained
+    after the latest entry, so it is not prepared again.
     """
     from governance.registry import version_history
 
@@ -364,8 +368,13 @@ def _training_use(config: GovernanceConfig, pseudonym: str, secret: bytes) -> li
     names = {0: "train", 1: "validation", 2: "test"}
     # A version's data is the file with the ledger entries recorded before it was trained: prepare
     # it once per number of such entries (usually once), and compare fingerprints.
-    times = sorted(e.at for e in read_state(_ledger_path(config), secret=secret).entries)
-    prepared: dict[int, tuple[str, str] | None] = {}
+    times = sorted(e.at for e in state.entries)
+
+    def side(dataset: Dataset) -> tuple[str, str]:
+        found = np.flatnonzero(dataset.pseudonyms == pseudonym)
+        return dataset.fingerprint, names[int(dataset.split[found[0]])] if len(found) == 1 else "not used"
+
+    prepared: dict[int, tuple[str, str] | None] = {len(times): side(current)}
     replayed: dict[str, str] = {}
     for facts in versions:
         if not facts.data_sha256 or facts.trained_at is None or facts.data_sha256 in replayed:
@@ -373,13 +382,9 @@ def _training_use(config: GovernanceConfig, pseudonym: str, secret: bytes) -> li
         applied = bisect_right(times, stamp(facts.trained_at))
         if applied not in prepared:
             try:
-                dataset = prepare(config, as_of=facts.trained_at)
+                prepared[applied] = side(prepare(config, as_of=facts.trained_at))
             except DataValidationError:
                 prepared[applied] = None
-            else:
-                found = np.flatnonzero(dataset.pseudonyms == pseudonym)
-                side = names[int(dataset.split[found[0]])] if len(found) == 1 else "not used"
-                prepared[applied] = (dataset.fingerprint, side)
         known = prepared[applied]
         if known is not None and known[0] == facts.data_sha256:
             replayed[facts.data_sha256] = known[1]
@@ -475,8 +480,9 @@ def access(
             + ", ".join(config.data.pii_columns or ("(none)",))
             + " are personal data the tool drops on loading and never uses or shows"
         )
-        document["training"] = _training_use(config, account.pseudonym, secret)
-        document["score"], document["score_note"] = _access_score(config, account.pseudonym, status)
+        current = prepare(config, subjects=state)  # the ledger was verified and read just above
+        document["training"] = _training_use(config, account.pseudonym, state, current)
+        document["score"], document["score_note"] = _access_score(config, account.pseudonym, status, current)
     document["rights"] = [
         "correct a value: governance subject correct ID --set FIELD=VALUE --reason TEXT",
         "withdraw consent: governance subject withdraw-consent ID",
@@ -488,7 +494,9 @@ def access(
     return AccessReport(document=document, entry=entry)
 
 
-def _access_score(config: GovernanceConfig, pseudonym: str, status: str) -> tuple[dict[str, Any] | None, str | None]:
+def _access_score(
+    config: GovernanceConfig, pseudonym: str, status: str, dataset: Dataset
+) -> tuple[dict[str, Any] | None, str | None]:
     """The champion's score, percentile and reason codes for an active account."""
     from governance.explain import explain_account
     from governance.pipeline import check_features
@@ -499,7 +507,6 @@ def _access_score(config: GovernanceConfig, pseudonym: str, status: str) -> tupl
     if champion is None:
         return None, "no model is champion yet, so the account has no current score"
     resolved, model = champion
-    dataset = prepare(config)
     check_features(model, dataset, resolved)
     explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
     return (
@@ -706,7 +713,6 @@ class Request:
     earlier: str | None
     removed: tuple[str, ...] = ()
     feedback_updated: tuple[int, ...] = ()
-    trained_with: tuple[int, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
