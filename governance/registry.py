@@ -133,10 +133,12 @@ def _probe(uri: str, *, timeout: float, retries: int) -> None:
     start = time.monotonic()
     deadline = start + PROBE_BUDGET_SECONDS
     problem = "no attempt"
+    attempts = 0
     for attempt in range(retries + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
+        attempts += 1
         try:
             # any HTTP answer (even 401 or 404 behind a proxy) shows the server is reachable
             requests.get(uri.rstrip("/") + "/health", timeout=min(timeout, remaining), allow_redirects=False)
@@ -149,7 +151,7 @@ def _probe(uri: str, *, timeout: float, retries: int) -> None:
         if attempt < retries and pause > 0:
             time.sleep(pause)
     raise RegistryError(
-        f"the MLflow tracking server at {safe_uri(uri)} did not answer ({problem}) after {retries + 1} attempt(s) "
+        f"the MLflow tracking server at {safe_uri(uri)} did not answer ({problem}) after {attempts} attempt(s) "
         f"in {time.monotonic() - start:.1f} s; start it, or point mlflow.tracking_uri / MLFLOW_TRACKING_URI "
         "at a running server (mlflow.max_retries and mlflow.timeout_seconds bound the wait)"
     )

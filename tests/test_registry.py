@@ -4,6 +4,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -221,13 +222,28 @@ def test_an_unreachable_server_fails_fast_with_exit_code_3_and_no_traceback(writ
         raw["candidates"] = raw["candidates"][:1]
 
     path = write_config(edit=edit)
-    start = time.monotonic()
     result = CliRunner().invoke(app, ["train", "--config", str(path)])
-    elapsed = time.monotonic() - start
     assert result.exit_code == 3, result.output
     assert f"MLflow tracking server at http://127.0.0.1:{port} did not answer" in result.stderr
+    # the bounded probe gave up after mlflow.max_retries + 1 attempts (the seconds it took: bench/bench_unreachable.py)
+    assert "after 3 attempt(s)" in result.stderr
     assert "Traceback" not in result.output
-    assert elapsed < 30  # the bound for an unreachable server (not a benchmark: a functional limit)
+
+
+@pytest.mark.slow
+def test_the_probe_budget_cuts_retries_short_whatever_the_config_allows(write_config: WriteConfig) -> None:
+    port = _free_port()
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["mlflow"].update({"tracking_uri": f"http://127.0.0.1:{port}", "max_retries": 10, "timeout_seconds": 120})
+        raw["candidates"] = raw["candidates"][:1]
+
+    result = CliRunner().invoke(app, ["train", "--config", str(write_config(edit=edit))])
+    assert result.exit_code == 3, result.output
+    attempts = re.search(r"after (\d+) attempt\(s\)", result.stderr)
+    assert attempts is not None, result.stderr
+    # 11 attempts with exponential pauses would wait over 8 minutes; PROBE_BUDGET_SECONDS stops them
+    assert 1 <= int(attempts.group(1)) < 11
 
 
 @pytest.mark.slow
