@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
 import governance.audit as audit_module
+import governance.audit._counting as counting_module
+import governance.audit._engine as engine_module
 from governance.audit import (
     FAIRNESS_METRICS,
     METRICS,
@@ -341,14 +343,14 @@ def test_score_bins_add_little_error_to_bootstrap_auc_and_precision_at_k() -> No
     y = rng.random(n) < 0.2
     s = rng.normal(0, 1, n) + 0.9 * y
     order = np.argsort(s, kind="stable")
-    edges, pure = audit_module._score_bins(s[order], 200, None, share)
+    edges, pure = counting_module._score_bins(s[order], 200, None, share)
     bins = np.empty(n, dtype=np.int64)
     bins[order] = np.searchsorted(edges, np.arange(n), side="right")
 
     def binned_precision_at_k(weights: Array) -> float:
         neg = np.bincount(bins, weights=weights * ~y, minlength=len(pure))
         pos = np.bincount(bins, weights=weights * y, minlength=len(pure))
-        return float(audit_module._precision_at_k_from_bins(neg[None], pos[None], pure, share)[0])
+        return float(counting_module._precision_at_k_from_bins(neg[None], pos[None], pure, share)[0])
 
     def exact_precision_at_k(weights: Array) -> float:
         descending = np.argsort(-s, kind="stable")
@@ -412,7 +414,7 @@ def test_dense_and_sparse_bootstrap_plans_agree(monkeypatch: pytest.MonkeyPatch)
     for rule in ({"threshold": 0.5}, {"top_k": 0.1}, {"decisions": s > 0.4}):
         scores = None if "decisions" in rule else s
         dense = audit(y, scores, sensitive=sensitive, intersections="all", n_boot=50, **rule)
-        monkeypatch.setattr(audit_module, "_DENSE_RATIO", 0)
+        monkeypatch.setattr(engine_module, "_DENSE_RATIO", 0)
         sparse = audit(y, scores, sensitive=sensitive, intersections="all", n_boot=50, **rule)
         monkeypatch.undo()
         for a, b in zip(dense.groups, sparse.groups, strict=True):
@@ -432,7 +434,7 @@ def test_cell_and_row_resampling_give_the_same_intervals_within_monte_carlo_erro
     s = rng.random(n) + 0.2 * y
     sensitive = {"r": rng.choice(["a", "b"], n)}
     cells = audit(y, s, sensitive=sensitive, threshold=0.5, n_boot=1500)
-    monkeypatch.setattr(audit_module, "_ROWS_SCHEME_RATIO", 10**9)
+    monkeypatch.setattr(engine_module, "_ROWS_SCHEME_RATIO", 10**9)
     rows = audit(y, s, sensitive=sensitive, threshold=0.5, n_boot=1500)
     assert (cells.bootstrap.scheme, rows.bootstrap.scheme) == ("multinomial", "rows")
     for metric in ("selection_rate", "true_positive_rate", "auc", "precision_at_k"):
@@ -816,7 +818,7 @@ def test_strings_are_grouped_exactly_whatever_their_width_and_alphabet() -> None
 def test_score_sort_is_exact_for_ties_signed_zeros_and_near_values(pool: list[float]) -> None:
     rng = np.random.default_rng(len(pool))
     s = rng.choice(np.array(pool), 70_000) + rng.choice([0.0, 1e-12], 70_000)
-    order = audit_module._argsort_scores(s)
+    order = counting_module._argsort_scores(s)
     assert np.array_equal(np.sort(order), np.arange(len(s)))
     assert np.array_equal(s[order], np.sort(s))
 

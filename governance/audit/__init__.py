@@ -1,0 +1,148 @@
+"""Audit engine: group metrics, disparities and bootstrap intervals from sufficient statistics.
+
+:func:`audit` takes labels, scores (or decisions), a decision rule and one or
+more sensitive attributes and returns a frozen :class:`AuditReport`; its
+:meth:`AuditReport.to_dict` is the ``governance.audit/1`` JSON document.
+
+Method
+------
+Every row falls in one *cell* ``(fine group, label, decision, score bin)``,
+where the fine group is the cross of all sensitive attributes, counted only
+where it occurs (no Cartesian product is ever built). The rows are counted
+into the occupied cells once (``np.bincount`` on a combined integer code);
+every threshold metric of every group, attribute and intersection is a sum
+of cells, so it is derived from the counts. Score metrics (AUC, precision at
+k, mean score) are computed exactly per group from one global sort of the
+scores and, per attribute or intersection, one stable radix sort of the group
+codes (no per-group loop).
+
+The bootstrap resamples the ``N`` rows with replacement. The cell counts of
+a row bootstrap are exactly ``Multinomial(N, cell counts / N)``, so one
+multinomial draw over the occupied cells per replicate *is* the row
+bootstrap for every threshold metric, at a cost of ``O(cells)``, not
+``O(N)``. When cells are so many that this is not cheaper (``cells > N/6``),
+rows are drawn directly and counted into cells, the same distribution. One
+draw feeds every attribute, intersection and metric of the replicate, so
+they are consistent with each other. Replicate counts are summed into each
+level's tables (a matrix product with a group membership matrix when the
+cells are dense, segment sums otherwise). Replicates run in fixed-size
+chunks, on up to two threads, each chunk with its own child of
+``numpy.random.SeedSequence(seed)``, so the result is deterministic for a
+seed whatever the number of threads. Intervals are percentile intervals
+(linear interpolation, as ``numpy.quantile``) at ``confidence``, for groups
+with at least ``min_group_size`` rows. A replicate where a metric is
+undefined (a zero denominator) is left out of that metric's interval and the
+count is given in ``reason``; when it is undefined in more than a
+``1 - confidence`` share of the replicates, no interval is given.
+
+Score bins
+----------
+The point estimates of score metrics are exact. Their bootstrap uses score
+bins: ``score_bins`` (default 200) edges, half equal-frequency over all
+scores and half over the top ``2 * share`` of scores (where precision-at-k
+cuts fall), never splitting tied scores, plus an edge at the decision
+threshold so the decision is a function of the bin (about 170-180 distinct
+bins remain after merging). Within a bin the replicate AUC counts (positive,
+negative) pairs as ties (1/2), precision at k takes the cut bin pro rata
+(whole when the bin holds a single score value) and the mean score uses each
+cell's exact mean. Each group's replicate values are then shifted by
+``exact - binned`` on the audited data, so the bins add no bias to the
+interval; the largest shift is reported as ``bootstrap.binning_error``.
+Measured on 50,000 synthetic accounts (AUC 0.74, share 0.1), comparing with
+the exact metrics of the same resampled rows over 200 replicates: AUC error
+after the shift at most 6e-5 per replicate (bootstrap SD 2.9e-3; interval
+ends moved by 2e-5); precision at k error 4e-4 on average, at most 2.4e-3
+(SD 7.1e-3; spread 1.4% narrower; interval ends moved by 3e-4). The test
+``test_score_bins_add_little_error_to_bootstrap_auc_and_precision_at_k``
+checks these bounds.
+
+Metrics
+-------
+Per scope (overall, each group of each attribute, each group of each
+intersection), with TP, FP, TN, FN the confusion counts of the decisions:
+
+=========================  ==========================================  ======================
+name                       definition                                  undefined when
+=========================  ==========================================  ======================
+count                      rows                                        never
+base_rate                  (TP + FN) / count                           no rows
+selection_rate             (TP + FP) / count                           no rows
+true_positive_rate         TP / (TP + FN)                              no positive labels
+false_positive_rate        FP / (FP + TN)                              no negative labels
+false_negative_rate        FN / (TP + FN)                              no positive labels
+true_negative_rate         TN / (FP + TN)                              no negative labels
+precision                  TP / (TP + FP)                              no positive decisions
+negative_predictive_value  TN / (TN + FN)                              no negative decisions
+accuracy                   (TP + TN) / count                           no rows
+auc                        P(score+ > score-) + P(tie) / 2             one label class; no scores
+mean_score                 mean score                                  no scores
+calibration_gap            mean_score - base_rate                      no scores
+precision_at_k             precision of the scope's top k share        no scores
+=========================  ==========================================  ======================
+
+``auc`` is the Mann-Whitney statistic with ties counted 1/2, equal to
+``sklearn.metrics.roc_auc_score``. ``calibration_gap`` is calibration in the
+large (positive: scores overstate conversion). ``precision_at_k`` ranks the
+scope's own ``n`` accounts by score, takes ``k = ceil(share * n)`` (at least
+1) and reports the share of positive labels among the accounts whose score
+is at least the k-th highest score: all accounts tied at the cut are
+included, so the set can hold more than ``k``. ``share`` is
+``precision_at_k_share``, by default the ``top_k`` share of a top-k rule,
+else 0.1.
+
+Decision rule: a decision is positive when the score is greater than or equal
+to the threshold. With ``top_k`` the threshold is the ``ceil(top_k * N)``-th
+highest score (at least one account), so every account tied with it is
+selected and the selected share can exceed ``top_k``; the threshold is then
+fixed, and the bootstrap keeps each account's decision (as fairlearn's
+``MetricFrame`` does with ``y_pred``).
+
+Disparities, per attribute and intersection and per metric (not ``count``):
+``difference`` = max - min and ``ratio`` = min / max over the compared groups,
+and, with a reference group, the largest absolute difference to it and the
+smallest ``min(a, r) / max(a, r)`` against it. A group is compared when it has
+at least ``min_group_size`` rows and the metric is defined for it; the others
+are listed in ``excluded_groups``. Fewer than two compared groups is
+``insufficient_data``; a ratio whose largest value is 0 is ``undefined``
+(never 1.0); ratios of the signed ``calibration_gap`` are ``undefined``. The
+named fairness metrics are, over the same groups: demographic parity
+difference and ratio (selection rate), equal opportunity difference (true
+positive rate), equalized odds difference (the larger of the true and false
+positive rate differences) and ratio (the smaller of the two ratios); they
+equal ``fairlearn.metrics`` when no group is excluded.
+
+Statuses: ``ok``; ``insufficient_data`` (group below ``min_group_size``, an
+absent declared category, an empty intersection: the value is still given
+when defined, without an interval); ``undefined`` (zero denominator: value
+null). JSON never holds NaN.
+"""
+
+from governance.audit._engine import audit
+from governance.audit._report import (
+    FAIRNESS_METRICS,
+    METRICS,
+    SCHEMA,
+    AttributeSummary,
+    AuditReport,
+    BootstrapInfo,
+    DecisionRule,
+    Disparity,
+    FairnessMetric,
+    GroupMetrics,
+    MetricValue,
+)
+
+__all__ = [
+    "FAIRNESS_METRICS",
+    "METRICS",
+    "SCHEMA",
+    "AttributeSummary",
+    "AuditReport",
+    "BootstrapInfo",
+    "DecisionRule",
+    "Disparity",
+    "FairnessMetric",
+    "GroupMetrics",
+    "MetricValue",
+    "audit",
+]

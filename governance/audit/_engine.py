@@ -1,0 +1,702 @@
+"""The audit: validated inputs counted once, then every group, disparity and interval derived from the counts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _percentiles, _Plan
+from governance.audit._counting import (
+    _auc_from_bins,
+    _count_cells,
+    _exact_scores,
+    _ExactScores,
+    _fine_groups,
+    _make_level,
+    _precision_at_k_from_bins,
+    _rank_rows,
+    _rate,
+    _Rows,
+    _score_bins,
+    _segment_starts,
+    _threshold_metrics,
+    _top_count,
+)
+from governance.audit._disparities import _spread, _to_reference
+from governance.audit._inputs import (
+    _Attribute,
+    _binary,
+    _check_options,
+    _encode_attribute,
+    _intersections,
+    _Level,
+    _numeric,
+)
+from governance.audit._report import (
+    _DISPARITY_METRICS,
+    _NO_SCORES,
+    _SCORE_METRICS,
+    _SIGNED_METRICS,
+    _UNDEFINED,
+    METRICS,
+    Array,
+    AttributeSummary,
+    AuditReport,
+    BootstrapInfo,
+    DecisionRule,
+    Disparity,
+    FairnessMetric,
+    GroupMetrics,
+    MetricValue,
+)
+from governance.errors import DataValidationError, Problem
+
+_DENSE_RATIO = 4  # dense bootstrap table when at most this many times the occupied cells
+_ROWS_SCHEME_RATIO = 6  # draw rows instead of cells when cells > rows / this
+_DEFAULT_SCORE_BINS: Final = 200
+
+
+def audit(
+    y_true: npt.ArrayLike,
+    scores: npt.ArrayLike | None = None,
+    *,
+    decisions: npt.ArrayLike | None = None,
+    sensitive: Mapping[str, npt.ArrayLike] | pd.DataFrame,
+    threshold: float | None = None,
+    top_k: float | None = None,
+    precision_at_k_share: float | None = None,
+    intersections: Sequence[Sequence[str]] | Literal["all"] | None = None,
+    reference: Mapping[str, str] | None = None,
+    categories: Mapping[str, Sequence[object]] | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    min_group_size: int = 30,
+    missing: Literal["error", "group"] | Mapping[str, Literal["error", "group"]] = "error",
+    missing_label: str | Mapping[str, str] = "unknown",
+    score_bins: int = _DEFAULT_SCORE_BINS,
+) -> AuditReport:
+    """Audit decisions and scores for every group of every sensitive attribute and intersection.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        Binary labels (0/1 or bool).
+    scores : array-like of shape (n,), optional
+        Finite real scores, higher meaning more likely positive. Needed for the
+        score metrics and for the ``threshold`` and ``top_k`` rules.
+    decisions : array-like of shape (n,), optional
+        Binary decisions made elsewhere; then ``threshold`` and ``top_k`` must
+        be None. Without ``scores`` the score metrics are ``undefined`` ("no scores").
+    sensitive : mapping of str to array-like of shape (n,), or DataFrame
+        Sensitive attributes, audit only. Values are categories (strings,
+        integers, booleans, pandas Categoricals; a Categorical's categories
+        are its declared categories). Floats with more than 20 distinct values
+        are refused as continuous; bin them first.
+    threshold : float, optional
+        Score threshold; a decision is positive when ``score >= threshold``.
+    top_k : float, optional
+        Share in (0, 1] of accounts to select by score (ties at the cut are
+        all selected; see the module docstring). Exactly one of ``threshold``
+        and ``top_k`` with scores.
+    precision_at_k_share : float, optional
+        Share for ``precision_at_k``; default ``top_k``, else 0.1.
+    intersections : list of lists of attribute names, or "all", optional
+        Intersections to audit besides each single attribute; "all" is every
+        combination of two or more attributes. Names join with ``" & "`` in
+        the order given.
+    reference : mapping of attribute or intersection name to group name, optional
+        Reference group per attribute, for the reference difference and ratio.
+    categories : mapping of attribute name to categories, optional
+        Declared categories; absent ones are reported, undeclared values are an error.
+    n_boot : int, default 1000
+        Bootstrap replicates; 0 for no intervals.
+    confidence : float, default 0.95
+        Level of the percentile intervals.
+    seed : int, default 0
+        Seed; the same inputs and seed give the same report.
+    min_group_size : int, default 30
+        Groups with fewer rows get ``insufficient_data``, no interval, and
+        are left out of disparities.
+    missing : {"error", "group"} or mapping of attribute name to it, default "error"
+        Missing sensitive values (None, NaN, empty or blank strings): an error
+        naming the column and the count, or a group of their own named
+        ``missing_label``. A mapping sets it per attribute ("error" for the others).
+    missing_label : str or mapping of attribute name to str, default "unknown"
+        Name of the group of missing values (a mapping: per attribute, "unknown" for the others).
+    score_bins : int, default 200
+        Score bins for the bootstrap of the score metrics (point estimates are exact).
+
+    Returns
+    -------
+    AuditReport
+        Frozen result; ``to_dict()`` is the ``governance.audit/1`` JSON document.
+
+    Raises
+    ------
+    DataValidationError
+        Every problem with the inputs at once: labels not binary, lengths
+        differing, non-finite scores, a bad threshold or top_k, zero rows,
+        one group only, missing or continuous sensitive values, unknown
+        intersection or reference names. Messages name arguments, counts
+        and types, never data values.
+
+    Examples
+    --------
+    >>> report = audit([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.4], sensitive={"region": ["a", "a", "b", "b"]},
+    ...                threshold=0.5, min_group_size=1, n_boot=0)
+    >>> report.group("region", "a").metrics["selection_rate"].value
+    0.5
+    """
+    problems: list[Problem] = []
+    _check_options(
+        threshold=threshold,
+        top_k=top_k,
+        precision_at_k_share=precision_at_k_share,
+        n_boot=n_boot,
+        confidence=confidence,
+        seed=seed,
+        min_group_size=min_group_size,
+        missing=missing,
+        missing_label=missing_label,
+        score_bins=score_bins,
+        has_scores=scores is not None,
+        has_decisions=decisions is not None,
+        problems=problems,
+    )
+    y_raw = _numeric("y_true", y_true, None, problems)
+    n_rows = len(y_raw) if y_raw is not None else None
+    if n_rows == 0:
+        problems.append(
+            Problem("y_true", "0 rows; the audit needs at least 1 row", "check the filters upstream (consent, split)")
+        )
+    y = _binary("y_true", y_raw, problems, "labels") if y_raw is not None and n_rows else None
+    s: Array | None = None
+    if scores is not None and n_rows is not None:
+        s_raw = _numeric("scores", scores, n_rows, problems)
+        if s_raw is not None:
+            s = s_raw.astype(np.float64) if s_raw.dtype.kind != "f" else s_raw
+            nonfinite = int(np.count_nonzero(~np.isfinite(s)))
+            if nonfinite:
+                problems.append(
+                    Problem(
+                        "scores", f"{nonfinite} non-finite values (NaN or infinite); expected a finite score per row"
+                    )
+                )
+                s = None
+    d_given: Array | None = None
+    if decisions is not None and n_rows is not None:
+        d_raw = _numeric("decisions", decisions, n_rows, problems)
+        d_given = _binary("decisions", d_raw, problems, "decisions") if d_raw is not None else None
+    items = list(sensitive.items()) if isinstance(sensitive, Mapping | pd.DataFrame) else []
+    if not isinstance(sensitive, Mapping | pd.DataFrame):
+        problems.append(
+            Problem("sensitive", f"expected a mapping of attribute name to values, found {type(sensitive).__name__}")
+        )
+    elif not items:
+        problems.append(Problem("sensitive", "expected at least one attribute"))
+    attributes: list[_Attribute] = []
+    names = [str(k) for k, _ in items]
+    for key, values in items:
+        if not isinstance(key, str) or not key.strip() or " & " in key:
+            problems.append(Problem("sensitive", "attribute names must be non-empty strings without ' & '"))
+            continue
+        if categories is not None and key in categories and isinstance(categories[key], str):
+            problems.append(Problem(f"categories[{key!r}]", "expected a list of categories, found a string"))
+            continue
+        if n_rows:
+            encoded = _encode_attribute(
+                key,
+                values,
+                n_rows,
+                declared=None if categories is None else categories.get(key),
+                missing=missing.get(key, "error") if isinstance(missing, Mapping) else missing,
+                missing_label=missing_label.get(key, "unknown")
+                if isinstance(missing_label, Mapping)
+                else missing_label,
+                problems=problems,
+            )
+            if encoded is not None:
+                attributes.append(encoded)
+    for option, per_attribute in (("categories", categories), ("missing", missing), ("missing_label", missing_label)):
+        for key in per_attribute if isinstance(per_attribute, Mapping) else ():
+            if key not in names:
+                problems.append(Problem(f"{option}[{key!r}]", "not a key of sensitive"))
+    crossings = _intersections(intersections, names, problems)
+    level_names = names + [" & ".join(names[j] for j in ix) for ix in crossings]
+    for key in reference or {}:
+        if key not in level_names:
+            problems.append(Problem(f"reference[{key!r}]", "not an attribute or intersection being audited"))
+    if problems:
+        raise DataValidationError(problems)
+    assert y is not None and n_rows is not None
+    return _run(
+        y=y,
+        s=s,
+        d_given=d_given,
+        attributes=attributes,
+        crossings=crossings,
+        reference=reference or {},
+        threshold=None if threshold is None else float(threshold),
+        top_k=None if top_k is None else float(top_k),
+        share=float(precision_at_k_share) if precision_at_k_share is not None else float(top_k or 0.1),
+        n_boot=int(n_boot),
+        confidence=float(confidence),
+        seed=int(seed),
+        min_group_size=int(min_group_size),
+        score_bins=int(score_bins),
+    )
+
+
+def _run(
+    *,
+    y: Array,
+    s: Array | None,
+    d_given: Array | None,
+    attributes: list[_Attribute],
+    crossings: list[tuple[int, ...]],
+    reference: Mapping[str, str],
+    threshold: float | None,
+    top_k: float | None,
+    share: float,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+    min_group_size: int,
+    score_bins: int,
+) -> AuditReport:
+    """The audit on validated inputs."""
+    n = len(y)
+    problems: list[Problem] = []
+    fine, fine_parts = _fine_groups(attributes)
+    g_count = len(fine_parts)
+    levels = [_Level("overall", (), np.zeros(g_count, dtype=np.int64), ("all",), (), 0, 0, None, None)]
+    for j, attribute in enumerate(attributes):
+        levels.append(
+            _make_level(attribute.name, (j,), fine_parts, attributes, reference.get(attribute.name), problems)
+        )
+    for ix in crossings:
+        name = " & ".join(attributes[j].name for j in ix)
+        levels.append(_make_level(name, ix, fine_parts, attributes, reference.get(name), problems))
+    if problems:
+        raise DataValidationError(problems)
+
+    # One pass: order by score, decide, bin, and count rows into cells (group, label, decision, bin).
+    exact: list[_ExactScores | None] = [None] * len(levels)
+    pure: Array | None = None
+    bins_used = 1
+    rule_threshold: float | None = threshold
+    edges: Array | None = None
+    cut: int | None = None
+    if s is not None:
+        order, ranked = _rank_rows(s, y)
+        g_sorted = fine[order]
+        d_sorted = d_given[order] if d_given is not None else None
+        del order
+        if d_sorted is None:
+            if top_k is not None:
+                rule_threshold = float(ranked.s[n - int(_top_count(np.asarray(n), top_k))])
+            assert rule_threshold is not None
+            cut = int(np.searchsorted(ranked.s, rule_threshold, side="left"))
+        edges, pure = _score_bins(ranked.s, score_bins, cut, share)
+        bins_used = len(pure)
+        for i, level in enumerate(levels):
+            k = len(level.groups)
+            h = None if k == 1 else level.of_fine.astype(np.uint16 if k < 2**16 else np.int64)[g_sorted]
+            exact[i] = _exact_scores(h, k, ranked, share)
+            del h
+        rows = _Rows(g_sorted, ranked.y, d_sorted, cut, edges, ranked.s)
+        del ranked, g_sorted, d_sorted
+    else:
+        assert d_given is not None
+        rows = _Rows(fine, y, d_given, None, None, None)
+    cell_values, cell_counts, cell_sums = _count_cells(rows, g_count, bins_used)
+    cell_bin = cell_values % bins_used
+    cell_d = (cell_values // bins_used) % 2
+    cell_y = (cell_values // (bins_used * 2)) % 2
+    cell_g = cell_values // (bins_used * 4)
+    cells = len(cell_values)
+    selected = int(cell_counts[cell_d == 1].sum())
+    use_rows = n_boot > 0 and cells * _ROWS_SCHEME_RATIO > n
+    row_cells = np.searchsorted(cell_values, rows.codes(0, n, bins_used)) if use_rows else None
+    del rows
+
+    # Point estimates per level, from the cell counts (threshold metrics) and exact score statistics.
+    points: list[dict[str, Array]] = []
+    binned: list[tuple[Array, Array] | None] = []  # exact auc and precision at k, for the shifts
+    for i, level in enumerate(levels):
+        k = len(level.groups)
+        group = level.of_fine[cell_g]
+        table = np.bincount(group * 4 + cell_y * 2 + cell_d, weights=cell_counts, minlength=k * 4)
+        m = _threshold_metrics(table.reshape(k, 2, 2))
+        ex = exact[i]
+        if ex is not None and cell_sums is not None and pure is not None:
+            mean = _rate(np.bincount(group, weights=cell_sums, minlength=k), m["count"])
+            m["auc"] = ex.auc
+            m["mean_score"] = mean
+            m["calibration_gap"] = mean - m["base_rate"]
+            m["precision_at_k"] = ex.precision_at_k
+            binned.append((ex.auc, ex.precision_at_k))
+        else:
+            nan = np.full(k, np.nan)
+            m.update({"auc": nan, "mean_score": nan, "calibration_gap": nan, "precision_at_k": nan})
+            binned.append(None)
+        points.append(m)
+
+    # Bootstrap: one draw of all cells per replicate feeds every level and metric.
+    eligible = [points[i]["count"] >= min_group_size for i in range(len(levels))]
+    replicates: list[dict[str, Array] | None] = [None] * len(levels)
+    binning_error = {"auc": 0.0, "precision_at_k": 0.0}
+    if n_boot > 0:
+        cell_mean = None if cell_sums is None else cell_sums / cell_counts
+        slots: list[Array | None] = []
+        shifts: list[tuple[Array, Array] | None] = []
+        for i, level in enumerate(levels):
+            ok = eligible[i]
+            slot = np.full(len(level.groups), -1, dtype=np.int64)
+            slot[ok] = np.arange(int(ok.sum()))
+            slots.append(slot if ok.any() else None)
+            level_exact = binned[i]
+            if level_exact is None or pure is None or not ok.any():
+                shifts.append(None)
+                continue
+            # exact - binned point estimate of the groups with intervals: the bootstrap's shift
+            code = np.where(
+                slot[level.of_fine[cell_g]] >= 0, (slot[level.of_fine[cell_g]] * 2 + cell_y) * bins_used, -1
+            )
+            keep = code >= 0
+            table = np.bincount(
+                code[keep] + cell_bin[keep], weights=cell_counts[keep], minlength=int(ok.sum()) * 2 * bins_used
+            ).reshape(-1, 2, bins_used)
+            shift_auc = np.nan_to_num(level_exact[0][ok] - _auc_from_bins(table[:, 0], table[:, 1]))
+            shift_pk = np.nan_to_num(
+                level_exact[1][ok] - _precision_at_k_from_bins(table[:, 0], table[:, 1], pure, share)
+            )
+            shifts.append((shift_auc, shift_pk))
+            binning_error["auc"] = max(binning_error["auc"], float(np.abs(shift_auc).max()))
+            binning_error["precision_at_k"] = max(binning_error["precision_at_k"], float(np.abs(shift_pk).max()))
+        # Dense plan when the decision is a function of the bin (for decisions alone, the decision is the bin).
+        aligned = d_given is None or s is None
+        width = bins_used if s is not None else 2
+        column = cell_bin if s is not None else cell_d
+        dense: _DensePlan | None = None
+        sparse: list[_LevelPlan | None] = []
+        if aligned and g_count * 2 * width <= _DENSE_RATIO * max(cells, 1024):
+            flat_slot = (cell_g * 2 + cell_y) * width + column
+            if edges is None or cut is None:
+                selected_from = 1  # decisions alone: the decision is the bin
+            else:
+                selected_from = width if cut >= n else int(np.searchsorted(edges, cut, side="right"))
+            members: list[Array | None] = []
+            for i, level in enumerate(levels):
+                level_slot = slots[i]
+                if level_slot is None:
+                    members.append(None)
+                    continue
+                member = np.zeros((g_count, int(level_slot.max()) + 1))
+                fine_slot = level_slot[level.of_fine]
+                member[np.flatnonzero(fine_slot >= 0), fine_slot[fine_slot >= 0]] = 1.0
+                members.append(member)
+            in_order = cells == g_count * 2 * width and bool(np.all(flat_slot == np.arange(cells)))
+            dense = _DensePlan(
+                groups=g_count,
+                width=width,
+                slots=None if in_order else flat_slot,
+                selected_from=selected_from,
+                group_starts=_segment_starts(cell_g),
+                group_slots=cell_g[_segment_starts(cell_g)],
+                weights=cell_mean,
+                members=tuple(members),
+            )
+        else:
+            for i, level in enumerate(levels):
+                level_slot = slots[i]
+                sparse.append(
+                    None
+                    if level_slot is None
+                    else _LevelPlan.of(
+                        slot=level_slot[level.of_fine[cell_g]],
+                        cell_y=cell_y,
+                        cell_d=cell_d,
+                        cell_bin=cell_bin,
+                        bins=bins_used,
+                        cell_mean=cell_mean,
+                    )
+                )
+        plan = _Plan(
+            rows=n,
+            cell_counts=cell_counts,
+            cell_of_row=row_cells,
+            pure=pure,
+            share=share,
+            shifts=tuple(shifts),
+            dense=dense,
+            sparse=tuple(sparse),
+        )
+        replicates = _bootstrap(plan, n_boot, seed)
+    del row_cells
+
+    low, high = (1 - confidence) / 2, 1 - (1 - confidence) / 2
+    builder = _Builder(low=low, high=high, n_boot=n_boot, min_group_size=min_group_size, has_scores=s is not None)
+    overall: dict[str, MetricValue] = {}
+    groups: list[GroupMetrics] = []
+    disparities: list[Disparity] = []
+    fairness: list[FairnessMetric] = []
+    summaries: list[AttributeSummary] = []
+    for i, level in enumerate(levels):
+        values = builder.group_values(points[i], eligible[i], replicates[i])
+        if i == 0:
+            overall = values[0]
+            continue
+        summaries.append(
+            AttributeSummary(
+                name=level.name,
+                parts=tuple(attributes[j].name for j in level.parts),
+                groups=len(level.groups),
+                absent_groups=level.absent,
+                absent_count=level.absent_count,
+                missing_rows=level.missing_rows,
+                reference=level.reference_name,
+            )
+        )
+        counts = points[i]["count"]
+        for gi, name in enumerate(level.groups):
+            size = int(counts[gi])
+            small = size < min_group_size
+            groups.append(
+                GroupMetrics(
+                    attribute=level.name,
+                    group=name,
+                    n=size,
+                    status="insufficient_data" if small else "ok",
+                    reason=f"{size} rows, below min_group_size {min_group_size}" if small else None,
+                    metrics=values[gi],
+                )
+            )
+        absent_reason = (
+            "declared category absent from the data" if len(level.parts) == 1 else "no rows (empty intersection)"
+        )
+        empty = {m: MetricValue(0 if m == "count" else None, None, "insufficient_data", absent_reason) for m in METRICS}
+        groups.extend(
+            GroupMetrics(level.name, name, 0, "insufficient_data", absent_reason, empty) for name in level.absent
+        )
+        level_disparities, level_samples = builder.disparities(level, points[i], eligible[i], replicates[i])
+        disparities.extend(level_disparities.values())
+        fairness.extend(builder.fairness(level.name, level_disparities, level_samples))
+
+    rule = DecisionRule(
+        kind="decisions" if d_given is not None else ("top_k" if top_k is not None else "threshold"),
+        threshold=rule_threshold if d_given is None else None,
+        top_k=top_k,
+        selected=selected,
+        precision_at_k_share=share if s is not None else None,
+    )
+    info = BootstrapInfo(
+        replicates=n_boot,
+        confidence=confidence,
+        seed=seed,
+        score_bins=score_bins,
+        bins_used=bins_used if s is not None else 0,
+        scheme="none" if n_boot == 0 else ("rows" if use_rows else "multinomial"),
+        cells=cells,
+        binning_error=binning_error if s is not None else {},
+    )
+    return AuditReport(
+        rows=n,
+        min_group_size=min_group_size,
+        decision_rule=rule,
+        bootstrap=info,
+        attributes=tuple(summaries),
+        overall=overall,
+        groups=tuple(groups),
+        disparities=tuple(disparities),
+        fairness=tuple(fairness),
+    )
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """Turns point and replicate arrays into MetricValues, disparities and fairness metrics."""
+
+    low: float
+    high: float
+    n_boot: int
+    min_group_size: int
+    has_scores: bool
+
+    def _intervals(self, samples: Array) -> tuple[list[tuple[float, float] | None], list[str | None]]:
+        """Interval and note per column of ``(n_boot, columns)`` replicate values (NaN: undefined)."""
+        lo, hi, valid = _percentiles(samples, self.low, self.high)
+        cis: list[tuple[float, float] | None] = []
+        notes: list[str | None] = []
+        for a, b, v in zip(lo.tolist(), hi.tolist(), valid.tolist(), strict=True):
+            if v == 0 or v < (self.high - self.low) * self.n_boot:
+                cis.append(None)
+                notes.append(f"no interval: undefined in {self.n_boot - v} of {self.n_boot} bootstrap replicates")
+            else:
+                cis.append((a, b))
+                notes.append(
+                    None if v == self.n_boot else f"interval from the {v} of {self.n_boot} replicates where defined"
+                )
+        return cis, notes
+
+    def group_values(
+        self, point: Mapping[str, Array], eligible: Array, replicates: Mapping[str, Array] | None
+    ) -> list[dict[str, MetricValue]]:
+        """One metric mapping per group of a level (a hot loop for levels with many groups)."""
+        k = len(eligible)
+        slot = (np.cumsum(eligible) - 1).tolist()
+        ok = eligible.tolist()
+        sizes = point["count"].astype(np.int64).tolist()
+        small = [None if ok[g] else f"{sizes[g]} rows, below min_group_size {self.min_group_size}" for g in range(k)]
+        out: list[dict[str, MetricValue]] = [{} for _ in range(k)]
+        for metric in METRICS:
+            if metric in _SCORE_METRICS and not self.has_scores:
+                no_scores = MetricValue(None, None, "undefined", _NO_SCORES)
+                for g in range(k):
+                    out[g][metric] = no_scores
+                continue
+            undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
+            values: list[Any] = point[metric].astype(np.int64).tolist() if metric == "count" else point[metric].tolist()
+            cis: list[tuple[float, float] | None] = []
+            notes: list[str | None] = []
+            if replicates is not None:
+                cis, notes = self._intervals(replicates[metric])
+            for g, value in enumerate(values):
+                if value != value:  # NaN: a zero denominator
+                    out[g][metric] = undefined
+                elif not ok[g]:
+                    out[g][metric] = MetricValue(value, None, "insufficient_data", small[g])
+                elif cis:
+                    out[g][metric] = MetricValue(value, cis[slot[g]], "ok", notes[slot[g]])
+                else:
+                    out[g][metric] = MetricValue(value, None, "ok")
+        return out
+
+    def _value(self, point: float, samples: Array | None, *, compared: int, metric: str, kind: str) -> MetricValue:
+        """A disparity value with its interval and status."""
+        if metric in _SCORE_METRICS and not self.has_scores:
+            return MetricValue(None, None, "undefined", _NO_SCORES)
+        if compared < 2:
+            return MetricValue(
+                None,
+                None,
+                "insufficient_data",
+                f"{compared} comparable groups; a {kind} needs 2 groups with enough rows and a defined {metric}",
+            )
+        if kind.endswith("ratio") and metric in _SIGNED_METRICS:
+            return MetricValue(None, None, "undefined", f"a ratio of the signed {metric} is not meaningful")
+        if math.isnan(point):
+            return MetricValue(
+                None, None, "undefined", f"{metric} is 0 in every compared group; a ratio of zeros is undefined"
+            )
+        if samples is None:
+            return MetricValue(point, None, "ok")
+        cis, notes = self._intervals(samples[:, None])
+        return MetricValue(point, cis[0], "ok", notes[0])
+
+    def disparities(
+        self, level: _Level, point: Mapping[str, Array], eligible: Array, replicates: Mapping[str, Array] | None
+    ) -> tuple[dict[str, Disparity], dict[str, tuple[Array | None, Array | None]]]:
+        """One disparity per metric (not count) of one level, and its replicate differences and ratios."""
+        out: dict[str, Disparity] = {}
+        samples_out: dict[str, tuple[Array | None, Array | None]] = {}
+        slot = np.cumsum(eligible) - 1
+        for metric in _DISPARITY_METRICS:
+            values = point[metric]
+            included = eligible & ~np.isnan(values)
+            if metric in _SCORE_METRICS and not self.has_scores:
+                included = np.zeros_like(included)
+            columns = np.flatnonzero(included)
+            excluded = (
+                tuple(g for g, inc in zip(level.groups, included.tolist(), strict=True) if not inc) + level.absent
+            )
+            compared = len(columns)
+            diff, ratio = _spread(values[columns][None, :])
+            samples = None if replicates is None else replicates[metric][:, slot[columns]]
+            rep_diff, rep_ratio = (None, None) if samples is None else _spread(samples)
+            samples_out[metric] = (rep_diff, rep_ratio)
+            ref_diff: MetricValue | None = None
+            ref_ratio: MetricValue | None = None
+            if level.reference is not None:
+                ref = level.reference
+                if metric in _SCORE_METRICS and not self.has_scores:
+                    ref_diff = ref_ratio = MetricValue(None, None, "undefined", _NO_SCORES)
+                elif not included[ref]:
+                    why = (
+                        "the reference group has too few rows"
+                        if not eligible[ref]
+                        else f"the reference group has no defined {metric}"
+                    )
+                    ref_diff = ref_ratio = MetricValue(None, None, "insufficient_data", why)
+                else:
+                    at = int(np.searchsorted(columns, ref))
+                    d0, r0 = _to_reference(values[columns][None, :], at)
+                    rd, rr = (None, None) if samples is None else _to_reference(samples, at)
+                    ref_diff = self._value(
+                        float(d0[0]), rd, compared=compared, metric=metric, kind="reference difference"
+                    )
+                    ref_ratio = self._value(float(r0[0]), rr, compared=compared, metric=metric, kind="reference ratio")
+            out[metric] = Disparity(
+                attribute=level.name,
+                metric=metric,
+                difference=self._value(float(diff[0]), rep_diff, compared=compared, metric=metric, kind="difference"),
+                ratio=self._value(float(ratio[0]), rep_ratio, compared=compared, metric=metric, kind="ratio"),
+                reference_group=level.reference_name,
+                reference_difference=ref_diff,
+                reference_ratio=ref_ratio,
+                groups_compared=compared,
+                excluded_groups=excluded,
+            )
+        return out, samples_out
+
+    def fairness(
+        self,
+        attribute: str,
+        disparities: Mapping[str, Disparity],
+        samples: Mapping[str, tuple[Array | None, Array | None]],
+    ) -> list[FairnessMetric]:
+        """The named fairness metrics of one attribute, from its disparities."""
+        sel = disparities["selection_rate"]
+        tpr = disparities["true_positive_rate"]
+        fpr = disparities["false_positive_rate"]
+        both = tuple(dict.fromkeys(tpr.excluded_groups + fpr.excluded_groups))
+        odds_difference = self._worst(
+            tpr.difference, fpr.difference, samples["true_positive_rate"][0], samples["false_positive_rate"][0], "max"
+        )
+        odds_ratio = self._worst(
+            tpr.ratio, fpr.ratio, samples["true_positive_rate"][1], samples["false_positive_rate"][1], "min"
+        )
+        return [
+            FairnessMetric(attribute, "demographic_parity_difference", sel.difference, sel.excluded_groups),
+            FairnessMetric(attribute, "demographic_parity_ratio", sel.ratio, sel.excluded_groups),
+            FairnessMetric(attribute, "equalized_odds_difference", odds_difference, both),
+            FairnessMetric(attribute, "equalized_odds_ratio", odds_ratio, both),
+            FairnessMetric(attribute, "equal_opportunity_difference", tpr.difference, tpr.excluded_groups),
+        ]
+
+    def _worst(
+        self,
+        a: MetricValue,
+        b: MetricValue,
+        a_samples: Array | None,
+        b_samples: Array | None,
+        pick: Literal["max", "min"],
+    ) -> MetricValue:
+        """The worse of two disparities (as fairlearn's worst_case), defined only when both are."""
+        for item in (a, b):
+            if item.status != "ok" or item.value is None:
+                return MetricValue(None, None, item.status, item.reason)
+        assert a.value is not None and b.value is not None
+        value = max(a.value, b.value) if pick == "max" else min(a.value, b.value)
+        if a_samples is None or b_samples is None:
+            return MetricValue(value, None, "ok")
+        combined = np.maximum(a_samples, b_samples) if pick == "max" else np.minimum(a_samples, b_samples)
+        cis, notes = self._intervals(combined[:, None])
+        return MetricValue(value, cis[0], "ok", notes[0])

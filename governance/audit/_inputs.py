@@ -1,0 +1,385 @@
+"""Input validation and encoding: labels, scores, decisions and sensitive attributes as dense codes."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from governance.audit._report import Array
+from governance.errors import Problem
+
+_MAX_FLOAT_LEVELS: Final = 20  # a float attribute with more distinct values is continuous
+
+
+@dataclass(frozen=True)
+class _Attribute:
+    """One sensitive attribute as dense integer codes."""
+
+    name: str
+    codes: Array  # (N,) int, values in [0, len(groups))
+    groups: tuple[str, ...]
+    absent: tuple[str, ...]
+    missing_rows: int
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One reported scope family: overall, a single attribute or an intersection."""
+
+    name: str
+    parts: tuple[int, ...]
+    of_fine: Array  # (G,) level group of each fine group
+    groups: tuple[str, ...]
+    absent: tuple[str, ...]
+    absent_count: int
+    missing_rows: int
+    reference: int | None
+    reference_name: str | None
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _numeric(name: str, values: object, n_rows: int | None, problems: list[Problem]) -> Array | None:
+    """A 1-D numeric (bool, int or float) array, or None after recording why not."""
+    if isinstance(values, pd.Series | pd.Index):
+        dtype = values.dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            arr = values.to_numpy(dtype=np.float64, na_value=np.nan) if values.hasnans else values.to_numpy()
+        else:
+            arr = values.to_numpy()
+    else:
+        arr = np.asarray(values)
+    if arr.ndim != 1:
+        problems.append(Problem(name, f"expected a 1-D array, found {arr.ndim} dimensions"))
+        return None
+    if n_rows is not None and len(arr) != n_rows:
+        problems.append(Problem(name, f"expected {n_rows} rows (the length of y_true), found {len(arr)}"))
+        return None
+    if arr.dtype.kind in "biuf":
+        return arr
+    if arr.dtype.kind == "O":
+        missing = pd.isna(arr)
+        converted = pd.to_numeric(pd.Series(arr, copy=False), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        bad = int(np.count_nonzero(np.isnan(converted) & ~missing))
+        if bad == 0:
+            return converted
+        problems.append(Problem(name, f"expected numbers, found {bad} non-numeric entries (dtype object)"))
+        return None
+    problems.append(Problem(name, f"expected numbers, found dtype {arr.dtype.name}"))
+    return None
+
+
+def _binary(name: str, arr: Array, problems: list[Problem], what: str) -> Array | None:
+    """A bool array from 0/1 or bool values, or None after recording the problem."""
+    if arr.dtype.kind == "b":
+        return arr
+    if arr.dtype.kind == "f":
+        nonfinite = int(np.count_nonzero(~np.isfinite(arr)))
+        if nonfinite:
+            problems.append(
+                Problem(name, f"{nonfinite} missing or non-finite {what}; expected binary {what} (0/1 or bool)")
+            )
+            return None
+    is_one = arr == 1
+    other = int(len(arr) - np.count_nonzero(is_one) - np.count_nonzero(arr == 0))
+    if other:
+        distinct = len(np.unique(arr))
+        problems.append(
+            Problem(
+                name,
+                f"expected binary {what} (0/1 or bool), found {distinct} distinct values "
+                f"({other} rows neither 0 nor 1)",
+            )
+        )
+        return None
+    return cast(Array, is_one)
+
+
+def _factorize_strings(arr: Array) -> tuple[Array, list[str]] | None:
+    """Factorize a numpy unicode array without a Python string per row; None when it cannot.
+
+    Short ASCII strings (up to 8 characters) pack exactly into one integer; other strings are
+    hashed (64-bit FNV-1a) and every row is checked against its code's first row, so a hash
+    collision falls back to the slow path instead of merging groups.
+    """
+    n = len(arr)
+    width = arr.dtype.itemsize // 4
+    if width == 0:
+        return np.zeros(n, dtype=np.int64), [""]
+    chars = np.ascontiguousarray(arr).view(np.uint32).reshape(n, width)
+    key = np.zeros(n, dtype=np.uint64)
+    part = np.empty(n, dtype=np.uint64)
+    if width <= 8 and int(chars.max()) < 256:
+        for j in range(width):
+            np.left_shift(chars[:, j], np.uint64(8 * j), out=part)
+            np.bitwise_or(key, part, out=key)
+        del part
+        codes, uniques = pd.factorize(key)
+        names = [int(u).to_bytes(8, "little")[:width].decode("latin-1").rstrip("\x00") for u in uniques]
+        return np.asarray(codes, dtype=np.int64), names
+    del part
+    key += np.uint64(0xCBF29CE484222325)
+    prime = np.uint64(0x100000001B3)
+    for j in range(width):
+        np.bitwise_xor(key, chars[:, j], out=key, casting="unsafe")
+        np.multiply(key, prime, out=key)
+    codes, _ = pd.factorize(key)
+    del key
+    codes = np.asarray(codes, dtype=np.int64)
+    running = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate(([True], running[1:] != running[:-1])))
+    del running
+    firsts = chars[first]
+    for j in range(width):
+        if not np.array_equal(firsts[:, j][codes], chars[:, j]):
+            return None
+    return codes, [str(u) for u in arr[first]]
+
+
+def _encode_attribute(
+    name: str,
+    values: object,
+    n_rows: int,
+    *,
+    declared: Sequence[object] | None,
+    missing: str,
+    missing_label: str,
+    problems: list[Problem],
+) -> _Attribute | None:
+    """Dense codes for one sensitive attribute, or None after recording every problem found."""
+    location = f"sensitive[{name!r}]"
+    categorical_declared: list[str] | None = None
+    uniques: list[object]
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        if len(values) != n_rows:
+            problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(values)}"))
+            return None
+        raw_codes = np.asarray(values.codes, dtype=np.int64)
+        uniques = list(values.categories)
+        categorical_declared = [str(u) for u in uniques]
+        sortable = False  # keep the declared category order
+    else:
+        arr = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
+        if arr.ndim != 1:
+            problems.append(Problem(location, f"expected a 1-D array, found {arr.ndim} dimensions"))
+            return None
+        if len(arr) != n_rows:
+            problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(arr)}"))
+            return None
+        sortable = True
+        if arr.dtype.kind == "f":
+            distinct = len(pd.unique(arr[~np.isnan(arr)]))
+            if distinct > _MAX_FLOAT_LEVELS:
+                problems.append(
+                    Problem(
+                        location,
+                        f"a continuous attribute (float with {distinct} distinct values) cannot define groups",
+                        "bin it first (for example with pandas.cut) and pass the bins",
+                    )
+                )
+                return None
+        fast = _factorize_strings(arr) if arr.dtype.kind == "U" else None
+        if fast is not None:
+            raw_codes, names_found = fast
+            uniques = list(names_found)
+        else:
+            raw_codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+            raw_codes = np.asarray(raw_codes, dtype=np.int64)
+            uniques = list(uniq)
+    names = [str(u) for u in uniques]
+    k = len(names)
+    # Empty or blank strings are missing values, like None and NaN.
+    blank = {i for i, u in enumerate(uniques) if isinstance(u, str) and not u.strip()}
+    keep = [i for i in range(k) if i not in blank]
+    if sortable:
+        try:
+            keep.sort(key=lambda i: cast(Any, uniques[i]))
+        except TypeError:
+            keep.sort(key=lambda i: names[i])
+    lut = np.full(k + 1, -1, dtype=np.int16 if k < 2**15 else np.int64)  # index k: the NA sentinel -1
+    lut[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep))
+    codes: Array = lut[raw_codes]
+    del raw_codes
+    ordered = [names[i] for i in keep]
+    counts = np.bincount(codes + 1, minlength=len(ordered) + 1)
+    missing_rows = int(counts[0])
+    observed = counts[1:] > 0
+    unused = [ordered[i] for i in np.flatnonzero(~observed)]
+    if unused:  # unused categories of a pandas Categorical: drop from the codes, report as absent
+        remap = np.full(len(ordered) + 1, -1, dtype=np.int64)
+        remap[1:][observed] = np.arange(int(observed.sum()))
+        codes = remap[codes + 1]
+        ordered = [ordered[i] for i in np.flatnonzero(observed)]
+    if len(set(ordered)) != len(ordered):
+        problems.append(
+            Problem(
+                location,
+                f"{len(ordered) - len(set(ordered))} distinct values have the same text as another",
+                "convert the column to strings first",
+            )
+        )
+        return None
+    ok = True
+    if missing_rows:
+        if missing == "error":
+            problems.append(
+                Problem(
+                    location,
+                    f"{missing_rows} missing values (None, NaN or empty); expected a value in every row",
+                    "fill them upstream, or report them as a group with missing='group'",
+                )
+            )
+            ok = False
+        elif missing_label in ordered:
+            problems.append(
+                Problem(
+                    location,
+                    "missing_label is also a value of this attribute",
+                    "choose a missing_label that does not occur in the data",
+                )
+            )
+            ok = False
+        else:
+            codes = np.where(codes < 0, len(ordered), codes)
+            ordered.append(missing_label)
+    declared_names = [str(v) for v in declared] if declared is not None else categorical_declared
+    absent: list[str] = []
+    if declared_names is not None:
+        declared_set = set(declared_names)
+        outside = [
+            i for i, g in enumerate(ordered) if g not in declared_set and not (missing_rows and g == missing_label)
+        ]
+        if outside and declared is not None:
+            rows = int(np.isin(codes, np.asarray(outside)).sum())
+            problems.append(
+                Problem(
+                    location,
+                    f"{rows} rows have values outside the declared categories",
+                    "declare every category in categories, or fix the data",
+                )
+            )
+            ok = False
+        present = set(ordered)
+        absent = [g for g in dict.fromkeys(declared_names) if g not in present]
+    if len(ordered) < 2 and ok:
+        problems.append(
+            Problem(
+                location,
+                f"{len(ordered)} group found; an audit compares at least 2 groups "
+                "(a single group is not evidence of fairness)",
+            )
+        )
+        ok = False
+    if not ok:
+        return None
+    small = np.int16 if len(ordered) < 2**15 else np.int64
+    return _Attribute(
+        name, codes.astype(small, copy=False), tuple(ordered), tuple(absent), missing_rows if missing == "group" else 0
+    )
+
+
+def _intersections(
+    spec: Sequence[Sequence[str]] | Literal["all"] | None, names: Sequence[str], problems: list[Problem]
+) -> list[tuple[int, ...]]:
+    """Attribute index tuples of the requested intersections, in the given order."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        if spec != "all":
+            problems.append(Problem("intersections", "expected 'all', None or a list of lists of attribute names"))
+            return []
+        return [c for r in range(2, len(names) + 1) for c in itertools.combinations(range(len(names)), r)]
+    out: list[tuple[int, ...]] = []
+    seen: set[frozenset[int]] = set()
+    for i, item in enumerate(spec):
+        where = f"intersections[{i}]"
+        if isinstance(item, str) or not isinstance(item, Sequence):
+            problems.append(Problem(where, "expected a list of attribute names"))
+            continue
+        unknown = [p for p in item if p not in names]
+        if unknown:
+            problems.append(Problem(where, f"{len(unknown)} names are not keys of sensitive"))
+            continue
+        index = tuple(names.index(p) for p in item)
+        if len(index) < 2 or len(set(index)) != len(index):
+            problems.append(Problem(where, "expected at least 2 different attribute names"))
+            continue
+        if frozenset(index) in seen:
+            problems.append(Problem(where, "repeats an earlier intersection"))
+            continue
+        seen.add(frozenset(index))
+        out.append(index)
+    return out
+
+
+def _check_options(
+    *,
+    threshold: object,
+    top_k: object,
+    precision_at_k_share: object,
+    n_boot: object,
+    confidence: object,
+    seed: object,
+    min_group_size: object,
+    missing: object,
+    missing_label: object,
+    score_bins: object,
+    has_scores: bool,
+    has_decisions: bool,
+    problems: list[Problem],
+) -> None:
+    """Record every problem with the keyword arguments (names, expectations, what was found)."""
+
+    def kind(value: object) -> str:
+        return type(value).__name__
+
+    if not has_scores and not has_decisions:
+        problems.append(Problem("scores", "give scores (with threshold or top_k) or decisions"))
+    if has_decisions:
+        if threshold is not None or top_k is not None:
+            problems.append(Problem("threshold", "decisions are given, so threshold and top_k must be None"))
+    elif has_scores and (threshold is None) == (top_k is None):
+        problems.append(Problem("threshold", "expected exactly one of threshold and top_k"))
+    if threshold is not None and not _is_real(threshold):
+        problems.append(Problem("threshold", f"expected a finite real number, found {kind(threshold)}"))
+    elif threshold is not None and not math.isfinite(cast(float, threshold)):
+        problems.append(Problem("threshold", "expected a finite real number, found a non-finite one (NaN or infinite)"))
+    for name, share in (("top_k", top_k), ("precision_at_k_share", precision_at_k_share)):
+        if share is not None and not (_is_real(share) and 0 < cast(float, share) <= 1):
+            found = "a number outside it" if _is_real(share) else kind(share)
+            problems.append(Problem(name, f"expected a share of accounts in (0, 1], found {found}"))
+    if not (_is_int(n_boot) and cast(int, n_boot) >= 0):
+        problems.append(Problem("n_boot", f"expected an integer >= 0, found {kind(n_boot)}"))
+    if not (_is_real(confidence) and 0 < cast(float, confidence) < 1):
+        found = "a number outside it" if _is_real(confidence) else kind(confidence)
+        problems.append(Problem("confidence", f"expected a level in (0, 1), found {found}"))
+    if not (_is_int(seed) and cast(int, seed) >= 0):
+        problems.append(Problem("seed", f"expected an integer >= 0, found {kind(seed)}"))
+    if not (_is_int(min_group_size) and cast(int, min_group_size) >= 1):
+        problems.append(Problem("min_group_size", f"expected an integer >= 1, found {kind(min_group_size)}"))
+    for key, policy in missing.items() if isinstance(missing, Mapping) else [(None, missing)]:
+        if policy not in ("error", "group"):
+            where = "missing" if key is None else f"missing[{key!r}]"
+            problems.append(Problem(where, "expected 'error' or 'group'"))
+    for key, label in missing_label.items() if isinstance(missing_label, Mapping) else [(None, missing_label)]:
+        if not (isinstance(label, str) and label.strip()):
+            where = "missing_label" if key is None else f"missing_label[{key!r}]"
+            problems.append(Problem(where, "expected a non-empty string"))
+    if not (_is_int(score_bins) and cast(int, score_bins) >= 2):
+        problems.append(Problem("score_bins", f"expected an integer >= 2, found {kind(score_bins)}"))

@@ -1,0 +1,534 @@
+"""Report types of the audit: plain, frozen data with their JSON forms, and the metric tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeAlias
+
+import numpy.typing as npt
+
+from governance.errors import DataValidationError, Problem
+
+SCHEMA: Final = "governance.audit/1"
+
+Status: TypeAlias = Literal["ok", "insufficient_data", "undefined"]
+Array: TypeAlias = npt.NDArray[Any]
+
+METRICS: Final[tuple[str, ...]] = (
+    "count",
+    "base_rate",
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_negative_rate",
+    "precision",
+    "negative_predictive_value",
+    "accuracy",
+    "auc",
+    "mean_score",
+    "calibration_gap",
+    "precision_at_k",
+)
+FAIRNESS_METRICS: Final[tuple[str, ...]] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+)
+_SCORE_METRICS: Final = frozenset({"auc", "mean_score", "calibration_gap", "precision_at_k"})
+_SIGNED_METRICS: Final = frozenset({"calibration_gap"})
+_DISPARITY_METRICS: Final = tuple(m for m in METRICS if m != "count")
+
+_UNDEFINED: Final[Mapping[str, str]] = {
+    "count": "no rows",
+    "base_rate": "no rows",
+    "selection_rate": "no rows",
+    "true_positive_rate": "no positive labels",
+    "false_positive_rate": "no negative labels",
+    "false_negative_rate": "no positive labels",
+    "true_negative_rate": "no negative labels",
+    "precision": "no positive decisions",
+    "negative_predictive_value": "no negative decisions",
+    "accuracy": "no rows",
+    "auc": "only one label class",
+    "mean_score": "no rows",
+    "calibration_gap": "no rows",
+    "precision_at_k": "no rows",
+}
+_NO_SCORES: Final = "no scores"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValue:
+    """One estimate: the value, its interval, a status and, when useful, why.
+
+    Parameters
+    ----------
+    value
+        The point estimate; None when undefined.
+    ci
+        ``(low, high)`` percentile bootstrap interval; None without bootstrap,
+        for groups below ``min_group_size`` or when not estimable.
+    status
+        ``"ok"``, ``"insufficient_data"`` or ``"undefined"``.
+    reason
+        Why the status is not ``"ok"``, or a note on the interval.
+    """
+
+    value: float | None
+    ci: tuple[float, float] | None
+    status: Status
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form ``{"value", "ci", "status", "reason"?}``."""
+        out: dict[str, Any] = {
+            "value": self.value,
+            "ci": None if self.ci is None else [self.ci[0], self.ci[1]],
+            "status": self.status,
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricValue:
+        """Rebuild from :meth:`to_dict` output."""
+        ci = data.get("ci")
+        return cls(
+            value=data.get("value"),
+            ci=None if ci is None else (ci[0], ci[1]),
+            status=data["status"],
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMetrics:
+    """Every metric of one group of one attribute or intersection.
+
+    Parameters
+    ----------
+    attribute
+        Attribute name, or intersection name (parts joined by ``" & "``).
+    group
+        Group name (for an intersection, the parts joined by ``" & "``).
+    n
+        Rows in the group (0 for an absent category or empty intersection).
+    status
+        ``"ok"`` or ``"insufficient_data"``.
+    reason
+        Why the group has insufficient data.
+    metrics
+        Metric name to :class:`MetricValue`, for every name in :data:`METRICS`.
+    """
+
+    attribute: str
+    group: str
+    n: int
+    status: Status
+    reason: str | None
+    metrics: Mapping[str, MetricValue]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        out: dict[str, Any] = {"attribute": self.attribute, "group": self.group, "n": self.n, "status": self.status}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        out["metrics"] = {name: value.to_dict() for name, value in self.metrics.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupMetrics:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            attribute=data["attribute"],
+            group=data["group"],
+            n=data["n"],
+            status=data["status"],
+            reason=data.get("reason"),
+            metrics={name: MetricValue.from_dict(value) for name, value in data["metrics"].items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Disparity:
+    """Between-group spread of one metric over one attribute or intersection.
+
+    Parameters
+    ----------
+    attribute
+        Attribute or intersection name.
+    metric
+        Metric name from :data:`METRICS` (not ``count``).
+    difference
+        Max - min over the compared groups.
+    ratio
+        Min / max over the compared groups.
+    reference_group
+        The configured reference group, if any.
+    reference_difference
+        Largest absolute difference between a compared group and the reference.
+    reference_ratio
+        Smallest ``min(a, r) / max(a, r)`` between a compared group and the reference.
+    groups_compared
+        Number of groups compared.
+    excluded_groups
+        Groups left out (too small, metric undefined, no rows); each group's
+        entry in :attr:`AuditReport.groups` says why.
+    """
+
+    attribute: str
+    metric: str
+    difference: MetricValue
+    ratio: MetricValue
+    reference_group: str | None
+    reference_difference: MetricValue | None
+    reference_ratio: MetricValue | None
+    groups_compared: int
+    excluded_groups: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        reference: dict[str, Any] | None = None
+        if self.reference_group is not None:
+            assert self.reference_difference is not None and self.reference_ratio is not None
+            reference = {
+                "group": self.reference_group,
+                "difference": self.reference_difference.to_dict(),
+                "ratio": self.reference_ratio.to_dict(),
+            }
+        return {
+            "attribute": self.attribute,
+            "metric": self.metric,
+            "difference": self.difference.to_dict(),
+            "ratio": self.ratio.to_dict(),
+            "reference": reference,
+            "groups_compared": self.groups_compared,
+            "excluded_groups": list(self.excluded_groups),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Disparity:
+        """Rebuild from :meth:`to_dict` output."""
+        reference = data.get("reference")
+        return cls(
+            attribute=data["attribute"],
+            metric=data["metric"],
+            difference=MetricValue.from_dict(data["difference"]),
+            ratio=MetricValue.from_dict(data["ratio"]),
+            reference_group=None if reference is None else reference["group"],
+            reference_difference=None if reference is None else MetricValue.from_dict(reference["difference"]),
+            reference_ratio=None if reference is None else MetricValue.from_dict(reference["ratio"]),
+            groups_compared=data["groups_compared"],
+            excluded_groups=tuple(data["excluded_groups"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FairnessMetric:
+    """A named fairness metric (see :data:`FAIRNESS_METRICS`) of one attribute or intersection.
+
+    Parameters
+    ----------
+    attribute
+        Attribute or intersection name.
+    metric
+        One of :data:`FAIRNESS_METRICS`.
+    value
+        The estimate.
+    excluded_groups
+        Groups left out of at least one underlying comparison.
+    """
+
+    attribute: str
+    metric: str
+    value: MetricValue
+    excluded_groups: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (the :class:`MetricValue` fields inline)."""
+        return {
+            "attribute": self.attribute,
+            "metric": self.metric,
+            **self.value.to_dict(),
+            "excluded_groups": list(self.excluded_groups),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FairnessMetric:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            attribute=data["attribute"],
+            metric=data["metric"],
+            value=MetricValue.from_dict(data),
+            excluded_groups=tuple(data["excluded_groups"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSummary:
+    """What was audited for one attribute or intersection.
+
+    Parameters
+    ----------
+    name
+        Attribute name, or the parts joined by ``" & "``.
+    parts
+        The attribute names it is made of (one for a single attribute).
+    groups
+        Groups with rows.
+    absent_groups
+        Declared categories absent from the data, or empty intersection
+        groups, by name (listed up to 1,000; see ``absent_count``).
+    absent_count
+        Number of declared-but-absent categories or empty intersection groups.
+    missing_rows
+        Rows whose value was missing and that were reported as the missing group.
+    reference
+        The reference group, if configured.
+    """
+
+    name: str
+    parts: tuple[str, ...]
+    groups: int
+    absent_groups: tuple[str, ...]
+    absent_count: int
+    missing_rows: int
+    reference: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "name": self.name,
+            "parts": list(self.parts),
+            "groups": self.groups,
+            "absent_groups": list(self.absent_groups),
+            "absent_count": self.absent_count,
+            "missing_rows": self.missing_rows,
+            "reference": self.reference,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AttributeSummary:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            name=data["name"],
+            parts=tuple(data["parts"]),
+            groups=data["groups"],
+            absent_groups=tuple(data["absent_groups"]),
+            absent_count=data["absent_count"],
+            missing_rows=data["missing_rows"],
+            reference=data.get("reference"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRule:
+    """How decisions were made.
+
+    Parameters
+    ----------
+    kind
+        ``"threshold"``, ``"top_k"`` or ``"decisions"`` (given by the caller).
+    threshold
+        The score threshold (for top-k, the k-th highest score); None for given decisions.
+    top_k
+        The top-k share, for a top-k rule.
+    selected
+        Rows with a positive decision.
+    precision_at_k_share
+        The share used by ``precision_at_k``; None without scores.
+    """
+
+    kind: Literal["threshold", "top_k", "decisions"]
+    threshold: float | None
+    top_k: float | None
+    selected: int
+    precision_at_k_share: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "kind": self.kind,
+            "threshold": self.threshold,
+            "top_k": self.top_k,
+            "selected": self.selected,
+            "precision_at_k_share": self.precision_at_k_share,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DecisionRule:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            kind=data["kind"],
+            threshold=data.get("threshold"),
+            top_k=data.get("top_k"),
+            selected=data["selected"],
+            precision_at_k_share=data.get("precision_at_k_share"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapInfo:
+    """How the intervals were made.
+
+    Parameters
+    ----------
+    replicates
+        Bootstrap replicates (0: no intervals).
+    confidence
+        Interval level.
+    seed
+        Seed of ``numpy.random.SeedSequence``.
+    score_bins
+        Requested score bins.
+    bins_used
+        Bins after keeping ties together and adding the threshold edge.
+    scheme
+        ``"multinomial"`` (draw over cells) or ``"rows"`` (draw rows); the same distribution.
+    cells
+        Occupied cells.
+    binning_error
+        Largest ``|exact - binned|`` point estimate over groups with intervals,
+        for ``auc`` and ``precision_at_k`` (each group's interval is shifted by its own).
+    """
+
+    replicates: int
+    confidence: float
+    seed: int
+    score_bins: int
+    bins_used: int
+    scheme: Literal["multinomial", "rows", "none"]
+    cells: int
+    binning_error: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "replicates": self.replicates,
+            "confidence": self.confidence,
+            "seed": self.seed,
+            "score_bins": self.score_bins,
+            "bins_used": self.bins_used,
+            "scheme": self.scheme,
+            "cells": self.cells,
+            "binning_error": dict(self.binning_error),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BootstrapInfo:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            replicates=data["replicates"],
+            confidence=data["confidence"],
+            seed=data["seed"],
+            score_bins=data["score_bins"],
+            bins_used=data["bins_used"],
+            scheme=data["scheme"],
+            cells=data["cells"],
+            binning_error=dict(data["binning_error"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """The audit result; :meth:`to_dict` is the ``governance.audit/1`` document.
+
+    Parameters
+    ----------
+    rows
+        Rows audited.
+    min_group_size
+        Groups with fewer rows have ``insufficient_data``.
+    decision_rule
+        How decisions were made.
+    bootstrap
+        How intervals were made.
+    attributes
+        Single attributes (in the given order), then intersections.
+    overall
+        Metric name to value over all rows.
+    groups
+        Every group of every attribute and intersection.
+    disparities
+        One per attribute or intersection and metric (not ``count``).
+    fairness
+        The named fairness metrics per attribute or intersection.
+    schema
+        ``"governance.audit/1"``.
+    """
+
+    rows: int
+    min_group_size: int
+    decision_rule: DecisionRule
+    bootstrap: BootstrapInfo
+    attributes: tuple[AttributeSummary, ...]
+    overall: Mapping[str, MetricValue]
+    groups: tuple[GroupMetrics, ...]
+    disparities: tuple[Disparity, ...]
+    fairness: tuple[FairnessMetric, ...]
+    schema: str = SCHEMA
+
+    def group(self, attribute: str, group: str) -> GroupMetrics:
+        """Return the metrics of one group; KeyError when there is no such group."""
+        for item in self.groups:
+            if item.attribute == attribute and item.group == group:
+                return item
+        raise KeyError(f"no group of that name in attribute {attribute!r}")
+
+    def disparity(self, attribute: str, metric: str) -> Disparity:
+        """Return the disparity of one metric over one attribute; KeyError when absent."""
+        for item in self.disparities:
+            if item.attribute == attribute and item.metric == metric:
+                return item
+        raise KeyError(f"no disparity {metric!r} for attribute {attribute!r}")
+
+    def fairness_metric(self, attribute: str, metric: str) -> FairnessMetric:
+        """Return one named fairness metric of one attribute; KeyError when absent."""
+        for item in self.fairness:
+            if item.attribute == attribute and item.metric == metric:
+                return item
+        raise KeyError(f"no fairness metric {metric!r} for attribute {attribute!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``governance.audit/1`` document; ``json.dumps(..., allow_nan=False)`` accepts it."""
+        return {
+            "schema": self.schema,
+            "rows": self.rows,
+            "min_group_size": self.min_group_size,
+            "decision_rule": self.decision_rule.to_dict(),
+            "bootstrap": self.bootstrap.to_dict(),
+            "attributes": [a.to_dict() for a in self.attributes],
+            "overall": {name: value.to_dict() for name, value in self.overall.items()},
+            "groups": [g.to_dict() for g in self.groups],
+            "disparities": [d.to_dict() for d in self.disparities],
+            "fairness": [f.to_dict() for f in self.fairness],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditReport:
+        """Rebuild a report from :meth:`to_dict` output (for example, read back from JSON).
+
+        Raises
+        ------
+        DataValidationError
+            When the document is not a ``governance.audit/1`` document.
+        """
+        if data.get("schema") != SCHEMA:
+            raise DataValidationError([Problem("schema", f"expected {SCHEMA!r}, found another or none")])
+        return cls(
+            rows=data["rows"],
+            min_group_size=data["min_group_size"],
+            decision_rule=DecisionRule.from_dict(data["decision_rule"]),
+            bootstrap=BootstrapInfo.from_dict(data["bootstrap"]),
+            attributes=tuple(AttributeSummary.from_dict(a) for a in data["attributes"]),
+            overall={name: MetricValue.from_dict(value) for name, value in data["overall"].items()},
+            groups=tuple(GroupMetrics.from_dict(g) for g in data["groups"]),
+            disparities=tuple(Disparity.from_dict(d) for d in data["disparities"]),
+            fairness=tuple(FairnessMetric.from_dict(f) for f in data["fairness"]),
+            schema=data["schema"],
+        )
