@@ -205,6 +205,9 @@ class SensitiveSpec(_Section):
     attributes: Annotated[tuple[SensitiveAttribute, ...], Field(min_length=1)]
     intersections: tuple[tuple[str, ...], ...] = ()
     min_group_size: Annotated[int, Field(gt=0)] = 30
+    # a group is judged on a rate only when the rate's denominator (positives for TPR/FNR, negatives for
+    # FPR/TNR, selected accounts for precision, rows for selection rate) reaches this many events
+    min_events: Annotated[int, Field(gt=0)] = 10
     publish_min_group_size: Annotated[int, Field(gt=0)] = 10
 
     @property
@@ -238,7 +241,9 @@ class AuditSpec(_Section):
     threshold: float | None = None
     precision_at_k: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     bootstrap: Annotated[int, Field(ge=0)] = 1000
-    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    # level of the audit's printed intervals; null: the policy's confidence (so the card's intervals and the
+    # gate's verdicts come from the same method at the same level)
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     seed: int = 0
 
 
@@ -290,6 +295,13 @@ class PolicySpec(_Section):
     """
 
     decision: Literal["interval", "point"] = "interval"
+    # the level of every interval the gate judges: a rule fails a compliant model, or passes a breaching one,
+    # with probability at most (1 - confidence) / 2 each, simultaneously over the comparisons it makes
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    # per_rule: each rule holds that error on its own (the card states the family-wise bound over the rules);
+    # bonferroni: each rule is judged at 1 - (1 - confidence) / R over the R statistical rules, so the whole
+    # gate fails a compliant model with probability at most (1 - confidence) / 2
+    error_control: Literal["per_rule", "bonferroni"] = "per_rule"
     on_inconclusive: Literal["fail", "warn"] = "fail"
     required_approvals: Annotated[int, Field(ge=0)] = 0
     valid_for_days: Annotated[int, Field(gt=0)] = 90
@@ -379,6 +391,11 @@ class GovernanceConfig(_Section):
     def feature_names(self) -> tuple[str, ...]:
         """Names of the declared model features, in config order."""
         return tuple(f.name for f in self.features)
+
+    @property
+    def audit_confidence(self) -> float:
+        """The level of the audit's intervals: ``audit.confidence``, else the policy's."""
+        return self.audit.confidence if self.audit.confidence is not None else self.policy.confidence
 
 
 # ---------------------------------------------------------------- loading

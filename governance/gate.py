@@ -77,20 +77,32 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, cast
 from xml.etree import ElementTree
 
 from governance.audit import SCHEMA as AUDIT_SCHEMA
 from governance.audit import AuditReport, MetricValue
+from governance.audit._disparities import (
+    Decider,
+    GroupEstimate,
+    Spread,
+    Statistic,
+    decider_of_spread,
+    decider_of_value,
+    group_interval,
+    spread,
+)
+from governance.audit.intervals import z_value
 from governance.config import FAIRNESS_METRICS, PolicyRule, PolicySpec, validate_policy
 from governance.errors import ConfigError, DataValidationError, GateFailure, Problem
 
 __all__ = [
     "CARD_SCHEMA",
     "Comparison",
+    "ErrorControl",
     "GateReport",
     "RuleResult",
     "card_policy",
@@ -149,10 +161,11 @@ class Comparison:
     verdict: Verdict
     reason: str
     not_compared: tuple[str, ...] = ()
+    decide: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
-        return {
+        out: dict[str, Any] = {
             "attribute": self.attribute,
             "group": self.group,
             "observed": self.observed,
@@ -161,6 +174,9 @@ class Comparison:
             "reason": self.reason,
             "not_compared": list(self.not_compared),
         }
+        if self.decide is not None:
+            out["decide"] = dict(self.decide)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
@@ -174,6 +190,7 @@ class Comparison:
             verdict=data["verdict"],
             reason=data["reason"],
             not_compared=tuple(data.get("not_compared", ())),
+            decide=data.get("decide"),
         )
 
 
@@ -272,6 +289,84 @@ class RuleResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorControl:
+    """How the gate holds its false verdicts: the level of each rule, and the bound over all of them.
+
+    Parameters
+    ----------
+    confidence
+        The policy's confidence.
+    method
+        ``per_rule`` or ``bonferroni`` (``policy.error_control``).
+    rules
+        Statistical rules (on the audit's evidence; the card-fact rules are exact).
+    rule_confidence
+        The level each statistical rule is judged at.
+    """
+
+    confidence: float
+    method: Literal["per_rule", "bonferroni"]
+    rules: int
+    rule_confidence: float
+
+    @classmethod
+    def of(cls, policy: PolicySpec) -> ErrorControl:
+        """The error control a policy asks for."""
+        rules = sum(1 for _ in policy.rules)
+        level = policy.confidence
+        if policy.error_control == "bonferroni" and rules > 1:
+            level = 1.0 - (1.0 - policy.confidence) / rules
+        return cls(policy.confidence, policy.error_control, rules, level)
+
+    @property
+    def per_rule_error(self) -> float:
+        """Largest chance that one rule fails a compliant model (or passes a breaching one)."""
+        return (1.0 - self.rule_confidence) / 2.0
+
+    @property
+    def family_wise_error(self) -> float:
+        """Largest chance that any of the rules fails a compliant model (Bonferroni over the rules)."""
+        return min(1.0, self.rules * self.per_rule_error)
+
+    def text(self) -> str:
+        """The statement the card prints."""
+        head = (
+            f"Each statistical rule is judged on intervals at {self.rule_confidence:.4g} confidence, simultaneous "
+            "over the groups and pairs it compares, so it fails a compliant model, or passes a breaching one, "
+            f"with probability at most {self.per_rule_error:.2%}."
+        )
+        if self.rules <= 1:
+            return head
+        if self.method == "bonferroni":
+            return head + (
+                f" The policy divides its error over the {self.rules} rules (Bonferroni), so the whole gate fails a "
+                f"compliant model with probability at most {self.family_wise_error:.2%}."
+            )
+        return head + (
+            f" Over its {self.rules} statistical rules the gate fails a compliant model with probability at most "
+            f"{self.family_wise_error:.2%} (Bonferroni bound); set policy.error_control: bonferroni to hold the "
+            f"whole gate at {self.per_rule_error:.2%}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "confidence": self.confidence,
+            "method": self.method,
+            "rules": self.rules,
+            "rule_confidence": self.rule_confidence,
+            "per_rule_false_verdict": self.per_rule_error,
+            "family_wise_false_fail": self.family_wise_error,
+            "text": self.text(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ErrorControl:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(data["confidence"], data["method"], data["rules"], data["rule_confidence"])
+
+
+@dataclass(frozen=True, slots=True)
 class GateReport:
     """The gate's decision and every rule's verdict; :meth:`to_dict` is the card's ``gate`` block.
 
@@ -299,6 +394,7 @@ class GateReport:
     decided_by: Mode
     as_of: date
     policy_sha256: str
+    error_control: ErrorControl | None = None
 
     @property
     def passed(self) -> bool:
@@ -330,6 +426,7 @@ class GateReport:
             "decided_by": self.decided_by,
             "as_of": self.as_of.isoformat(),
             "policy_sha256": self.policy_sha256,
+            "error_control": None if self.error_control is None else self.error_control.to_dict(),
         }
 
     @classmethod
@@ -342,6 +439,7 @@ class GateReport:
             decided_by=data["decided_by"],
             as_of=date.fromisoformat(data["as_of"]),
             policy_sha256=data.get("policy_sha256", ""),
+            error_control=None if data.get("error_control") is None else ErrorControl.from_dict(data["error_control"]),
         )
 
 
@@ -753,7 +851,12 @@ def evaluate(card: Mapping[str, Any], policy: PolicySpec, *, today: date | None 
     if report is not None:
         _check_rules_fit_card(policy.rules, report, performance)
 
-    results = [_metric_rule(rule, report, performance, policy) for rule in policy.rules] if report else []
+    control = ErrorControl.of(policy)
+    results = (
+        [_metric_rule(rule, report, performance, policy, control.rule_confidence) for rule in policy.rules]
+        if report
+        else []
+    )
     warnings = [w for r in results for w in _insufficient_warning(r)]
     if policy.fail_on_proxies:
         results.append(explanations.proxy_rule(policy.on_inconclusive))
@@ -788,6 +891,7 @@ def evaluate(card: Mapping[str, Any], policy: PolicySpec, *, today: date | None 
         decided_by=policy.decision,
         as_of=as_of,
         policy_sha256=policy_sha256(policy),
+        error_control=control,
     )
 
 
@@ -847,9 +951,13 @@ def _check_rules_fit_card(
 
 
 def _metric_rule(
-    rule: PolicyRule, report: AuditReport, performance: Mapping[str, MetricValue], policy: PolicySpec
+    rule: PolicyRule,
+    report: AuditReport,
+    performance: Mapping[str, MetricValue],
+    policy: PolicySpec,
+    confidence: float,
 ) -> RuleResult:
-    comparisons = _comparisons(rule, report, performance, policy.decision)
+    comparisons = _comparisons(rule, report, performance, policy.decision, confidence)
     verdict, chosen = _combine(comparisons, rule.side)
     unjudged = [_where(c) or "overall" for c in comparisons if c.verdict == "insufficient_data"]
     if chosen is None:
@@ -904,69 +1012,126 @@ def _combine(comparisons: Sequence[Comparison], side: Side) -> tuple[Verdict, Co
     return "insufficient_data", None
 
 
+_NAMED: Final[Mapping[str, tuple[tuple[str, ...], str]]] = {
+    "demographic_parity_difference": (("selection_rate",), "difference"),
+    "demographic_parity_ratio": (("selection_rate",), "ratio"),
+    "equal_opportunity_difference": (("true_positive_rate",), "difference"),
+    "equalized_odds_difference": (("true_positive_rate", "false_positive_rate"), "difference"),
+    "equalized_odds_ratio": (("true_positive_rate", "false_positive_rate"), "ratio"),
+}
+
+
 def _comparisons(
-    rule: PolicyRule, report: AuditReport, performance: Mapping[str, MetricValue], decision: Mode
+    rule: PolicyRule, report: AuditReport, performance: Mapping[str, MetricValue], decision: Mode, confidence: float
 ) -> list[Comparison]:
+    """Every value a rule judges, with intervals recomputed from the card's evidence at the rule's confidence.
+
+    A rule's comparisons are judged simultaneously: the groups of a ``groups`` rule
+    and the attributes of a ``disparity`` rule share the rule's error by Bonferroni.
+    Values without evidence (cards written before it was recorded) keep the card's interval.
+    """
     if rule.scope == "overall":
         value = report.overall.get(rule.metric) or performance[rule.metric]
-        return [_judged(None, None, value, rule, decision, group_level=False)]
+        value = _at_level(value, z_value(confidence))
+        return [_judged(None, None, value, rule, decision, group_level=False, rows=report.rows)]
     if rule.scope == "groups":
         wanted = set(_attributes(rule, report))
-        out = []
+        chosen = []
         for group in report.groups:
             if group.attribute not in wanted:
                 continue
             value = group.metrics[rule.metric]
             if group.status != "ok" and value.status == "ok":  # a small group's value carries no verdict
                 value = MetricValue(value.value, None, "insufficient_data", group.reason)
-            out.append(_judged(group.attribute, group.group, value, rule, decision, group_level=True))
-        return out
+            chosen.append((group, value))
+        judged = sum(v.status == "ok" and v.value is not None for _, v in chosen)
+        z = z_value(confidence, max(judged, 1))
+        return [
+            _judged(g.attribute, g.group, _at_level(v, z), rule, decision, group_level=True, rows=g.n)
+            for g, v in chosen
+        ]
     out = []
-    for attribute in _attributes(rule, report):
-        value, excluded = _disparity_value(rule, report, attribute)
-        comparison = _judged(attribute, None, value, rule, decision, group_level=False)
+    attributes = _attributes(rule, report)
+    level = 1.0 - (1.0 - confidence) / max(len(attributes), 1)
+    for attribute in attributes:
+        value, excluded, found = _disparity_value(rule, report, attribute, level)
+        comparison = _judged(attribute, None, value, rule, decision, group_level=False, spread_found=found)
         if excluded and comparison.verdict != "insufficient_data":
-            note = f"; not compared (too few rows or undefined): {_listing(list(excluded))}"
-            comparison = Comparison(
-                comparison.attribute,
-                comparison.group,
-                comparison.observed,
-                comparison.ci,
-                comparison.verdict,
-                comparison.reason + note,
-                not_compared=excluded,
-            )
+            note = f"; not compared (too few rows or events, or undefined): {_listing(list(excluded))}"
+            comparison = replace(comparison, reason=comparison.reason + note, not_compared=excluded)
         out.append(comparison)
     return out
 
 
-def _disparity_value(rule: PolicyRule, report: AuditReport, attribute: str) -> tuple[MetricValue, tuple[str, ...]]:
+def _at_level(value: MetricValue, z: float) -> MetricValue:
+    """The value with its interval at the normal quantile ``z``, when it carries the evidence to recompute it."""
+    if value.status != "ok" or value.method is None:
+        return value
+    ci = group_interval(value, z)
+    return replace(value, ci=ci) if ci is not None else value
+
+
+def _disparity_value(
+    rule: PolicyRule, report: AuditReport, attribute: str, confidence: float
+) -> tuple[MetricValue, tuple[str, ...], Spread | None]:
+    """The rule's disparity of one attribute, recomputed pair by pair at ``confidence`` from the groups' evidence."""
     if rule.metric in FAIRNESS_METRICS:
         named = [f for f in report.fairness if f.attribute == attribute and f.metric == rule.metric]
         if not named:
-            return MetricValue(None, None, "insufficient_data", f"not audited for {attribute}"), ()
-        return named[0].value, named[0].excluded_groups
-    found = [d for d in report.disparities if d.attribute == attribute and d.metric == rule.metric]
-    if not found:
-        return MetricValue(None, None, "insufficient_data", f"not audited for {attribute}"), ()
-    disparity = found[0]
-    value: MetricValue | None
-    if rule.statistic == "difference":
-        value = disparity.difference
-    elif rule.statistic == "ratio":
-        value = disparity.ratio
-    elif rule.statistic == "reference_difference":
-        value = disparity.reference_difference
+            return MetricValue(None, None, "insufficient_data", f"not audited for {attribute}"), (), None
+        printed, excluded = named[0].value, named[0].excluded_groups
+        metrics, statistic = _NAMED[rule.metric]
     else:
-        value = disparity.reference_ratio
-    if value is None:
-        why = f"{attribute} has no reference group in the audit; set one (sensitive.attributes[].reference)"
-        return MetricValue(None, None, "insufficient_data", why), disparity.excluded_groups
-    return value, disparity.excluded_groups
+        found = [d for d in report.disparities if d.attribute == attribute and d.metric == rule.metric]
+        if not found:
+            return MetricValue(None, None, "insufficient_data", f"not audited for {attribute}"), (), None
+        disparity = found[0]
+        value: MetricValue | None
+        if rule.statistic == "difference":
+            value = disparity.difference
+        elif rule.statistic == "ratio":
+            value = disparity.ratio
+        elif rule.statistic == "reference_difference":
+            value = disparity.reference_difference
+        else:
+            value = disparity.reference_ratio
+        if value is None:
+            why = f"{attribute} has no reference group in the audit; set one (sensitive.attributes[].reference)"
+            return MetricValue(None, None, "insufficient_data", why), disparity.excluded_groups, None
+        printed, excluded = value, disparity.excluded_groups
+        metrics, statistic = (rule.metric,), str(rule.statistic)
+    if printed.status != "ok" or printed.value is None or printed.method is None:
+        return printed, excluded, None
+    summary = next((a for a in report.attributes if a.name == attribute), None)
+    reference = summary.reference if summary is not None else None
+    families = []
+    for metric in metrics:
+        estimates = [
+            GroupEstimate(g.group, g.n, g.metrics[metric])
+            for g in report.groups
+            if g.attribute == attribute
+            and metric in g.metrics
+            and g.metrics[metric].status == "ok"
+            and g.metrics[metric].value is not None
+        ]
+        families.append((estimates, cast(Statistic, statistic)))
+    recomputed = spread(families, reference=reference, confidence=confidence)
+    if recomputed is None:
+        return printed, excluded, None
+    value = replace(printed, value=recomputed.value, ci=(recomputed.low, recomputed.high))
+    return replace(value, comparisons=recomputed.comparisons), excluded, recomputed
 
 
 def _judged(
-    attribute: str | None, group: str | None, value: MetricValue, rule: PolicyRule, decision: Mode, *, group_level: bool
+    attribute: str | None,
+    group: str | None,
+    value: MetricValue,
+    rule: PolicyRule,
+    decision: Mode,
+    *,
+    group_level: bool,
+    rows: int | None = None,
+    spread_found: Spread | None = None,
 ) -> Comparison:
     """A comparison from one audit value; small groups and a group's undefined metric are not judged."""
     if value.status == "insufficient_data":
@@ -979,7 +1144,26 @@ def _judged(
             return Comparison(attribute, group, None, None, "insufficient_data", why)
         return Comparison(attribute, group, None, None, "inconclusive", f"{why}; an undefined value never passes")
     verdict, reason = judge(value.value, value.ci, bound=rule.bound, side=rule.side, decision=decision)
-    return Comparison(attribute, group, value.value, value.ci, verdict, reason)
+    decider: Decider | None = None
+    if verdict == "inconclusive" and value.ci is not None:
+        if spread_found is not None:
+            decider = decider_of_spread(spread_found, rule.bound, rule.side)
+        elif rows is not None:
+            where = group if group is not None else "all groups"
+            decider = decider_of_value(where, rows, value.value, value.ci, rule.bound, rule.side)
+    if decider is not None:
+        reason += "; " + decider.text()
+    if value.comparisons is not None and value.comparisons > 1:
+        reason += f" (interval simultaneous over {value.comparisons} pairwise comparisons)"
+    return Comparison(
+        attribute,
+        group,
+        value.value,
+        value.ci,
+        verdict,
+        reason,
+        decide=None if decider is None else decider.to_dict(),
+    )
 
 
 def _insufficient_warning(result: RuleResult) -> list[str]:
@@ -993,7 +1177,7 @@ def _insufficient_warning(result: RuleResult) -> list[str]:
     for c in result.comparisons:
         if c.not_compared:
             warnings.append(
-                f"{result.name}: {c.attribute}: not compared (too few rows or undefined): {_listing(c.not_compared)}"
+                f"{result.name}: {c.attribute}: not compared (too few rows or events, or undefined): {_listing(c.not_compared)}"
             )
     return warnings
 

@@ -164,7 +164,9 @@ def _group_name(index: object) -> str:
 def test_every_point_estimate_equals_fairlearn_metricframe(data: tuple[Array, Array, dict[str, Array], float]) -> None:
     y, s, attributes, threshold = data
     d = s >= threshold
-    report = audit(y, s, sensitive=attributes, threshold=threshold, intersections="all", n_boot=0, min_group_size=1)
+    report = audit(
+        y, s, sensitive=attributes, threshold=threshold, intersections="all", n_boot=0, min_group_size=1, min_events=1
+    )
     share = 0.1
     _, overall = _frames(y, d, s, pd.Series(np.zeros(len(y)), name="all"), share)
     for metric in METRICS:
@@ -193,7 +195,9 @@ def test_every_point_estimate_equals_fairlearn_metricframe(data: tuple[Array, Ar
 def test_named_fairness_metrics_equal_fairlearn(data: tuple[Array, Array, dict[str, Array], float]) -> None:
     y, s, attributes, threshold = data
     d = s >= threshold
-    report = audit(y, s, sensitive=attributes, threshold=threshold, intersections="all", n_boot=0, min_group_size=1)
+    report = audit(
+        y, s, sensitive=attributes, threshold=threshold, intersections="all", n_boot=0, min_group_size=1, min_events=1
+    )
     reference = {
         "demographic_parity_difference": demographic_parity_difference,
         "demographic_parity_ratio": demographic_parity_ratio,
@@ -240,7 +244,7 @@ def test_group_with_no_positives_has_undefined_rates_where_fairlearn_reports_zer
     y = np.array([1, 0, 1, 0, 0, 0, 0, 0])
     s = np.array([0.9, 0.2, 0.4, 0.7, 0.1, 0.8, 0.3, 0.6])
     region = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])  # group b has no positive label
-    report = audit(y, s, sensitive={"region": region}, threshold=0.5, n_boot=0, min_group_size=1)
+    report = audit(y, s, sensitive={"region": region}, threshold=0.5, n_boot=0, min_group_size=1, min_events=1)
     fairlearn_tpr = MetricFrame(metrics=true_positive_rate, y_true=y, y_pred=s >= 0.5, sensitive_features=region)
     assert fairlearn_tpr.by_group["b"] == 0.0
     group_b = report.group("region", "b")
@@ -259,7 +263,7 @@ def test_group_with_no_positives_has_undefined_rates_where_fairlearn_reports_zer
 def test_precision_and_npv_are_undefined_without_positive_or_negative_decisions() -> None:
     y = np.array([1, 0, 1, 0])
     s = np.array([0.1, 0.2, 0.9, 0.8])
-    report = audit(y, s, sensitive={"r": ["a", "a", "b", "b"]}, threshold=0.5, n_boot=0, min_group_size=1)
+    report = audit(y, s, sensitive={"r": ["a", "a", "b", "b"]}, threshold=0.5, n_boot=0, min_group_size=1, min_events=1)
     assert report.group("r", "a").metrics["precision"].status == "undefined"
     assert report.group("r", "b").metrics["negative_predictive_value"].status == "undefined"
     assert report.group("r", "a").metrics["negative_predictive_value"].value == 0.5
@@ -268,7 +272,7 @@ def test_precision_and_npv_are_undefined_without_positive_or_negative_decisions(
 def test_auc_counts_ties_half_like_roc_auc_score() -> None:
     y = np.array([0, 1, 0, 1, 1, 0, 1, 0])
     s = np.array([0.5, 0.5, 0.5, 0.2, 0.9, 0.9, 0.5, 0.1])
-    report = audit(y, s, sensitive={"r": ["a", "b"] * 4}, threshold=0.5, n_boot=0, min_group_size=1)
+    report = audit(y, s, sensitive={"r": ["a", "b"] * 4}, threshold=0.5, n_boot=0, min_group_size=1, min_events=1)
     assert report.overall["auc"].value == pytest.approx(roc_auc_score(y, s), abs=TOLERANCE)
     for group in ("a", "b"):
         mask = np.array(["a", "b"] * 4) == group
@@ -402,8 +406,10 @@ def test_same_seed_gives_the_same_report_and_another_seed_other_intervals() -> N
     again = audit(y, s, sensitive=sensitive, top_k=0.2, n_boot=200, seed=1)
     other = audit(y, s, sensitive=sensitive, top_k=0.2, n_boot=200, seed=2)
     assert first == again
-    assert first.overall["accuracy"].ci != other.overall["accuracy"].ci
-    assert first.overall["accuracy"].value == other.overall["accuracy"].value
+    # the bootstrap (mean scores) depends on the seed; score intervals of rates do not
+    assert first.overall["mean_score"].ci != other.overall["mean_score"].ci
+    assert first.overall["mean_score"].value == other.overall["mean_score"].value
+    assert first.overall["accuracy"].ci == other.overall["accuracy"].ci
 
 
 def test_dense_and_sparse_bootstrap_plans_agree(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -445,14 +451,30 @@ def test_cell_and_row_resampling_give_the_same_intervals_within_monte_carlo_erro
         assert a[1] == pytest.approx(b[1], abs=0.15 * width)
 
 
-def test_interval_is_withheld_when_the_metric_is_mostly_undefined_in_replicates() -> None:
+def test_a_rate_from_fewer_events_than_min_events_is_insufficient_with_the_count() -> None:
     y = np.zeros(60, dtype=bool)
-    y[0] = True  # one positive: TPR defined, but undefined in about 37% of replicates
+    y[:6] = True  # 6 positives: the true positive rate divides by 6
     s = np.linspace(0, 1, 60)
-    report = audit(y, s, sensitive={"r": ["a", "b"] * 30}, threshold=0.5, n_boot=300)
+    report = audit(y, s, sensitive={"r": ["a", "b"] * 30}, threshold=0.5, n_boot=0, min_events=10)
     tpr = report.overall["true_positive_rate"]
-    assert tpr.status == "ok" and tpr.value == 0.0
-    assert tpr.ci is None and tpr.reason is not None and "bootstrap replicates" in tpr.reason
+    assert tpr.status == "insufficient_data" and tpr.ci is None and tpr.value == 0.0
+    assert tpr.reason is not None and "6 positives, fewer than 10" in tpr.reason
+    fpr = report.overall["false_positive_rate"]  # 54 negatives: enough
+    assert fpr.status == "ok" and fpr.method == "wilson" and fpr.events == (30, 54)
+
+
+def test_no_rate_interval_with_status_ok_has_zero_width() -> None:
+    y = np.array([0] * 32 + [1] * 12)
+    s = np.concatenate([np.zeros(32), np.ones(12)])  # every negative unselected, every positive selected
+    report = audit(y, s, sensitive={"r": ["a", "b"] * 22}, threshold=0.5, n_boot=0, min_group_size=10, min_events=6)
+    for group in report.groups:
+        for name, value in group.metrics.items():
+            if value.status == "ok" and value.ci is not None:
+                assert value.ci[1] > value.ci[0], (group.group, name)
+    fpr = report.overall["false_positive_rate"]
+    assert fpr.value == 0.0 and fpr.ci is not None and fpr.ci[0] == 0.0 and fpr.ci[1] > 0.05
+    auc = report.overall["auc"]
+    assert auc.value == 1.0 and auc.ci is not None and auc.ci[0] < 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +485,7 @@ def test_interval_is_withheld_when_the_metric_is_mostly_undefined_in_replicates(
 def test_top_k_selects_every_account_tied_at_the_cut() -> None:
     s = np.array([0.9, 0.8, 0.8, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
     y = np.array([1, 1, 0, 1, 0, 0, 1, 0, 0, 0])
-    report = audit(y, s, sensitive={"r": ["a", "b"] * 5}, top_k=0.2, n_boot=0, min_group_size=1)
+    report = audit(y, s, sensitive={"r": ["a", "b"] * 5}, top_k=0.2, n_boot=0, min_group_size=1, min_events=1)
     assert report.decision_rule.kind == "top_k"
     assert report.decision_rule.threshold == 0.8  # the 2nd highest score
     assert report.decision_rule.selected == 4  # the three accounts tied at 0.8 are all selected
@@ -476,7 +498,14 @@ def test_precision_at_k_is_precision_among_the_scopes_own_top_share() -> None:
     y, s = rng.random(n) < 0.3, np.round(rng.random(n), 2)
     region = rng.choice(["a", "b"], n)
     report = audit(
-        y, s, sensitive={"region": region}, threshold=0.5, precision_at_k_share=0.15, n_boot=0, min_group_size=1
+        y,
+        s,
+        sensitive={"region": region},
+        threshold=0.5,
+        precision_at_k_share=0.15,
+        n_boot=0,
+        min_group_size=1,
+        min_events=1,
     )
     assert report.decision_rule.precision_at_k_share == 0.15
     reference = _precision_at_k(0.15)
@@ -490,7 +519,7 @@ def test_precision_at_k_is_precision_among_the_scopes_own_top_share() -> None:
 def test_calibration_gap_is_mean_score_minus_base_rate() -> None:
     y = np.array([1, 0, 0, 1])
     s = np.array([0.9, 0.5, 0.3, 0.7])
-    report = audit(y, s, sensitive={"r": ["a", "a", "b", "b"]}, threshold=0.5, n_boot=0, min_group_size=1)
+    report = audit(y, s, sensitive={"r": ["a", "a", "b", "b"]}, threshold=0.5, n_boot=0, min_group_size=1, min_events=1)
     assert report.overall["calibration_gap"].value == pytest.approx(0.6 - 0.5)
     assert report.group("r", "a").metrics["calibration_gap"].value == pytest.approx(0.7 - 0.5)
 
@@ -535,7 +564,14 @@ def test_reference_group_difference_and_ratio() -> None:
     s = np.array([0.9, 0.9, 0.9, 0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9])
     region = np.array(["a"] * 4 + ["b"] * 4 + ["c"] * 4)  # selection rates 0.75, 0.25, 1.0
     report = audit(
-        y, s, sensitive={"region": region}, threshold=0.5, reference={"region": "a"}, n_boot=0, min_group_size=1
+        y,
+        s,
+        sensitive={"region": region},
+        threshold=0.5,
+        reference={"region": "a"},
+        n_boot=0,
+        min_group_size=1,
+        min_events=1,
     )
     selection = report.disparity("region", "selection_rate")
     assert selection.reference_group == "a"

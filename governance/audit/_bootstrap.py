@@ -249,18 +249,3 @@ def _bootstrap(plan: _Plan, n_boot: int, seed: int) -> list[dict[str, Array] | N
         chunks = [cast(dict[str, Array], p[j]) for p in parts]
         merged.append({m: np.concatenate([c[m] for c in chunks]) for m in chunks[0]})
     return merged
-
-
-def _percentiles(samples: Array, low: float, high: float) -> tuple[Array, Array, Array]:
-    """Percentile interval per column over the non-NaN replicates (linear, as numpy.quantile)."""
-    ordered = np.sort(samples, axis=0)  # NaN sort last
-    valid = np.count_nonzero(~np.isnan(samples), axis=0)
-    bounds = []
-    for q in (low, high):
-        position = q * np.maximum(valid - 1, 0)
-        i = np.floor(position).astype(np.int64)
-        j = np.minimum(i + 1, np.maximum(valid - 1, 0))
-        a = np.take_along_axis(ordered, i[None, :], axis=0)[0]
-        c = np.take_along_axis(ordered, j[None, :], axis=0)[0]
-        bounds.append(a + (position - i) * (c - a))
-    return bounds[0], bounds[1], valid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -146,6 +146,42 @@ def _threshold_metrics(table: Array) -> dict[str, Array]:
     }
 
 
+#: Per threshold metric: what it counts over what it divides by, as (numerator, denominator) of the
+#: confusion counts, and the events named in a reason when the denominator is too small.
+_PROPORTIONS: Final[Mapping[str, tuple[str, str, str]]] = {
+    "base_rate": ("pos", "n", "rows"),
+    "selection_rate": ("sel", "n", "rows"),
+    "true_positive_rate": ("tp", "pos", "positives"),
+    "false_positive_rate": ("fp", "neg", "negatives"),
+    "false_negative_rate": ("fn", "pos", "positives"),
+    "true_negative_rate": ("tn", "neg", "negatives"),
+    "precision": ("tp", "sel", "selected accounts"),
+    "negative_predictive_value": ("tn", "unsel", "accounts not selected"),
+    "accuracy": ("correct", "n", "rows"),
+}
+
+
+def _threshold_events(table: Array) -> dict[str, tuple[Array, Array]]:
+    """(successes, trials) of every proportion from confusion counts ``(K, label, decision)``."""
+    tn, fp, fn, tp = table[..., 0, 0], table[..., 0, 1], table[..., 1, 0], table[..., 1, 1]
+    parts = {
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+        "tp": tp,
+        "n": tn + fp + fn + tp,
+        "pos": tp + fn,
+        "neg": tn + fp,
+        "sel": tp + fp,
+        "unsel": tn + fn,
+        "correct": tp + tn,
+    }
+    return {
+        metric: (parts[num].astype(np.int64), parts[den].astype(np.int64))
+        for metric, (num, den, _) in _PROPORTIONS.items()
+    }
+
+
 def _auc_from_bins(neg: Array, pos: Array) -> Array:
     """Mann-Whitney AUC from counts per ascending score bin ``(..., bins)``; ties within a bin count 1/2."""
     below = np.cumsum(neg, axis=-1) - neg
@@ -178,6 +214,8 @@ class _ExactScores:
 
     auc: Array
     precision_at_k: Array
+    top_positive: Array  # positive labels among each group's top-k selection
+    top_selected: Array  # accounts in each group's top-k selection (ties at the cut included)
 
 
 @dataclass(frozen=True)
@@ -245,7 +283,12 @@ def _exact_scores(h: Array | None, k: int, ranked: _Ranked, share: float) -> _Ex
         hi = np.where(~right & (lo < hi), mid, hi)
     selected = seg_end - lo
     true_positive = selected - (neg_cum[seg_end] - neg_cum[lo])
-    return _ExactScores(auc, _rate(true_positive.astype(np.float64), selected.astype(np.float64)))
+    return _ExactScores(
+        auc,
+        _rate(true_positive.astype(np.float64), selected.astype(np.float64)),
+        true_positive.astype(np.int64),
+        selected.astype(np.int64),
+    )
 
 
 def _argsort_scores(s: Array) -> Array:

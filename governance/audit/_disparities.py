@@ -1,42 +1,291 @@
-"""Disparities across groups: max - min, min / max and against a reference."""
+"""Disparities across groups, judged pair by pair: max - min, min / max and against a reference.
+
+A spread over several groups is a statement about every pair of them:
+``max - min <= b`` holds exactly when ``|p_i - p_j| <= b`` for every pair, and
+``min / max >= b`` when ``min(p_i, p_j) / max(p_i, p_j) >= b`` for every pair.
+So the interval of a spread is built from intervals of the pairs, made for
+differences and ratios of proportions (Newcombe; Miettinen-Nurminen score) or
+of estimates with standard errors (AUC, means), each at the Bonferroni level
+``1 - alpha / m`` over the ``m`` pairs compared. All ``m`` pair intervals then
+hold together with probability at least ``1 - alpha``, and so does the
+interval of the spread derived from them:
+
+``difference``
+    ``[max over pairs of the lowest |d| in the pair's interval, max over pairs of the highest |d|]``.
+``ratio``
+    ``[min over pairs of the lowest min(theta, 1/theta), min over pairs of the highest]``;
+    a pair whose ratio interval holds 1 has upper end 1.
+
+A bound judged on that interval fails only when some pair is shown beyond it
+(a false fail needs a pair interval to miss its truth) and passes only when
+every pair is shown within it (a false pass needs the breaching pair's interval
+to miss its truth): both errors are at most ``alpha / 2`` per side, whatever
+the number of groups. When the groups are equal, the pair intervals hold 0
+(or a ratio of 1), so the spread's interval reaches 0 (or 1): the plug-in
+max - min of noisy groups, biased away from equality, is no longer what the
+interval is centred on.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from governance.audit._counting import _rate
-from governance.audit._report import Array
+from governance.audit._report import MetricValue
+from governance.audit.intervals import (
+    logit_interval,
+    newcombe_difference,
+    normal_difference,
+    normal_ratio,
+    score_ratio,
+    wilson,
+    z_value,
+)
+
+Statistic = Literal["difference", "ratio", "reference_difference", "reference_ratio"]
 
 
-def _spread(values: Array) -> tuple[Array, Array]:
-    """Per row: max - min and min / max over non-NaN columns (NaN: < 2 values, or max 0)."""
-    nan = np.isnan(values)
-    count = values.shape[1] - nan.sum(axis=1)
-    hi = np.where(nan, -np.inf, values).max(axis=1, initial=-np.inf)
-    lo = np.where(nan, np.inf, values).min(axis=1, initial=np.inf)
-    enough = count >= 2
-    hi = np.where(enough, hi, 0.0)
-    lo = np.where(enough, lo, 0.0)
-    difference = np.where(enough, hi - lo, np.nan)
-    ratio = _rate(lo, hi)
-    return difference, ratio
+@dataclass(frozen=True, slots=True)
+class GroupEstimate:
+    """One group's estimate of one metric, with what its interval rests on."""
+
+    name: str
+    rows: int
+    value: MetricValue
 
 
-def _to_reference(values: Array, ref: int) -> tuple[Array, Array]:
-    """Per row: largest |v - ref| and smallest min(v, ref) / max(v, ref) over the other columns."""
-    r = values[:, ref : ref + 1]
-    others = np.delete(values, ref, axis=1)
-    valid = ~np.isnan(others) & ~np.isnan(r)
-    gap = np.where(valid, np.abs(others - r), -np.inf).max(axis=1, initial=-np.inf)
-    difference = np.where(valid.any(axis=1), gap, np.nan)
-    top = np.maximum(others, r)
-    pair = valid & (top > 0)
-    ratios = np.where(pair, _rate(np.minimum(others, r), np.where(pair, top, 0.0)), np.inf)
-    smallest = ratios.min(axis=1, initial=np.inf)
-    return difference, np.where(pair.any(axis=1), smallest, np.nan)
+@dataclass(frozen=True, slots=True)
+class PairInterval:
+    """One pair's statistic (``|a - b|`` or ``min / max``) and its simultaneous interval."""
+
+    a: str
+    b: str
+    value: float
+    low: float
+    high: float
+    rows_a: int
+    rows_b: int
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A disparity statistic over several groups, its simultaneous interval and the pairs behind it."""
+
+    value: float
+    low: float
+    high: float
+    comparisons: int
+    method: str
+    pairs: tuple[PairInterval, ...]
+
+
+def group_interval(value: MetricValue, z: float) -> tuple[float, float] | None:
+    """The interval of one estimate at the normal quantile ``z``, by its own method; None when it has none."""
+    if value.value is None:
+        return None
+    if value.method == "wilson" and value.events is not None:
+        low, high = wilson(value.events[0], value.events[1], z)
+    elif value.method == "delong-logit" and value.events is not None and value.se is not None:
+        low, high = logit_interval(value.value, value.se**2, value.events[0], value.events[1], z)
+    elif value.method == "bootstrap-se" and value.se is not None and value.se > 0:
+        low, high = np.asarray(value.value - z * value.se), np.asarray(value.value + z * value.se)
+    else:
+        return None
+    lo, hi = float(low), float(high)
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+
+def _pair_method(values: Sequence[MetricValue]) -> str | None:
+    methods = {v.method for v in values}
+    if methods == {"wilson"} and all(v.events is not None for v in values):
+        return "proportions"
+    if methods <= {"delong-logit", "bootstrap-se"} and all(v.se is not None for v in values):
+        return "normal"
+    return None
+
+
+def comparisons(groups: int, statistic: Statistic) -> int:
+    """Pairs compared by a statistic over ``groups`` groups (all pairs, or each group against the reference)."""
+    if statistic.startswith("reference"):
+        return max(groups - 1, 0)
+    return groups * (groups - 1) // 2
+
+
+def pair_intervals(
+    groups: Sequence[GroupEstimate], *, statistic: Statistic, reference: str | None, z: float
+) -> tuple[PairInterval, ...] | None:
+    """Every pair's statistic and interval at ``z``; None when the estimates carry no evidence to compare."""
+    method = _pair_method([g.value for g in groups])
+    if method is None:
+        return None
+    if statistic.startswith("reference"):
+        ref = [i for i, g in enumerate(groups) if g.name == reference]
+        if not ref:
+            return ()
+        index = [(i, ref[0]) for i in range(len(groups)) if i != ref[0]]
+    else:
+        index = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
+    if not index:
+        return ()
+    ia = np.asarray([i for i, _ in index])
+    ib = np.asarray([j for _, j in index])
+    values = np.asarray([g.value.value for g in groups], dtype=np.float64)
+    ratio = statistic.endswith("ratio")
+    if method == "proportions":
+        events = np.asarray([g.value.events for g in groups], dtype=np.float64)
+        k, n = events[:, 0], events[:, 1]
+        if ratio:
+            low, high = score_ratio(k[ia], n[ia], k[ib], n[ib], z)
+        else:
+            low, high = newcombe_difference(k[ia], n[ia], k[ib], n[ib], z)
+    else:
+        se = np.asarray([g.value.se for g in groups], dtype=np.float64)
+        if ratio:
+            low, high = normal_ratio(values[ia], se[ia], values[ib], se[ib], z)
+        else:
+            low, high = normal_difference(values[ia], se[ia], values[ib], se[ib], z)
+    a, b = values[ia], values[ib]
+    out = []
+    for p, (i, j) in enumerate(index):
+        lo, hi = float(low[p]), float(high[p])
+        if ratio:
+            top = max(a[p], b[p])
+            if top <= 0 or not (math.isfinite(lo) or math.isinf(hi)):
+                continue  # both zero: the pair says nothing about a ratio
+            point = min(a[p], b[p]) / top
+            if lo <= 1.0 <= hi:
+                s_lo, s_hi = min(lo, 1.0 / hi if hi > 0 else 0.0), 1.0
+            elif hi < 1.0:
+                s_lo, s_hi = lo, hi
+            else:
+                s_lo, s_hi = 1.0 / hi if math.isfinite(hi) else 0.0, 1.0 / lo
+        else:
+            point = abs(a[p] - b[p])
+            s_lo = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+            s_hi = max(abs(lo), abs(hi))
+        out.append(
+            PairInterval(
+                groups[i].name,
+                groups[j].name,
+                float(point),
+                float(min(s_lo, point)),
+                float(max(s_hi, point)),
+                groups[i].rows,
+                groups[j].rows,
+            )
+        )
+    return tuple(out)
+
+
+def spread(
+    families: Sequence[tuple[Sequence[GroupEstimate], Statistic]],
+    *,
+    reference: str | None,
+    confidence: float,
+) -> Spread | None:
+    """The worst statistic over one or more families of pairs, simultaneous over all of them.
+
+    Several families make one statistic together: equalized odds is the worse of
+    the true and false positive rate spreads, so its pairs are both families'
+    pairs and its Bonferroni level counts them all. None when no pair can be
+    compared (fewer than two groups, no evidence, every pair undefined).
+    """
+    if not families:
+        return None
+    total = sum(comparisons(len(groups), statistic) for groups, statistic in families)
+    if total == 0:
+        return None
+    z = z_value(confidence, total)
+    pairs: list[PairInterval] = []
+    for groups, statistic in families:
+        found = pair_intervals(groups, statistic=statistic, reference=reference, z=z)
+        if found is None:
+            return None
+        pairs.extend(found)
+    if not pairs:
+        return None
+    ratio = families[0][1].endswith("ratio")
+    pick = min if ratio else max
+    value = pick(p.value for p in pairs)
+    low = pick(p.low for p in pairs)
+    high = pick(p.high for p in pairs)
+    kinds = {_pair_method([g.value for g in groups]) for groups, _ in families}
+    if kinds == {"proportions"}:
+        method = "score-ratio" if ratio else "newcombe"
+    else:
+        method = "normal"
+    return Spread(value, low, high, total, method, tuple(pairs))
+
+
+@dataclass(frozen=True, slots=True)
+class Decider:
+    """What would decide an inconclusive comparison: the group to grow and about how many rows."""
+
+    group: str
+    more_rows: int
+    factor: float
+    direction: Literal["compliance", "breach"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "group": self.group,
+            "more_rows": self.more_rows if math.isfinite(self.factor) else None,
+            "factor": self.factor if math.isfinite(self.factor) else None,
+            "direction": self.direction,
+            "text": self.text(),
+        }
+
+    def text(self) -> str:
+        """The sentence a card and a reviewer read."""
+        if self.factor == math.inf:
+            return (
+                f"the observed value sits on the bound, so no sample size decides it at the observed gap ({self.group})"
+            )
+        return (
+            f"about {self.more_rows:,} more test-split rows of {self.group} (the other groups grown in "
+            f"proportion) would decide this at the observed gap, showing {self.direction}"
+        )
+
+
+def _factor(value: float, low: float, high: float, bound: float, side: Literal["max", "min"]) -> tuple[float, str]:
+    """How many times more data shrinks the interval enough to decide, at the observed value (1 / sqrt(n))."""
+    good = value <= bound if side == "max" else value >= bound
+    gap = abs(bound - value)
+    if gap == 0:
+        return math.inf, "compliance"
+    if good:
+        half = (high - value) if side == "max" else (value - low)
+        return max(1.0, (half / gap) ** 2), "compliance"
+    half = (value - low) if side == "max" else (high - value)
+    return max(1.0, (half / gap) ** 2), "breach"
+
+
+def decider_of_spread(found: Spread, bound: float, side: Literal["max", "min"]) -> Decider | None:
+    """The pair that decides an inconclusive spread and the rows its smaller group needs, or None when decided."""
+    decided_fail = any((p.low > bound) if side == "max" else (p.high < bound) for p in found.pairs)
+    if decided_fail:
+        return None
+    open_pairs = [p for p in found.pairs if (p.high > bound if side == "max" else p.low < bound)]
+    if not open_pairs:
+        return None
+    scored = [(p, *_factor(p.value, p.low, p.high, bound, side)) for p in open_pairs]
+    breaches = [item for item in scored if item[2] == "breach"]
+    # a shown breach needs one pair decided (the easiest); compliance needs every open pair (the hardest)
+    pair, factor, direction = min(breaches, key=lambda t: t[1]) if breaches else max(scored, key=lambda t: t[1])
+    group, rows = (pair.a, pair.rows_a) if pair.rows_a <= pair.rows_b else (pair.b, pair.rows_b)
+    more = math.inf if factor == math.inf else math.ceil(rows * (factor - 1.0))
+    return Decider(group, int(more) if math.isfinite(more) else 0, factor, direction)  # type: ignore[arg-type]
+
+
+def decider_of_value(
+    group: str, rows: int, value: float, ci: tuple[float, float], bound: float, side: Literal["max", "min"]
+) -> Decider:
+    """What would decide one inconclusive estimate (a group's or the overall one)."""
+    factor, direction = _factor(value, ci[0], ci[1], bound, side)
+    more = 0 if factor == math.inf else math.ceil(rows * (factor - 1.0))
+    return Decider(group, more, factor, direction)  # type: ignore[arg-type]

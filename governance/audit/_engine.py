@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _percentiles, _Plan
+from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _Plan
 from governance.audit._counting import (
+    _PROPORTIONS,
     _auc_from_bins,
     _count_cells,
     _exact_scores,
@@ -25,10 +26,11 @@ from governance.audit._counting import (
     _Rows,
     _score_bins,
     _segment_starts,
+    _threshold_events,
     _threshold_metrics,
     _top_count,
 )
-from governance.audit._disparities import _spread, _to_reference
+from governance.audit._disparities import GroupEstimate, Statistic, spread
 from governance.audit._inputs import (
     _Attribute,
     _binary,
@@ -54,7 +56,9 @@ from governance.audit._report import (
     FairnessMetric,
     GroupMetrics,
     MetricValue,
+    Status,
 )
+from governance.audit.intervals import delong_auc, logit_interval, wilson, z_value
 from governance.errors import DataValidationError, Problem
 
 _DENSE_RATIO = 4  # dense bootstrap table when at most this many times the occupied cells
@@ -78,6 +82,7 @@ def audit(
     confidence: float = 0.95,
     seed: int = 0,
     min_group_size: int = 30,
+    min_events: int = 10,
     missing: Literal["error", "group"] | Mapping[str, Literal["error", "group"]] = "error",
     missing_label: str | Mapping[str, str] = "unknown",
     score_bins: int = _DEFAULT_SCORE_BINS,
@@ -116,14 +121,21 @@ def audit(
     categories : mapping of attribute name to categories, optional
         Declared categories; absent ones are reported, undeclared values are an error.
     n_boot : int, default 1000
-        Bootstrap replicates; 0 for no intervals.
+        Bootstrap replicates, for the intervals of mean scores and calibration
+        gaps (0: none); rates and AUCs get their intervals without it.
     confidence : float, default 0.95
-        Level of the percentile intervals.
+        Level of every interval (disparities: simultaneous over their pairs).
     seed : int, default 0
         Seed; the same inputs and seed give the same report.
     min_group_size : int, default 30
         Groups with fewer rows get ``insufficient_data``, no interval, and
         are left out of disparities.
+    min_events : int, default 10
+        A group's rate is judged only when the rate's denominator (rows,
+        positives, negatives, selected or unselected accounts) reaches this;
+        an AUC needs this many positives and negatives. Otherwise the value is
+        ``insufficient_data`` with the count in its reason, and the group is
+        left out of that metric's disparities.
     missing : {"error", "group"} or mapping of attribute name to it, default "error"
         Missing sensitive values (None, NaN, empty or blank strings): an error
         naming the column and the count, or a group of their own named
@@ -163,6 +175,7 @@ def audit(
         confidence=confidence,
         seed=seed,
         min_group_size=min_group_size,
+        min_events=min_events,
         missing=missing,
         missing_label=missing_label,
         score_bins=score_bins,
@@ -250,6 +263,7 @@ def audit(
         confidence=float(confidence),
         seed=int(seed),
         min_group_size=int(min_group_size),
+        min_events=int(min_events),
         score_bins=int(score_bins),
     )
 
@@ -269,6 +283,7 @@ def _run(
     confidence: float,
     seed: int,
     min_group_size: int,
+    min_events: int,
     score_bins: int,
 ) -> AuditReport:
     """The audit on validated inputs."""
@@ -330,12 +345,22 @@ def _run(
     # Point estimates per level, from the cell counts (threshold metrics) and exact score statistics.
     points: list[dict[str, Array]] = []
     binned: list[tuple[Array, Array] | None] = []  # exact auc and precision at k, for the shifts
+    evidence: list[_Evidence] = []
     for i, level in enumerate(levels):
         k = len(level.groups)
         group = level.of_fine[cell_g]
         table = np.bincount(group * 4 + cell_y * 2 + cell_d, weights=cell_counts, minlength=k * 4)
         m = _threshold_metrics(table.reshape(k, 2, 2))
+        events = _threshold_events(table.reshape(k, 2, 2))
         ex = exact[i]
+        auc_variance: Array | None = None
+        if ex is not None:
+            events["precision_at_k"] = (ex.top_positive, ex.top_selected)
+            bins_table = np.bincount(
+                (group * 2 + cell_y) * bins_used + cell_bin, weights=cell_counts, minlength=k * 2 * bins_used
+            ).reshape(k, 2, bins_used)
+            _, auc_variance = delong_auc(bins_table[:, 0], bins_table[:, 1])
+        evidence.append(_Evidence(events, auc_variance))
         if ex is not None and cell_sums is not None and pure is not None:
             mean = _rate(np.bincount(group, weights=cell_sums, minlength=k), m["count"])
             m["auc"] = ex.auc
@@ -442,15 +467,20 @@ def _run(
         replicates = _bootstrap(plan, n_boot, seed)
     del row_cells
 
-    low, high = (1 - confidence) / 2, 1 - (1 - confidence) / 2
-    builder = _Builder(low=low, high=high, n_boot=n_boot, min_group_size=min_group_size, has_scores=s is not None)
+    builder = _Builder(
+        confidence=confidence,
+        n_boot=n_boot,
+        min_group_size=min_group_size,
+        min_events=min_events,
+        has_scores=s is not None,
+    )
     overall: dict[str, MetricValue] = {}
     groups: list[GroupMetrics] = []
     disparities: list[Disparity] = []
     fairness: list[FairnessMetric] = []
     summaries: list[AttributeSummary] = []
     for i, level in enumerate(levels):
-        values = builder.group_values(points[i], eligible[i], replicates[i])
+        values = builder.group_values(points[i], evidence[i], replicates[i])
         if i == 0:
             overall = values[0]
             continue
@@ -486,9 +516,9 @@ def _run(
         groups.extend(
             GroupMetrics(level.name, name, 0, "insufficient_data", absent_reason, empty) for name in level.absent
         )
-        level_disparities, level_samples = builder.disparities(level, points[i], eligible[i], replicates[i])
+        level_disparities, estimates = builder.disparities(level, values, points[i]["count"])
         disparities.extend(level_disparities.values())
-        fairness.extend(builder.fairness(level.name, level_disparities, level_samples))
+        fairness.extend(builder.fairness(level, level_disparities, estimates))
 
     rule = DecisionRule(
         kind="decisions" if d_given is not None else ("top_k" if top_k is not None else "threshold"),
@@ -521,41 +551,44 @@ def _run(
 
 
 @dataclass(frozen=True)
-class _Builder:
-    """Turns point and replicate arrays into MetricValues, disparities and fairness metrics."""
+class _Evidence:
+    """What the intervals of one level rest on: events per proportion, DeLong variance of the AUC."""
 
-    low: float
-    high: float
+    events: Mapping[str, tuple[Array, Array]]
+    auc_variance: Array | None
+
+
+def _reason_too_few(events: int, what: str, minimum: int) -> str:
+    return f"{events:,} {what}, fewer than {minimum} (sensitive.min_events): too few events for a verdict"
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """Turns point estimates, their evidence and replicates into MetricValues, disparities and fairness metrics."""
+
+    confidence: float
     n_boot: int
     min_group_size: int
+    min_events: int
     has_scores: bool
 
-    def _intervals(self, samples: Array) -> tuple[list[tuple[float, float] | None], list[str | None]]:
-        """Interval and note per column of ``(n_boot, columns)`` replicate values (NaN: undefined)."""
-        lo, hi, valid = _percentiles(samples, self.low, self.high)
-        cis: list[tuple[float, float] | None] = []
-        notes: list[str | None] = []
-        for a, b, v in zip(lo.tolist(), hi.tolist(), valid.tolist(), strict=True):
-            if v == 0 or v < (self.high - self.low) * self.n_boot:
-                cis.append(None)
-                notes.append(f"no interval: undefined in {self.n_boot - v} of {self.n_boot} bootstrap replicates")
-            else:
-                cis.append((a, b))
-                notes.append(
-                    None if v == self.n_boot else f"interval from the {v} of {self.n_boot} replicates where defined"
-                )
-        return cis, notes
+    @property
+    def z(self) -> float:
+        return z_value(self.confidence)
 
     def group_values(
-        self, point: Mapping[str, Array], eligible: Array, replicates: Mapping[str, Array] | None
+        self, point: Mapping[str, Array], evidence: _Evidence, replicates: Mapping[str, Array] | None
     ) -> list[dict[str, MetricValue]]:
         """One metric mapping per group of a level (a hot loop for levels with many groups)."""
-        k = len(eligible)
-        slot = (np.cumsum(eligible) - 1).tolist()
-        ok = eligible.tolist()
         sizes = point["count"].astype(np.int64).tolist()
-        small = [None if ok[g] else f"{sizes[g]} rows, below min_group_size {self.min_group_size}" for g in range(k)]
+        k = len(sizes)
+        ok_rows = [n >= self.min_group_size for n in sizes]
+        small = [
+            None if ok_rows[g] else f"{sizes[g]} rows, below min_group_size {self.min_group_size}" for g in range(k)
+        ]
         out: list[dict[str, MetricValue]] = [{} for _ in range(k)]
+        z = self.z
+        eligible_slot = (np.cumsum(np.asarray(ok_rows)) - 1).tolist()
         for metric in METRICS:
             if metric in _SCORE_METRICS and not self.has_scores:
                 no_scores = MetricValue(None, None, "undefined", _NO_SCORES)
@@ -563,140 +596,212 @@ class _Builder:
                     out[g][metric] = no_scores
                 continue
             undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
-            values: list[Any] = point[metric].astype(np.int64).tolist() if metric == "count" else point[metric].tolist()
-            cis: list[tuple[float, float] | None] = []
-            notes: list[str | None] = []
+            if metric == "count":
+                for g in range(k):
+                    status: Status = "ok" if ok_rows[g] else "insufficient_data"
+                    out[g][metric] = MetricValue(sizes[g], None, status, small[g])
+                continue
+            values: list[float] = point[metric].tolist()
+            if metric in evidence.events:
+                num, den = evidence.events[metric]
+                low, high = wilson(num, den, z)
+                what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected accounts (top k)"
+                nums, dens, lows, highs = num.tolist(), den.tolist(), low.tolist(), high.tolist()
+                for g, value in enumerate(values):
+                    if value != value:  # NaN: a zero denominator
+                        out[g][metric] = undefined
+                        continue
+                    events = (int(nums[g]), int(dens[g]))
+                    if not ok_rows[g]:
+                        out[g][metric] = MetricValue(value, None, "insufficient_data", small[g], events=events)
+                    elif dens[g] < self.min_events:
+                        reason = _reason_too_few(int(dens[g]), what, self.min_events)
+                        out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events)
+                    else:
+                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson", events)
+                continue
+            if metric == "auc":
+                positives, _ = evidence.events["true_positive_rate"][1], None
+                negatives = evidence.events["false_positive_rate"][1]
+                variance = evidence.auc_variance if evidence.auc_variance is not None else np.full(k, np.nan)
+                low, high = logit_interval(point[metric], variance, positives, negatives, z)
+                pos, neg = positives.tolist(), negatives.tolist()
+                lows, highs, var = low.tolist(), high.tolist(), variance.tolist()
+                for g, value in enumerate(values):
+                    if value != value:
+                        out[g][metric] = undefined
+                        continue
+                    events = (int(pos[g]), int(neg[g]))
+                    fewest = min(events)
+                    se = math.sqrt(var[g]) if var[g] == var[g] else None
+                    if not ok_rows[g]:
+                        out[g][metric] = MetricValue(value, None, "insufficient_data", small[g], events=events)
+                    elif fewest < self.min_events:
+                        what = "positives" if events[0] <= events[1] else "negatives"
+                        reason = _reason_too_few(fewest, what, self.min_events)
+                        out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events, se=se)
+                    else:
+                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "delong-logit", events, se)
+                continue
+            # means (mean_score, calibration_gap): normal with the bootstrap's standard error
+            se_list: list[float | None] = [None] * k
+            note: list[str | None] = [None] * k
             if replicates is not None:
-                cis, notes = self._intervals(replicates[metric])
+                samples = replicates[metric]
+                valid = np.count_nonzero(~np.isnan(samples), axis=0)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    spread = np.nanstd(np.where(valid > 1, samples, 0.0), axis=0, ddof=1)
+                for g in range(k):
+                    if not ok_rows[g]:
+                        continue
+                    column = eligible_slot[g]
+                    v = int(valid[column])
+                    if v < self.confidence * self.n_boot or v < 2:
+                        note[g] = f"no interval: undefined in {self.n_boot - v} of {self.n_boot} bootstrap replicates"
+                    elif spread[column] > 0:
+                        se_list[g] = float(spread[column])
+                    else:
+                        note[g] = "no interval: no variation across bootstrap replicates"
             for g, value in enumerate(values):
-                if value != value:  # NaN: a zero denominator
+                if value != value:
                     out[g][metric] = undefined
-                elif not ok[g]:
+                elif not ok_rows[g]:
                     out[g][metric] = MetricValue(value, None, "insufficient_data", small[g])
-                elif cis:
-                    out[g][metric] = MetricValue(value, cis[slot[g]], "ok", notes[slot[g]])
+                elif se_list[g] is not None:
+                    se = cast(float, se_list[g])
+                    out[g][metric] = MetricValue(
+                        value, (value - z * se, value + z * se), "ok", None, "bootstrap-se", None, se
+                    )
                 else:
-                    out[g][metric] = MetricValue(value, None, "ok")
+                    out[g][metric] = MetricValue(value, None, "ok", note[g])
         return out
 
-    def _value(self, point: float, samples: Array | None, *, compared: int, metric: str, kind: str) -> MetricValue:
-        """A disparity value with its interval and status."""
+    def _value(
+        self,
+        estimates: Sequence[GroupEstimate],
+        *,
+        metric: str,
+        statistic: Statistic,
+        reference: str | None,
+        families: Sequence[tuple[Sequence[GroupEstimate], Statistic]] | None = None,
+    ) -> MetricValue:
+        """A disparity statistic with its simultaneous interval, from the pairs of compared groups."""
+        kind = statistic.replace("_", " ")
         if metric in _SCORE_METRICS and not self.has_scores:
             return MetricValue(None, None, "undefined", _NO_SCORES)
-        if compared < 2:
+        if len(estimates) < 2:
             return MetricValue(
                 None,
                 None,
                 "insufficient_data",
-                f"{compared} comparable groups; a {kind} needs 2 groups with enough rows and a defined {metric}",
+                f"{len(estimates)} comparable groups; a {kind} needs 2 groups with enough rows and events "
+                f"and a defined {metric}",
             )
-        if kind.endswith("ratio") and metric in _SIGNED_METRICS:
+        if statistic.endswith("ratio") and metric in _SIGNED_METRICS:
             return MetricValue(None, None, "undefined", f"a ratio of the signed {metric} is not meaningful")
-        if math.isnan(point):
+        values = [cast(float, e.value.value) for e in estimates]
+        if statistic.endswith("ratio") and max(values) <= 0:
             return MetricValue(
                 None, None, "undefined", f"{metric} is 0 in every compared group; a ratio of zeros is undefined"
             )
-        if samples is None:
-            return MetricValue(point, None, "ok")
-        cis, notes = self._intervals(samples[:, None])
-        return MetricValue(point, cis[0], "ok", notes[0])
+        found = spread(families or [(estimates, statistic)], reference=reference, confidence=self.confidence)
+        if found is None:
+            # no evidence for an interval (a mean without bootstrap): the plug-in value alone
+            if statistic == "difference":
+                return MetricValue(max(values) - min(values), None, "ok")
+            if statistic == "ratio":
+                return MetricValue(min(values) / max(values), None, "ok")
+            return MetricValue(None, None, "insufficient_data", "no interval for a comparison with the reference")
+        return MetricValue(
+            found.value, (found.low, found.high), "ok", None, found.method, comparisons=found.comparisons
+        )
 
     def disparities(
-        self, level: _Level, point: Mapping[str, Array], eligible: Array, replicates: Mapping[str, Array] | None
-    ) -> tuple[dict[str, Disparity], dict[str, tuple[Array | None, Array | None]]]:
-        """One disparity per metric (not count) of one level, and its replicate differences and ratios."""
+        self, level: _Level, values: Sequence[Mapping[str, MetricValue]], counts: Array
+    ) -> tuple[dict[str, Disparity], dict[str, list[GroupEstimate]]]:
+        """One disparity per metric (not count) of one level, and the groups each compared."""
         out: dict[str, Disparity] = {}
-        samples_out: dict[str, tuple[Array | None, Array | None]] = {}
-        slot = np.cumsum(eligible) - 1
+        compared_out: dict[str, list[GroupEstimate]] = {}
+        sizes = counts.astype(np.int64).tolist()
         for metric in _DISPARITY_METRICS:
-            values = point[metric]
-            included = eligible & ~np.isnan(values)
+            estimates = [
+                GroupEstimate(name, sizes[g], values[g][metric])
+                for g, name in enumerate(level.groups)
+                if values[g][metric].status == "ok" and values[g][metric].value is not None
+            ]
             if metric in _SCORE_METRICS and not self.has_scores:
-                included = np.zeros_like(included)
-            columns = np.flatnonzero(included)
-            excluded = (
-                tuple(g for g, inc in zip(level.groups, included.tolist(), strict=True) if not inc) + level.absent
-            )
-            compared = len(columns)
-            diff, ratio = _spread(values[columns][None, :])
-            samples = None if replicates is None else replicates[metric][:, slot[columns]]
-            rep_diff, rep_ratio = (None, None) if samples is None else _spread(samples)
-            samples_out[metric] = (rep_diff, rep_ratio)
+                estimates = []
+            compared_out[metric] = estimates
+            included = {e.name for e in estimates}
+            excluded = tuple(g for g in level.groups if g not in included) + level.absent
             ref_diff: MetricValue | None = None
             ref_ratio: MetricValue | None = None
             if level.reference is not None:
-                ref = level.reference
+                ref_name = level.reference_name
+                ref_value = values[level.reference][metric]
                 if metric in _SCORE_METRICS and not self.has_scores:
                     ref_diff = ref_ratio = MetricValue(None, None, "undefined", _NO_SCORES)
-                elif not included[ref]:
+                elif ref_name not in included:
                     why = (
-                        "the reference group has too few rows"
-                        if not eligible[ref]
+                        f"the reference group has too few rows or events ({ref_value.reason})"
+                        if ref_value.status == "insufficient_data"
                         else f"the reference group has no defined {metric}"
                     )
                     ref_diff = ref_ratio = MetricValue(None, None, "insufficient_data", why)
                 else:
-                    at = int(np.searchsorted(columns, ref))
-                    d0, r0 = _to_reference(values[columns][None, :], at)
-                    rd, rr = (None, None) if samples is None else _to_reference(samples, at)
                     ref_diff = self._value(
-                        float(d0[0]), rd, compared=compared, metric=metric, kind="reference difference"
+                        estimates, metric=metric, statistic="reference_difference", reference=ref_name
                     )
-                    ref_ratio = self._value(float(r0[0]), rr, compared=compared, metric=metric, kind="reference ratio")
+                    ref_ratio = self._value(estimates, metric=metric, statistic="reference_ratio", reference=ref_name)
             out[metric] = Disparity(
                 attribute=level.name,
                 metric=metric,
-                difference=self._value(float(diff[0]), rep_diff, compared=compared, metric=metric, kind="difference"),
-                ratio=self._value(float(ratio[0]), rep_ratio, compared=compared, metric=metric, kind="ratio"),
+                difference=self._value(estimates, metric=metric, statistic="difference", reference=None),
+                ratio=self._value(estimates, metric=metric, statistic="ratio", reference=None),
                 reference_group=level.reference_name,
                 reference_difference=ref_diff,
                 reference_ratio=ref_ratio,
-                groups_compared=compared,
+                groups_compared=len(estimates),
                 excluded_groups=excluded,
             )
-        return out, samples_out
+        return out, compared_out
 
     def fairness(
         self,
-        attribute: str,
+        level: _Level,
         disparities: Mapping[str, Disparity],
-        samples: Mapping[str, tuple[Array | None, Array | None]],
+        estimates: Mapping[str, Sequence[GroupEstimate]],
     ) -> list[FairnessMetric]:
-        """The named fairness metrics of one attribute, from its disparities."""
+        """The named fairness metrics of one attribute, from its disparities (equalized odds: both rates at once)."""
+        attribute = level.name
         sel = disparities["selection_rate"]
         tpr = disparities["true_positive_rate"]
         fpr = disparities["false_positive_rate"]
         both = tuple(dict.fromkeys(tpr.excluded_groups + fpr.excluded_groups))
-        odds_difference = self._worst(
-            tpr.difference, fpr.difference, samples["true_positive_rate"][0], samples["false_positive_rate"][0], "max"
-        )
-        odds_ratio = self._worst(
-            tpr.ratio, fpr.ratio, samples["true_positive_rate"][1], samples["false_positive_rate"][1], "min"
-        )
+        odds: dict[str, MetricValue] = {}
+        for name, statistic, tpr_value, fpr_value in (
+            ("difference", "difference", tpr.difference, fpr.difference),
+            ("ratio", "ratio", tpr.ratio, fpr.ratio),
+        ):
+            worst = next((v for v in (tpr_value, fpr_value) if v.status != "ok" or v.value is None), None)
+            if worst is not None:
+                odds[name] = MetricValue(None, None, worst.status, worst.reason)
+                continue
+            families: list[tuple[Sequence[GroupEstimate], Statistic]] = [
+                (estimates["true_positive_rate"], cast(Statistic, statistic)),
+                (estimates["false_positive_rate"], cast(Statistic, statistic)),
+            ]
+            odds[name] = self._value(
+                estimates["true_positive_rate"],
+                metric="true_positive_rate",
+                statistic=cast(Statistic, statistic),
+                reference=None,
+                families=families,
+            )
         return [
             FairnessMetric(attribute, "demographic_parity_difference", sel.difference, sel.excluded_groups),
             FairnessMetric(attribute, "demographic_parity_ratio", sel.ratio, sel.excluded_groups),
-            FairnessMetric(attribute, "equalized_odds_difference", odds_difference, both),
-            FairnessMetric(attribute, "equalized_odds_ratio", odds_ratio, both),
+            FairnessMetric(attribute, "equalized_odds_difference", odds["difference"], both),
+            FairnessMetric(attribute, "equalized_odds_ratio", odds["ratio"], both),
             FairnessMetric(attribute, "equal_opportunity_difference", tpr.difference, tpr.excluded_groups),
         ]
-
-    def _worst(
-        self,
-        a: MetricValue,
-        b: MetricValue,
-        a_samples: Array | None,
-        b_samples: Array | None,
-        pick: Literal["max", "min"],
-    ) -> MetricValue:
-        """The worse of two disparities (as fairlearn's worst_case), defined only when both are."""
-        for item in (a, b):
-            if item.status != "ok" or item.value is None:
-                return MetricValue(None, None, item.status, item.reason)
-        assert a.value is not None and b.value is not None
-        value = max(a.value, b.value) if pick == "max" else min(a.value, b.value)
-        if a_samples is None or b_samples is None:
-            return MetricValue(value, None, "ok")
-        combined = np.maximum(a_samples, b_samples) if pick == "max" else np.minimum(a_samples, b_samples)
-        cis, notes = self._intervals(combined[:, None])
-        return MetricValue(value, cis[0], "ok", notes[0])

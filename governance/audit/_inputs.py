@@ -337,6 +337,7 @@ def _check_options(
     confidence: object,
     seed: object,
     min_group_size: object,
+    min_events: object,
     missing: object,
     missing_label: object,
     score_bins: object,
@@ -373,6 +374,8 @@ def _check_options(
         problems.append(Problem("seed", f"expected an integer >= 0, found {kind(seed)}"))
     if not (_is_int(min_group_size) and cast(int, min_group_size) >= 1):
         problems.append(Problem("min_group_size", f"expected an integer >= 1, found {kind(min_group_size)}"))
+    if not (_is_int(min_events) and cast(int, min_events) >= 1):
+        problems.append(Problem("min_events", f"expected an integer >= 1, found {kind(min_events)}"))
     for key, policy in missing.items() if isinstance(missing, Mapping) else [(None, missing)]:
         if policy not in ("error", "group"):
             where = "missing" if key is None else f"missing[{key!r}]"

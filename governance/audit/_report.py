@@ -63,28 +63,44 @@ _NO_SCORES: Final = "no scores"
 
 @dataclass(frozen=True, slots=True)
 class MetricValue:
-    """One estimate: the value, its interval, a status and, when useful, why.
+    """One estimate: the value, its interval, a status and, when useful, why and what it rests on.
 
     Parameters
     ----------
     value
         The point estimate; None when undefined.
     ci
-        ``(low, high)`` percentile bootstrap interval; None without bootstrap,
-        for groups below ``min_group_size`` or when not estimable.
+        ``(low, high)`` interval at the audit's confidence, by ``method``; None
+        for groups with insufficient data, or when not estimable.
     status
         ``"ok"``, ``"insufficient_data"`` or ``"undefined"``.
     reason
         Why the status is not ``"ok"``, or a note on the interval.
+    method
+        How the interval was made: ``wilson`` (a proportion), ``delong-logit``
+        (an AUC), ``bootstrap-se`` (a mean, normal with the bootstrap standard
+        error), ``newcombe``, ``score-ratio`` or ``normal`` (pairwise
+        comparisons of a disparity, simultaneous over ``comparisons``).
+    events
+        For a proportion, ``(successes, trials)``: the events the rate divides
+        by is ``trials``. For an AUC, ``(positives, negatives)``.
+    se
+        The standard error, for an AUC (DeLong) or a mean (bootstrap).
+    comparisons
+        For a disparity: the pairwise comparisons its interval is simultaneous over (Bonferroni).
     """
 
     value: float | None
     ci: tuple[float, float] | None
     status: Status
     reason: str | None = None
+    method: str | None = None
+    events: tuple[int, int] | None = None
+    se: float | None = None
+    comparisons: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form ``{"value", "ci", "status", "reason"?}``."""
+        """Return the JSON form ``{"value", "ci", "status", "reason"?, "method"?, "events"?, "se"?, ...}``."""
         out: dict[str, Any] = {
             "value": self.value,
             "ci": None if self.ci is None else [self.ci[0], self.ci[1]],
@@ -92,17 +108,30 @@ class MetricValue:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.method is not None:
+            out["method"] = self.method
+        if self.events is not None:
+            out["events"] = [self.events[0], self.events[1]]
+        if self.se is not None:
+            out["se"] = self.se
+        if self.comparisons is not None:
+            out["comparisons"] = self.comparisons
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricValue:
         """Rebuild from :meth:`to_dict` output."""
         ci = data.get("ci")
+        events = data.get("events")
         return cls(
             value=data.get("value"),
             ci=None if ci is None else (ci[0], ci[1]),
             status=data["status"],
             reason=data.get("reason"),
+            method=data.get("method"),
+            events=None if events is None else (int(events[0]), int(events[1])),
+            se=data.get("se"),
+            comparisons=data.get("comparisons"),
         )
 
 
