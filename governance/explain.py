@@ -77,16 +77,29 @@ Proxies (:func:`detect_proxies`)
     model features (``size_band`` from ``employee_count``): the model sees
     such an attribute by construction, so its proxies are reported, not flagged.
 Minimization (:func:`minimize_features`)
-    Drop-column retraining: the candidate's own estimator and hyper-parameters
-    (without its mitigation, which adds no feature) refit on a seeded sample of
-    ``explain.minimization_rows`` training accounts, scored on as many
-    validation accounts. Each feature's loss is the validation AUC of the
-    full refit minus that of the refit without it, with a DeLong interval of
-    the paired difference. A greedy backward elimination then removes
-    features in order of increasing loss while the reduced model's AUC stays
-    within ``minimization_tolerance`` of the full one: the features removed are
-    ``removable`` (candidates for removal), the rest the ``minimal_set``
-    (smallest found greedily, not proven globally smallest).
+    Drop-column retraining, decided on evidence. The candidate's own estimator
+    and hyper-parameters (without its mitigation, which adds no feature) refit
+    on a seeded sample of ``explain.minimization_rows`` training accounts,
+    scored on as many validation accounts. A *loss* is the validation AUC of
+    the full refit minus that of a reduced refit, on the same accounts, with
+    the two-sided DeLong interval of that paired difference at
+    ``explain.confidence``; it is **below the tolerance** when the interval's
+    upper end is below ``minimization_tolerance`` (a one-sided test at level
+    (1 + confidence) / 2 that the loss is under the tolerance). A feature is
+    ``removable_alone`` when the loss of the refit without it alone is below
+    the tolerance. A greedy backward elimination then removes those features,
+    the tightest upper end first, and keeps a removal only if the loss of the
+    whole reduced set is still below the tolerance: the features removed are
+    ``removable`` (candidates for removal, verified *together*: ``joint_loss``
+    and ``joint_ci`` are the loss of the final set and its interval), the rest
+    the ``minimal_set`` (found greedily, not proven smallest). A reduced refit
+    that scores every account exactly as the full one loses nothing; any other
+    whose DeLong variance is zero or not finite (perfect separation, too few
+    accounts) gives no interval, so no evidence, and is never removable. The
+    interval is asymptotic, and the same validation accounts choose and test
+    the set (the bound is not adjusted for that choice). With few validation
+    accounts the intervals are wide and few features are listed: absence of
+    evidence that a feature helps is not evidence that it does not.
 Reason codes (:func:`explain_account`)
     One account's largest contributions in plain words, with its value's
     place among all accounts of the data: ``42 website visits in the last 30
@@ -883,15 +896,23 @@ class FeatureLoss:
 
     ``auc_loss`` = validation AUC of the full refit minus the refit without the
     feature alone (negative: the refit without it did better); ``ci`` is the
-    DeLong interval of that paired difference. ``auc_after`` is the reduced
-    model's AUC when the greedy elimination tried removing it.
+    two-sided DeLong interval of that paired difference (None: no evidence).
+    ``removable_alone``: the upper end of ``ci`` is below the tolerance (or the
+    refit without it scores every account exactly as the full one).
+    ``removable``: in the jointly verified set. ``auc_after`` and ``ci_after``
+    are the reduced model's AUC, and the interval of its loss against the full
+    refit, when the greedy elimination tried removing the feature (None: not
+    tried, because it is not removable alone). ``order`` ranks the features by
+    the upper end of ``ci`` (no interval last).
     """
 
     feature: str
     auc_loss: float
     ci: tuple[float, float] | None
+    removable_alone: bool
     removable: bool
     auc_after: float | None
+    ci_after: tuple[float, float] | None
     order: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -900,15 +921,26 @@ class FeatureLoss:
             "feature": self.feature,
             "auc_loss": self.auc_loss,
             "ci": _json_interval(self.ci),
+            "removable_alone": self.removable_alone,
             "removable": self.removable,
             "auc_after": _json_float(self.auc_after),
+            "ci_after": _json_interval(self.ci_after),
             "order": self.order,
         }
 
 
 @dataclass(frozen=True)
 class Minimization:
-    """The data-minimization audit: which features the candidate does not need."""
+    """The data-minimization audit: which features the candidate does not need, on evidence.
+
+    ``removable_alone``: each could go on its own (the upper end of its loss's
+    DeLong interval is below ``tolerance``). ``removable``: the set verified
+    together (a subset of ``removable_alone``); ``joint_loss`` is the full
+    refit's AUC minus that of the refit on ``minimal_set``, ``joint_ci`` its
+    DeLong interval, whose upper end is below ``tolerance`` whenever
+    ``removable`` is not empty. ``confidence`` is the two-sided level of every
+    interval.
+    """
 
     method: str
     tolerance: float
@@ -922,6 +954,9 @@ class Minimization:
     features: tuple[FeatureLoss, ...]
     confidence: float
     fits: int
+    removable_alone: tuple[str, ...]
+    joint_loss: float
+    joint_ci: tuple[float, float] | None
 
     def to_dict(self) -> dict[str, Any]:
         """The card's ``minimization`` block."""
@@ -930,6 +965,9 @@ class Minimization:
             "tolerance": self.tolerance,
             "removable": list(self.removable),
             "minimal_set": list(self.minimal_set),
+            "removable_alone": list(self.removable_alone),
+            "joint_loss": self.joint_loss,
+            "joint_ci": _json_interval(self.joint_ci),
             "estimator": self.estimator,
             "rows_train": self.rows_train,
             "rows_validation": self.rows_validation,
@@ -938,8 +976,14 @@ class Minimization:
             "confidence": self.confidence,
             "fits": self.fits,
             "features": [f.to_dict() for f in self.features],
-            "note": "removable = candidates for removal: greedy backward elimination in order of increasing "
-            "drop-column loss while the refit's validation AUC stays within the tolerance of the full refit",
+            "note": "loss = validation AUC of the full refit minus a refit without some features, on the same "
+            "accounts, with a two-sided asymptotic DeLong interval at the confidence; a loss is below the "
+            "tolerance only when the interval's upper end is. removable_alone: features whose loss alone is "
+            "below it. removable = candidates for removal, verified together: greedy backward elimination over "
+            "removable_alone keeping a removal only while the loss of the whole reduced set (joint_loss, "
+            "joint_ci) is below the tolerance. The same validation accounts choose and test the set. Few "
+            "validation accounts give wide intervals, so few features are listed: not listed is not proof "
+            "that a feature is needed",
         }
 
 
@@ -1575,6 +1619,39 @@ def _delong(y: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[float
     return aucs[0], aucs[1], float(max(variance, 0.0))
 
 
+@dataclass(frozen=True)
+class _Loss:
+    """The AUC loss of reduced scores against the full ones on the same accounts, with its DeLong interval."""
+
+    loss: float
+    ci: tuple[float, float] | None
+    identical: bool
+
+    def below(self, tolerance: float) -> bool:
+        """Whether the evidence puts the loss under ``tolerance``: the interval's upper end is below it."""
+        # identical scores lose nothing on any sample of accounts, whatever the tolerance; otherwise
+        # a zero or non-finite variance is a degenerate estimate (perfect separation, too few
+        # accounts), not a certainty, so there is no interval and no evidence
+        return self.identical or (self.ci is not None and self.ci[1] < tolerance)
+
+
+def _paired_loss(y: np.ndarray, full: np.ndarray, reduced: np.ndarray, *, z: float) -> _Loss:
+    """Full AUC minus reduced AUC, with the two-sided interval of half-width ``z`` DeLong standard errors."""
+    from sklearn.metrics import roc_auc_score
+
+    if np.array_equal(full, reduced):
+        return _Loss(0.0, (0.0, 0.0), identical=True)
+    positives = int((y == 1).sum())
+    if min(positives, len(y) - positives) < 2:  # no covariance of one placement value: no interval
+        return _Loss(float(roc_auc_score(y, full) - roc_auc_score(y, reduced)), None, identical=False)
+    full_auc, reduced_auc, variance = _delong(y, full, reduced)
+    loss = full_auc - reduced_auc
+    if not (math.isfinite(variance) and variance > 0.0 and math.isfinite(loss)):
+        return _Loss(loss, None, identical=False)
+    half = z * math.sqrt(variance)
+    return _Loss(loss, (loss - half, loss + half), identical=False)
+
+
 def minimize_features(
     model: ScoringModel,
     dataset: Dataset,
@@ -1584,7 +1661,15 @@ def minimize_features(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> Minimization:
-    """Find the features a candidate does not need: drop-column retraining and greedy backward elimination.
+    """Find the features a candidate does not need, on evidence: drop-column retraining, then a verified greedy elimination.
+
+    A feature is removable alone when the upper end of the two-sided DeLong
+    interval of its loss (full refit's validation AUC minus the refit's without
+    it, paired on the same accounts) is below ``tolerance``. The features
+    removable alone are then removed greedily, the smallest upper end first,
+    each removal kept only while the upper end of the loss of the whole reduced
+    set against the full refit stays below ``tolerance``; so ``removable`` is
+    verified together (see the module docstring, "Minimization").
 
     Parameters
     ----------
@@ -1595,18 +1680,20 @@ def minimize_features(
         The prepared data: training accounts to refit, validation accounts to measure.
     tolerance
         Largest validation AUC loss, relative to the full refit, that the
-        reduced feature set may have.
+        reduced feature set may have: the upper end of the loss's interval must be below it.
     rows
         Training accounts per refit (seeded sample), and validation accounts measured.
     seed
         Seed of the samples.
     confidence
-        Level of the DeLong intervals of each feature's loss.
+        Two-sided level of the DeLong intervals (0.95: each decision is a
+        one-sided test at 97.5%).
 
     Returns
     -------
     Minimization
-        ``removable`` and ``minimal_set``, with each feature's evidence.
+        ``removable_alone``, the jointly verified ``removable`` and the
+        ``minimal_set``, the final set's ``joint_loss`` and ``joint_ci``, with each feature's evidence.
     """
     from scipy.stats import norm
     from sklearn.metrics import roc_auc_score
@@ -1652,38 +1739,47 @@ def minimize_features(
     full = scores(features)
     full_auc = float(roc_auc_score(y_valid, full))
     z = float(norm.ppf(0.5 + confidence / 2.0))
-    losses: dict[str, tuple[float, tuple[float, float] | None]] = {}
+    alone: dict[str, _Loss] = {}
     for feature in features:
         if len(features) == 1:
             break
-        _, reduced_auc, variance = _delong(y_valid, full, scores([f for f in features if f != feature]))
-        loss = full_auc - reduced_auc
-        half = z * math.sqrt(variance)
-        losses[feature] = (loss, (loss - half, loss + half) if math.isfinite(half) else None)
-    order = sorted(losses, key=lambda f: (losses[f][0], features.index(f)))
+        alone[feature] = _paired_loss(y_valid, full, scores([f for f in features if f != feature]), z=z)
+    removable_alone = [f for f in alone if alone[f].below(tolerance)]
+
+    def upper(feature: str) -> tuple[float, float, int]:
+        ci = alone[feature].ci
+        return (math.inf if ci is None else ci[1], alone[feature].loss, features.index(feature))
+
+    order = sorted(alone, key=upper)
+    # only features that could go alone are tried: a set is listed only if each of its
+    # features passes on its own and the whole set passes against the full refit
     current = list(features)
     removed: list[str] = []
-    after: dict[str, float] = {}
-    for feature in order:
+    joint = _Loss(0.0, (0.0, 0.0), identical=True)
+    after: dict[str, tuple[float, _Loss]] = {}
+    for feature in (f for f in order if f in removable_alone):
         if len(current) == 1:
             break
         trial = [f for f in current if f != feature]
-        auc = float(roc_auc_score(y_valid, scores(trial)))
-        after[feature] = auc
-        if full_auc - auc <= tolerance:
-            current, removed = trial, [*removed, feature]
+        reduced = scores(trial)
+        loss = _paired_loss(y_valid, full, reduced, z=z)
+        after[feature] = (float(roc_auc_score(y_valid, reduced)), loss)
+        if loss.below(tolerance):
+            current, removed, joint = trial, [*removed, feature], loss
     minimal_auc = float(roc_auc_score(y_valid, scores(current)))
     evidence = tuple(
         FeatureLoss(
             feature=f,
-            auc_loss=float(losses[f][0]),
-            ci=losses[f][1],
+            auc_loss=float(alone[f].loss),
+            ci=alone[f].ci,
+            removable_alone=f in removable_alone,
             removable=f in removed,
-            auc_after=after.get(f),
+            auc_after=after[f][0] if f in after else None,
+            ci_after=after[f][1].ci if f in after else None,
             order=order.index(f) + 1,
         )
         for f in features
-        if f in losses
+        if f in alone
     )
     return Minimization(
         method="drop_column_retraining",
@@ -1698,6 +1794,9 @@ def minimize_features(
         features=evidence,
         confidence=confidence,
         fits=len(fitted),
+        removable_alone=tuple(removable_alone),
+        joint_loss=float(joint.loss),
+        joint_ci=joint.ci,
     )
 
 
