@@ -10,6 +10,7 @@ print one or two lines to stderr and no traceback; ``--debug`` shows it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -75,6 +76,15 @@ err = _console(stderr=True)
 _state = {"debug": False}
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The governance YAML config.", show_default=False)]
+
+
+# control characters and bidi overrides: a name from the data or the config must not rewrite the terminal
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """Text with control characters and bidi overrides replaced by U+FFFD, safe to print."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 def _version(value: bool) -> None:
@@ -231,36 +241,64 @@ def data_generate(
 
 @data_app.command("check")
 def data_check(config_path: ConfigOption) -> None:
-    """Load and validate the configured data; print what a run would use."""
+    """Load and validate the configured data; print what a run would use.
+
+    Per sensitive attribute and configured intersection, one table of every
+    group's rows, positives and negatives on each side of the split, then the
+    groups too small to be judged on the test split (the audited one).
+    """
     from governance.config import load_config
-    from governance.data import prepare
+    from governance.data import prepare, split_group_counts
 
     with _guard():
         config = load_config(config_path)
         dataset = prepare(config)
-        out.print(f"[bold]{dataset.source}[/]")
+        out.print(Text(_printable(dataset.source), style="bold"))
         out.print(f"rows in file: {dataset.rows_in:,}; used: {dataset.rows_used:,}")
         if dataset.excluded:
-            out.print("excluded before use (consent): " + ", ".join(f"{k} {v:,}" for k, v in dataset.excluded.items()))
-        if dataset.dropped_columns:
             out.print(
-                "dropped columns (minimization): " + ", ".join(f"{k} ({v})" for k, v in dataset.dropped_columns.items())
+                "excluded before use (consent): " + ", ".join(f"{k} {v:,}" for k, v in dataset.excluded.items()),
+                markup=False,
             )
-        out.print(f"features ({len(dataset.features)}): {', '.join(dataset.features)}")
+        if dataset.dropped_columns:
+            dropped = ", ".join(f"{k} ({v})" for k, v in dataset.dropped_columns.items())
+            out.print(_printable(f"dropped columns (minimization): {dropped}"), markup=False)
+        out.print(_printable(f"features ({len(dataset.features)}): {', '.join(dataset.features)}"), markup=False)
         counts = [int((dataset.split == code).sum()) for code in (0, 1, 2)]
         out.print(f"split: train {counts[0]:,}, validation {counts[1]:,}, test {counts[2]:,}")
         out.print(f"fingerprint: sha256 {dataset.fingerprint}")
-        declared = {a.name: a.categories for a in config.sensitive.attributes}
-        for attribute, sizes in dataset.group_sizes.items():
-            table = Table(title=f"sensitive attribute {attribute} (audit only)", title_justify="left")
-            table.add_column("group")
-            table.add_column("accounts", justify="right")
-            for group, n in sizes.items():
-                flag = "  (below min_group_size)" if n < config.sensitive.min_group_size else ""
-                table.add_row(group, f"{n:,}{flag}")
-            for absent in [c for c in declared.get(attribute) or () if c not in sizes]:
-                table.add_row(absent, "0  (declared, absent)")
+        sensitive = config.sensitive
+        out.print(
+            f"groups (audit only): rows / positives / negatives per split; judged on test when a group has at "
+            f"least {sensitive.min_group_size:,} rows (min_group_size) and a rate's denominator at least "
+            f"{sensitive.min_events:,} events (min_events)",
+            markup=False,
+        )
+        for scope in split_group_counts(dataset, sensitive=sensitive):
+            kind = "sensitive attribute" if len(scope.parts) == 1 else "intersection"
+            table = Table(title=Text(_printable(f"{kind} {scope.name}")), title_justify="left")
+            table.add_column("group", overflow="fold")
+            for side in ("train", "validation", "test"):
+                table.add_column(f"{side} rows / pos / neg", justify="right", no_wrap=True)
+            table.add_column("on test")
+            for g in scope.groups:
+                if g.declared_absent:
+                    status = Text("declared, absent from the data", style="yellow")
+                elif g.insufficient:
+                    short = ", ".join(f.what for f in g.shortfalls)
+                    status = Text(f"insufficient: too few {short}", style="bold yellow")
+                else:
+                    status = Text("ok")
+                table.add_row(
+                    Text(_printable(g.group)),
+                    *(f"{c.rows:,} / {c.positives:,} / {c.negatives:,}" for c in (g.train, g.validation, g.test)),
+                    status,
+                )
             out.print(table)
+            for g in scope.groups:
+                if g.insufficient and not g.declared_absent:
+                    reasons = "; ".join(s.message for s in g.shortfalls)
+                    out.print(_printable(f"  {scope.name} = {g.group}: insufficient on test: {reasons}"), markup=False)
 
 
 # ---------------------------------------------------------------- run
@@ -367,10 +405,12 @@ def _print_cards(result: RunOutcome, *, reports: Path) -> None:
     out.print(table)
     if result.chosen is not None:
         chosen = next(c for c in result.cards if c.name == result.chosen)
-        out.print(f"{result.alias}: {chosen.name} (version {chosen.version}); card: {chosen.card_html}")
+        out.print(f"{result.alias}: {chosen.name} (version {chosen.version}); card: {chosen.card_html}", markup=False)
         if result.previous_champion is not None:
             out.print(f"previous_champion: version {result.previous_champion}")
-    out.print(f"cards: {reports / 'cards'}; summary: {reports / 'summary.json'}")
+    if result.why:
+        out.print(_printable(f"why: {result.why}"), markup=False)  # rule names come from the policy file: never markup
+    out.print(f"cards: {reports / 'cards'}; summary: {reports / 'summary.json'}", markup=False)
 
 
 @app.command("train")
@@ -490,13 +530,21 @@ def audit_command(
         list[str] | None, typer.Option("--reference", help="Reference group, ATTR=GROUP (repeatable).")
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates (0: no intervals).")
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates, for mean scores (0: none).")
     ] = 1000,
     confidence: Annotated[float, typer.Option("--confidence", help="Interval level.")] = 0.95,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     min_group_size: Annotated[
         int, typer.Option("--min-group-size", min=1, help="Smaller groups get no verdict (insufficient data).")
     ] = 30,
+    min_events: Annotated[
+        int,
+        typer.Option(
+            "--min-events",
+            min=1,
+            help="A rate is judged only when its denominator (positives, negatives, selected, rows) reaches this.",
+        ),
+    ] = 10,
     precision_at_k: Annotated[
         float | None, typer.Option("--precision-at-k", help="Share for precision at k (default: --top-k, else 0.1).")
     ] = None,
@@ -573,6 +621,7 @@ def audit_command(
                 confidence=confidence,
                 seed=seed,
                 min_group_size=min_group_size,
+                min_events=min_events,
                 missing=missing,
             )
         except DataValidationError as exc:  # name the CLI options, not the library's arguments
@@ -646,6 +695,7 @@ def _audit_frame(
     confidence: float,
     seed: int,
     min_group_size: int,
+    min_events: int,
     missing: str,
 ) -> AuditReport:
     from governance.audit import audit
@@ -664,6 +714,7 @@ def _audit_frame(
         confidence=confidence,
         seed=seed,
         min_group_size=min_group_size,
+        min_events=min_events,
         missing="group" if missing == "group" else "error",
     )
 

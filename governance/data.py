@@ -47,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from governance.config import GovernanceConfig, PseudonymKey, pseudonym_key
+from governance.config import GovernanceConfig, PseudonymKey, SensitiveSpec, pseudonym_key
 from governance.errors import DataValidationError, PrivacyError, Problem
 from governance.ledger import SubjectState, read_state
 from governance.privacy import PSEUDONYM_METHOD, looks_like_pii, pseudonymize
@@ -55,13 +55,18 @@ from governance.privacy import PSEUDONYM_METHOD, looks_like_pii, pseudonymize
 __all__ = [
     "Dataset",
     "DevelopmentKeyWarning",
+    "GroupCounts",
     "Pseudonymization",
+    "ScopeCounts",
+    "Shortfall",
     "Split",
+    "SplitCounts",
     "apply_corrections",
     "consent_mask",
     "correctable_fields",
     "load_table",
     "prepare",
+    "split_group_counts",
     "validate",
 ]
 
@@ -732,3 +737,167 @@ def _refuse_personal_data(frame: pd.DataFrame, config: GovernanceConfig) -> None
             + "; ".join(flagged)
             + ". Remove these columns from the config (list them under data.pii_columns)."
         )
+
+
+# ---------------------------------------------------------------- group counts per split
+
+#: The rates a too-small denominator leaves unjudged, as the audit defines them.
+_UNJUDGED: dict[str, str] = {
+    "rows": "no metric of the group is judged",
+    "positives": "true positive and false negative rates cannot be judged",
+    "negatives": "false positive and true negative rates cannot be judged",
+}
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    """Rows of one group on one side of the split, by label."""
+
+    rows: int
+    positives: int
+    negatives: int
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Why a group cannot be fully judged on the test split (the audited one).
+
+    Attributes
+    ----------
+    what
+        ``rows`` (below ``sensitive.min_group_size``), ``positives`` or
+        ``negatives`` (below ``sensitive.min_events``).
+    found, needed
+        The group's count on the test split, and the configured minimum.
+    """
+
+    what: Literal["rows", "positives", "negatives"]
+    found: int
+    needed: int
+
+    @property
+    def message(self) -> str:
+        """One phrase: the count, the minimum it misses, and what cannot be judged."""
+        setting = "min_group_size" if self.what == "rows" else "min_events"
+        noun = self.what if self.found != 1 else self.what[:-1]
+        return f"{self.found:,} {noun}, fewer than {setting} {self.needed:,} ({_UNJUDGED[self.what]})"
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """One group of a sensitive attribute or intersection, counted on every side of the split.
+
+    Attributes
+    ----------
+    group
+        The group's name; for an intersection the parts joined by ``" & "``, as the audit names them.
+    train, validation, test
+        Its rows, positives and negatives on each side.
+    declared_absent
+        A declared category with no row in the data at all.
+    shortfalls
+        What the group lacks on the test split; empty when it can be judged.
+        A group below ``min_group_size`` is not judged at all: its only
+        shortfall is ``rows``; otherwise ``positives`` and ``negatives`` as they apply.
+    """
+
+    group: str
+    train: SplitCounts
+    validation: SplitCounts
+    test: SplitCounts
+    declared_absent: bool = False
+    shortfalls: tuple[Shortfall, ...] = ()
+
+    @property
+    def insufficient(self) -> bool:
+        """Whether the group falls short of a minimum on the test split."""
+        return bool(self.shortfalls)
+
+
+@dataclass(frozen=True)
+class ScopeCounts:
+    """The groups of one sensitive attribute or configured intersection.
+
+    Attributes
+    ----------
+    name
+        The attribute, or the intersection's attributes joined by ``" & "``.
+    parts
+        The attributes crossed (one for a single attribute).
+    groups
+        Groups in sorted order of their parts, then declared categories absent from the data.
+    """
+
+    name: str
+    parts: tuple[str, ...]
+    groups: tuple[GroupCounts, ...]
+
+
+def _shortfalls(test: SplitCounts, *, min_group_size: int, min_events: int) -> tuple[Shortfall, ...]:
+    """What a group's test counts miss; a group below min_group_size is not judged at all, so only lacks rows."""
+    if test.rows < min_group_size:
+        return (Shortfall("rows", test.rows, min_group_size),)
+    found: list[Shortfall] = []
+    if test.positives < min_events:
+        found.append(Shortfall("positives", test.positives, min_events))
+    if test.negatives < min_events:
+        found.append(Shortfall("negatives", test.negatives, min_events))
+    return tuple(found)
+
+
+def split_group_counts(dataset: Dataset, *, sensitive: SensitiveSpec) -> tuple[ScopeCounts, ...]:
+    """Rows, positives and negatives per group, per side of the split, for every attribute and intersection.
+
+    Only combinations that occur are counted (an intersection is never
+    expanded to the product of its categories); declared categories of a
+    single attribute that are absent from the data are listed with zero counts.
+
+    Parameters
+    ----------
+    dataset
+        The prepared data (:func:`prepare`).
+    sensitive
+        The config's ``sensitive`` section: attributes, intersections,
+        ``min_group_size`` and ``min_events``, which decide each group's
+        shortfalls on the test split.
+
+    Returns
+    -------
+    tuple of ScopeCounts
+        The single attributes in config order, then the intersections.
+    """
+    scopes = [(a.name,) for a in sensitive.attributes] + [tuple(i) for i in sensitive.intersections]
+    declared = {a.name: a.categories or () for a in sensitive.attributes}
+    codes = list(_SPLIT_CODES.values())
+    result = []
+    for parts in scopes:
+        # positional column names: an attribute may be called anything, including a helper column's name
+        table = pd.DataFrame({i: dataset.sensitive[p].to_numpy() for i, p in enumerate(parts)})
+        table[len(parts)] = dataset.split
+        table[len(parts) + 1] = dataset.y.astype(np.int64)
+        grouped = table.groupby(list(range(len(parts) + 1)), sort=True, dropna=True)[len(parts) + 1]
+        summary = grouped.agg(["size", "sum"])
+        counts: dict[tuple[str, ...], dict[int, SplitCounts]] = {}
+        keys: list[tuple[Any, ...]] = list(summary.index)  # at least two keys: the parts and the split
+        for key, rows, pos in zip(keys, summary["size"].tolist(), summary["sum"].tolist(), strict=True):
+            values, code = tuple(map(str, key[:-1])), int(key[-1])
+            counts.setdefault(values, {})[code] = SplitCounts(int(rows), int(pos), int(rows) - int(pos))
+        absent = [c for c in declared[parts[0]] if (c,) not in counts] if len(parts) == 1 else []
+        empty = SplitCounts(0, 0, 0)
+        groups = []
+        for values, by_split in [*counts.items(), *(((c,), {}) for c in absent)]:
+            train, validation, test = (by_split.get(code, empty) for code in codes)
+            groups.append(
+                GroupCounts(
+                    group=" & ".join(values),
+                    train=train,
+                    validation=validation,
+                    test=test,
+                    declared_absent=not by_split,
+                    shortfalls=_shortfalls(
+                        test, min_group_size=sensitive.min_group_size, min_events=sensitive.min_events
+                    ),
+                )
+            )
+        result.append(ScopeCounts(name=" & ".join(parts), parts=parts, groups=tuple(groups)))
+    return tuple(result)

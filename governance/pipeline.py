@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from governance.audit import AuditReport
     from governance.explain import AccountExplanation, Explanation, Minimization, ProxyReport
+    from governance.gate import GateReport
     from governance.registry import DatasetRecord, ModelVersionRecord, ResolvedModel, RunHandle, VerifiedCard
     from governance.train import ScoringModel
 
@@ -208,7 +209,7 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         Also written to ``<output.reports>/summary.json``.
     """
     from governance.gate import evaluate
-    from governance.registry import promote_best
+    from governance.registry import Contender, champion_reason, promote_best
 
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     outcome, trained, dataset = _train_and_track(config, progress=progress)
@@ -266,7 +267,7 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         paths = _write_card_files(config, card, test, audits[candidate.name], explanations.get(candidate.name), folder)
         _log_results(config, outcome.tracking_uri, facts[candidate.name].run_id, audits[candidate.name][0], paths)
         selection = facts[candidate.name].validation.get(config.policy.selection_metric, float("nan"))
-        registered.append((record, selection))
+        registered.append(Contender(record, selection, undecided=_undecided_rules(verdicts[candidate.name])))
         cards.append(
             CardOutcome(
                 name=candidate.name,
@@ -281,6 +282,7 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         )
     if progress is not None:
         progress("cards and registry", len(trained), len(trained))
+    why = champion_reason(registered, metric=config.policy.selection_metric)
     promotion = promote_best(
         outcome.tracking_uri,
         registered_model=config.mlflow.registered_model,
@@ -299,9 +301,17 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         alias=None if promotion is None else promotion.alias,
         champion_version=None if promotion is None else promotion.champion,
         previous_champion=None if promotion is None else promotion.previous_champion,
+        why=why,
     )
     write_json(config.output.reports / "summary.json", result.to_dict())
     return result
+
+
+def _undecided_rules(report: GateReport) -> tuple[str, ...]:
+    """The rules of a passing gate that were let through undecided (``on_inconclusive: warn``), as ``rule (verdict)``."""
+    if not report.passed:
+        return ()
+    return tuple(f"{r.name} ({r.verdict.replace('_', ' ')})" for r in report.rules if r.verdict != "pass")
 
 
 @dataclass(frozen=True)
@@ -322,9 +332,13 @@ class CardOutcome:
 class RunOutcome:
     """The result of ``governance run``: training, each candidate's card and verdict, the promotion.
 
-    ``chosen`` is the best passing candidate (by ``policy.selection_metric`` on
-    the validation split) and ``alias`` what it got: ``champion`` when its
-    approvals are met, else ``candidate``; both None when no candidate passed.
+    ``chosen`` is the best passing candidate and ``alias`` what it got:
+    ``champion`` when its approvals are met, else ``candidate``; both None when
+    no candidate passed. A candidate that passed with every rule decided ranks
+    above one that passed with undecided rules allowed as warnings, then
+    ``policy.selection_metric`` on the validation split decides (see
+    :func:`governance.registry.rank_candidates`). ``why`` says, in one
+    sentence, why ``chosen`` won, or why no candidate was chosen.
     """
 
     training: Outcome
@@ -333,6 +347,7 @@ class RunOutcome:
     alias: str | None
     champion_version: int | None
     previous_champion: int | None
+    why: str
 
     @property
     def passed(self) -> bool:
@@ -356,6 +371,7 @@ class RunOutcome:
             "alias": self.alias,
             "champion_version": self.champion_version,
             "previous_champion": self.previous_champion,
+            "why": self.why,
         }
 
 
@@ -375,9 +391,10 @@ def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, se
         reference={a.name: a.reference for a in attributes if a.reference is not None},
         categories={a.name: list(a.categories) for a in attributes if a.categories is not None},
         n_boot=config.audit.bootstrap,
-        confidence=config.audit.confidence,
+        confidence=config.audit_confidence,
         seed=config.audit.seed,
         min_group_size=config.sensitive.min_group_size,
+        min_events=config.sensitive.min_events,
         missing={a.name: a.missing for a in attributes},
         missing_label={a.name: a.missing_label for a in attributes},
     )

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMOTED_TAG",
+    "Contender",
     "DatasetRecord",
     "DemotionResult",
     "LoggedModel",
@@ -79,6 +80,7 @@ __all__ = [
     "VerifiedCard",
     "VersionFacts",
     "canonical_card",
+    "champion_reason",
     "choose_champion",
     "dataset_record",
     "demote",
@@ -88,6 +90,7 @@ __all__ = [
     "nominate",
     "promote",
     "promote_best",
+    "rank_candidates",
     "record_feedback",
     "record_review",
     "register_candidate",
@@ -1524,33 +1527,115 @@ def nominate(
     )
 
 
-def choose_champion(candidates: Sequence[tuple[ModelVersionRecord, float]]) -> ModelVersionRecord | None:
-    """The best version whose gate passed, by a performance metric where higher is better.
+@dataclass(frozen=True)
+class Contender:
+    """A registered candidate of a run, as the champion choice sees it.
+
+    Attributes
+    ----------
+    record
+        The registered version; ``record.verdict`` is the gate's verdict on its card.
+    selection
+        ``policy.selection_metric`` on the validation split (the test split is the
+        one audited); higher is better.
+    undecided
+        The rules the gate let through without a decision: verdict ``inconclusive``
+        or ``insufficient_data``, allowed as warnings by ``on_inconclusive: warn``;
+        one ``"<rule> (<verdict>)"`` each. Empty when every rule passed.
+    """
+
+    record: ModelVersionRecord
+    selection: float
+    undecided: tuple[str, ...] = ()
+
+    @property
+    def decided(self) -> bool:
+        """Whether every rule of its gate was decided (none allowed through as a warning)."""
+        return not self.undecided
+
+
+def rank_candidates(candidates: Sequence[Contender]) -> tuple[Contender, ...]:
+    """The candidates that may become champion, best first.
+
+    Only versions whose gate passed and whose selection metric is finite take
+    part. One that passed with every rule decided ranks above one that passed
+    with undecided rules allowed as warnings, whatever their metrics; then the
+    higher selection metric; then the candidate's name, then the lower version
+    (so the order never depends on the input order).
 
     Parameters
     ----------
     candidates
-        ``(version, metric)`` pairs; the metric is ``policy.selection_metric`` on
-        the validation split (the test split is the one audited).
+        Every registered candidate of the run, passing or not.
 
     Returns
     -------
-    ModelVersionRecord or None
-        The passing version with the highest finite metric (ties: the lower
-        version number); None when no version passed.
+    tuple of Contender
+        The eligible candidates in rank order; empty when none passed.
     """
-    passing = [(value, -record.version, record) for record, value in candidates if record.verdict == "pass"]
-    passing = [item for item in passing if math.isfinite(item[0])]
-    if not passing:
-        return None
-    return max(passing, key=lambda item: (item[0], item[1]))[2]
+    eligible = [c for c in candidates if c.record.verdict == "pass" and math.isfinite(c.selection)]
+    return tuple(sorted(eligible, key=lambda c: (not c.decided, -c.selection, c.record.candidate, c.record.version)))
+
+
+def choose_champion(candidates: Sequence[Contender]) -> ModelVersionRecord | None:
+    """The version that should be champion: the first of :func:`rank_candidates`, or None when none passed."""
+    ranked = rank_candidates(candidates)
+    return ranked[0].record if ranked else None
+
+
+def _rule_count(n: int) -> str:
+    return f"{n} rule" if n == 1 else f"{n} rules"
+
+
+def champion_reason(candidates: Sequence[Contender], *, metric: str) -> str:
+    """Why :func:`choose_champion` chose what it chose, in one sentence for the run's summary.
+
+    Parameters
+    ----------
+    candidates
+        Every registered candidate of the run, as given to :func:`choose_champion`.
+    metric
+        The selection metric's name (``policy.selection_metric``), as printed.
+
+    Returns
+    -------
+    str
+        For instance ``"lightgbm_fair: passed with every rule decided; validation auc 0.771 (best of 2
+        such candidates)"``; when no candidate passed, what the candidates' verdicts were.
+    """
+    ranked = rank_candidates(candidates)
+    if not ranked:
+        tally = {v: sum(c.record.verdict == v for c in candidates) for v in ("pass", "fail", "inconclusive")}
+        counted = ", ".join(f"{n} {v}" for v, n in tally.items() if n) or "no candidates"
+        text = f"no candidate passed the gate ({counted})"
+        if tally["pass"]:
+            text += f"; those that passed have no finite validation {metric}"
+        return text
+    best = ranked[0]
+    peers = [c for c in ranked if c.decided == best.decided]
+    standing = f"best of {len(peers)} such candidates" if len(peers) > 1 else "the only such candidate"
+    score = f"validation {metric} {best.selection:.3f} ({standing})"
+    if best.decided:
+        text = f"{best.record.candidate}: passed with every rule decided; {score}"
+        others = len(ranked) - len(peers)
+        if others:
+            text += (
+                f"; ranked above {others} passing candidate{'s' if others > 1 else ''} "
+                "with undecided rules allowed as warnings"
+            )
+        return text
+    return (
+        f"{best.record.candidate}: passed with {_rule_count(len(best.undecided))} undecided (allowed as "
+        f"{'a warning' if len(best.undecided) == 1 else 'warnings'} by on_inconclusive: warn): "
+        f"{', '.join(best.undecided)}; no candidate passed with every rule decided; {score}"
+    )
 
 
 def promote_best(
     uri: str,
     *,
     registered_model: str,
-    candidates: Sequence[tuple[ModelVersionRecord, float]],
+    candidates: Sequence[Contender],
     required_approvals: int,
     timeout: float = 10.0,
     retries: int = 2,

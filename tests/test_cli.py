@@ -71,6 +71,42 @@ def test_data_check_prints_the_summary(write_config: WriteConfig) -> None:
     assert "minority_owned" in result.stdout
 
 
+def test_data_check_prints_events_per_split_and_flags_groups_too_small_for_the_test_split(
+    write_config: WriteConfig, accounts: pd.DataFrame
+) -> None:
+    hostile = "[/x]<b>\u202etiny"  # markup, HTML and a bidi override in a group name
+    frame = accounts.copy()
+    frame["ownership"] = frame["ownership"].astype(object)
+    frame.loc[frame.index[:12], "ownership"] = hostile
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["sensitive"]["min_events"] = 10
+
+    result = runner.invoke(app, ["data", "check", "--config", str(write_config(frame=frame, edit=edit))])
+    assert result.exit_code == 0, result.output
+    assert "train rows / pos / neg" in result.stdout and "test rows / pos / neg" in result.stdout
+    assert "intersection ownership & size_band" in result.stdout
+    shown = "[/x]<b>\ufffdtiny"  # printed as text, the override neutralised
+    assert shown in result.stdout and "\u202e" not in result.stdout
+    assert f"ownership = {shown}: insufficient on test: " in result.stdout
+    assert "fewer than min_group_size 30 (no metric of the group is judged)" in result.stdout
+    assert "positives, fewer than min_events 10 (true positive and false negative rates cannot be judged)" in (
+        result.stdout
+    )
+    assert f"ownership & size_band = {shown} & " in result.stdout  # the intersection's groups, named as the audit does
+
+
+def test_run_summary_prints_why_the_champion_won_as_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from governance.cli import _print_cards
+    from governance.pipeline import CardOutcome, Outcome, RunOutcome
+
+    why = "fair_lgbm: passed with 1 rule undecided (allowed as a warning by on_inconclusive: warn): [/x] (inconclusive)"
+    card = CardOutcome("fair_lgbm", "pass", 3, Path("card.json"), Path("card.html"), 0.8, 0.05, False)
+    training = Outcome("run", "sqlite:///x.db", False, 10, 10, {}, "0" * 64, False, ())
+    _print_cards(RunOutcome(training, (card,), "fair_lgbm", "champion", 3, None, why), reports=Path("reports"))
+    assert f"why: {why}" in capsys.readouterr().out
+
+
 def test_data_problems_exit_two_with_the_column_named(write_config: WriteConfig, accounts: pd.DataFrame) -> None:
     result = runner.invoke(
         app, ["data", "check", "--config", str(write_config(frame=accounts.drop(columns="intent_score")))]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from governance.config import load_config
-from governance.data import DevelopmentKeyWarning, consent_mask, load_table, prepare
+from governance.data import DevelopmentKeyWarning, SplitCounts, consent_mask, load_table, prepare, split_group_counts
 from governance.errors import DataValidationError, PrivacyError
 from tests.conftest import WriteConfig
 
@@ -211,3 +211,54 @@ def test_required_key_is_refused_when_missing(write_config: WriteConfig, monkeyp
 
     with pytest.raises(PrivacyError, match="requires a real pseudonymization key"):
         prepare(load_config(write_config(edit=edit)))
+
+
+def test_split_group_counts_equal_a_plain_count_for_every_attribute_and_intersection(
+    write_config: WriteConfig,
+) -> None:
+    config = load_config(write_config())
+    dataset = prepare(config)
+    scopes = split_group_counts(dataset, sensitive=config.sensitive)
+    assert [s.name for s in scopes] == ["ownership", "size_band", "ownership & size_band"]
+    frame = dataset.sensitive.assign(split=dataset.split, y=dataset.y)
+    for scope in scopes:
+        names = frame[list(scope.parts)].astype(str).agg(" & ".join, axis=1)
+        observed = [g for g in scope.groups if not g.declared_absent]
+        assert [g.group for g in observed] == sorted(set(names))  # only the cells that occur
+        for g in observed:
+            for code, counts in enumerate((g.train, g.validation, g.test)):
+                rows = frame[(names == g.group).to_numpy() & (frame["split"] == code).to_numpy()]
+                expected = SplitCounts(len(rows), int(rows["y"].sum()), int((rows["y"] == 0).sum()))
+                assert counts == expected, (scope.name, g.group, code)
+        assert sum(g.train.rows + g.validation.rows + g.test.rows for g in scope.groups) == dataset.rows_used
+
+
+def test_split_group_counts_flag_what_each_group_lacks_on_the_test_split(
+    write_config: WriteConfig, accounts: pd.DataFrame
+) -> None:
+    frame = accounts.copy()
+    frame.loc[frame["ownership"] == "women_owned", "converted_90d"] = 1  # no negatives left
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["sensitive"]["attributes"][0]["categories"].append("cooperative")  # declared, never seen
+        raw["sensitive"]["min_group_size"] = 100
+        raw["sensitive"]["min_events"] = 20
+
+    config = load_config(write_config(frame=frame, edit=edit))
+    ownership = split_group_counts(prepare(config), sensitive=config.sensitive)[0]
+    groups = {g.group: g for g in ownership.groups}
+    assert list(groups)[-1] == "cooperative" and groups["cooperative"].declared_absent
+    assert [(f.what, f.found) for f in groups["cooperative"].shortfalls] == [("rows", 0)]
+    assert not groups["none"].insufficient
+    minority, women, veteran = groups["minority_owned"], groups["women_owned"], groups["veteran_owned"]
+    assert minority.test.rows >= 100 and women.test.rows >= 100 and veteran.test.rows < 100
+    assert [(f.what, f.found, f.needed) for f in minority.shortfalls] == [("positives", minority.test.positives, 20)]
+    assert minority.shortfalls[0].message == (
+        f"{minority.test.positives} positives, fewer than min_events 20 "
+        "(true positive and false negative rates cannot be judged)"
+    )
+    assert [(f.what, f.found) for f in women.shortfalls] == [("negatives", 0)]
+    assert "false positive and true negative rates cannot be judged" in women.shortfalls[0].message
+    # too small to be judged at all: rows is its only shortfall, whatever its events
+    assert [f.what for f in veteran.shortfalls] == ["rows"] and veteran.test.positives < 20
+    assert veteran.shortfalls[0].message.startswith(f"{veteran.test.rows} rows, fewer than min_group_size 100")

@@ -65,7 +65,13 @@ def test_nothing_personal_reaches_mlflow_the_cards_or_the_summary(
     write_config: WriteConfig, accounts: pd.DataFrame, tmp_path: Path
 ) -> None:
     config = load_config(write_config(edit=_two_candidates))
-    outcome = run(config).training
+    result = run(config)
+    outcome = result.training
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["chosen"] == result.chosen and summary["why"] == result.why  # why the champion won, or why none
+    assert result.why.startswith(
+        f"{result.chosen}: passed with " if result.chosen else "no candidate passed the gate ("
+    )
     client = MlflowClient(tracking_uri(config))
     runs = client.search_runs([client.get_run(outcome.run_id).info.experiment_id])
     assert len(runs) == 1 + len(KEEP)
