@@ -503,7 +503,9 @@ def _print_audit(report: AuditReport) -> None:
             ", ".join(item.excluded_groups),
         )
     out.print(table)
-    out.print("* = insufficient data: below min_group_size or not estimable; no verdict should rest on it")
+    out.print(
+        "* = insufficient data: below min_group_size, fewer than min_events in the denominator, or not estimable; no verdict rests on it"
+    )
 
 
 def _split_list(value: str) -> list[str]:

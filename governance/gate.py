@@ -29,19 +29,37 @@ Judging one value (:func:`judge`)
 ``decision: interval`` (the default): the value passes when its whole
 confidence interval is on the good side of the bound, fails when the whole
 interval is on the bad side, and is inconclusive otherwise. The interval is
-widened to include the point estimate when a percentile interval excludes it
-(it can, for max - min and min / max statistics), so an interval verdict never
-contradicts the point estimate: pass under ``interval`` implies pass under
-``point``, and fail implies fail. A value without an interval is inconclusive.
-``decision: point`` compares the point estimate alone. A value that is
-null, NaN or ``undefined`` never satisfies a bound.
+widened to include the point estimate should it ever exclude it, so an
+interval verdict never contradicts the point estimate: pass under
+``interval`` implies pass under ``point``, and fail implies fail. A value
+without an interval is inconclusive. ``decision: point`` compares the point
+estimate alone. A value that is null, NaN or ``undefined`` never satisfies a
+bound.
+
+Intervals, recomputed from the card's evidence
+----------------------------------------------
+Every interval a rule judges is recomputed from the evidence the card keeps
+(``events`` of a rate, ``se`` of an AUC or a mean) at the rule's level, with
+the audit's own functions (:mod:`governance.audit.intervals`): so a rule is
+simultaneous over the comparisons it makes. A ``groups`` rule judges each
+group at the Bonferroni level over the groups judged; a ``disparity`` rule
+recomputes each attribute's spread pair by pair (simultaneous over its
+pairs) at the Bonferroni level over the attributes it covers; equalized odds
+counts the pairs of both rates. The rule's level is ``policy.confidence``,
+or with ``policy.error_control: bonferroni`` that level divided over the
+statistical rules (:class:`ErrorControl`, which the card states). With the
+defaults, a single-attribute rule's interval is exactly the card's. Values
+without evidence (cards written before it was kept) are judged on the card's
+interval. Each inconclusive comparison says what would decide it (``decide``):
+about how many more test-split rows of which group, at the observed value.
 
 A rule with several comparisons (groups, or every attribute) fails when one
 fails, is inconclusive when none fails and one is inconclusive, and passes
 when the others pass. Groups with insufficient data (below ``min_group_size``,
-or whose metric is undefined) are not judged but listed, in the rule's
-``comparisons``, its reason and the report's warnings; a rule with nothing
-left to judge is ``insufficient_data``, which counts as inconclusive.
+fewer than ``min_events`` in the rate's denominator, or whose metric is
+undefined) are not judged but listed, in the rule's ``comparisons``, its
+reason and the report's warnings; a rule with nothing left to judge is
+``insufficient_data``, which counts as inconclusive.
 
 Other rules, always exact (no interval):
 

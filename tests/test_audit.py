@@ -460,7 +460,7 @@ def test_a_rate_from_fewer_events_than_min_events_is_insufficient_with_the_count
     assert tpr.status == "insufficient_data" and tpr.ci is None and tpr.value == 0.0
     assert tpr.reason is not None and "6 positives, fewer than 10" in tpr.reason
     fpr = report.overall["false_positive_rate"]  # 54 negatives: enough
-    assert fpr.status == "ok" and fpr.method == "wilson" and fpr.events == (30, 54)
+    assert fpr.status == "ok" and fpr.method == "wilson-cc" and fpr.events == (30, 54)
 
 
 def test_no_rate_interval_with_status_ok_has_zero_width() -> None:

@@ -691,3 +691,47 @@ def test_a_model_that_does_not_read_sensitive_attributes_passes_the_treatment_ru
     assert next(r for r in report.rules if r.name == "no sensitive attribute at inference").verdict == "pass"
     unknown = evaluate(_card(fair), _policy(_rule()), today=TODAY)
     assert all(r.name != "no sensitive attribute at inference" for r in unknown.rules)
+
+
+# ---------------------------------------------------------------- error control and what would decide
+
+
+def test_the_gate_states_its_error_control_per_rule_and_over_the_rules(fair: AuditReport) -> None:
+    gate = _gate(
+        fair, _rule(), _rule(name="eo", metric="equalized_odds_difference", statistic=None, bound=0.1, side="max")
+    )
+    control = gate.to_dict()["error_control"]
+    assert control["rule_confidence"] == 0.95 and control["per_rule_false_verdict"] == pytest.approx(0.025)
+    assert control["family_wise_false_fail"] == pytest.approx(0.05)
+    assert "at most 5.00% (Bonferroni bound)" in control["text"]
+    assert GateReport.from_dict(gate.to_dict()) == gate
+
+
+def test_bonferroni_error_control_judges_each_rule_on_a_wider_interval(fair: AuditReport) -> None:
+    rules = (_rule(), _rule(name="eo", metric="equalized_odds_difference", statistic=None, bound=0.1, side="max"))
+    per_rule = _gate(fair, *rules)
+    family = _gate(fair, *rules, error_control="bonferroni")
+    assert family.error_control is not None and family.error_control.rule_confidence == pytest.approx(0.975)
+    for a, b in zip(per_rule.rules[:2], family.rules[:2], strict=True):
+        assert a.ci is not None and b.ci is not None
+        assert b.ci[0] <= a.ci[0] and b.ci[1] >= a.ci[1] and (b.ci[1] - b.ci[0]) > (a.ci[1] - a.ci[0])
+
+
+def test_an_inconclusive_comparison_says_how_many_more_rows_of_which_group_would_decide_it() -> None:
+    report = _audit({"a": 3000, "b": 400}, shift={"b": 0.15})
+    gate = _gate(report, _rule(bound=0.95))
+    rule = gate.rules[0]
+    assert rule.verdict == "inconclusive"
+    decide = rule.comparisons[0].decide
+    assert decide is not None and decide["group"] == "b" and decide["more_rows"] > 0
+    assert "more test-split rows of b" in rule.reason
+
+
+def test_a_groups_rule_is_simultaneous_over_the_groups_it_judges(fair: AuditReport) -> None:
+    gate = _gate(fair, _rule(name="auc", metric="auc", scope="groups", statistic=None, bound=0.5))
+    judged = [c for c in gate.rules[0].comparisons if c.verdict != "insufficient_data"]
+    assert len(judged) >= 2
+    for comparison in judged:
+        printed = fair.group("ownership", str(comparison.group)).metrics["auc"].ci
+        assert printed is not None and comparison.ci is not None
+        assert comparison.ci[0] < printed[0] and comparison.ci[1] > printed[1]  # wider than each group's own

@@ -1,8 +1,42 @@
-"""Audit engine: group metrics, disparities and bootstrap intervals from sufficient statistics.
+"""Audit engine: group metrics, disparities and calibrated intervals from sufficient statistics.
 
 :func:`audit` takes labels, scores (or decisions), a decision rule and one or
 more sensitive attributes and returns a frozen :class:`AuditReport`; its
 :meth:`AuditReport.to_dict` is the ``governance.audit/1`` JSON document.
+
+Contents, one concept per file
+------------------------------
+``_inputs.py``
+    Validation of every argument (all problems at once) and encoding of the
+    sensitive attributes as dense integer codes.
+``_counting.py``
+    Rows ranked by score, exact AUC and precision at k per group, score bins,
+    and the count of rows per cell; proportions as (successes, trials).
+``_bootstrap.py``
+    The bootstrap on counts (one multinomial draw of the cells per replicate).
+``intervals.py``
+    The interval methods: Wilson (with continuity correction), Newcombe,
+    Miettinen-Nurminen, DeLong, Wald; shared with the gate.
+``_disparities.py``
+    Disparities judged pair by pair with simultaneous intervals, and what
+    would decide an inconclusive one.
+``_report.py``
+    The result types and their JSON forms.
+``_engine.py``
+    :func:`audit`: counts once, then every group, disparity and interval.
+
+Intervals
+---------
+Rates get the Wilson score interval with continuity correction from their
+counts (``method: wilson-cc``, ``events: [k, n]``); AUCs a DeLong interval on
+the logit scale (``delong-logit``, ``se``); mean scores and calibration gaps a
+normal interval with the bootstrap's standard error (``bootstrap-se``). A
+group's rate is ``insufficient_data`` when its denominator has fewer than
+``min_events`` events. A disparity's interval is derived from pairwise
+intervals (Newcombe for differences of rates, Miettinen-Nurminen for ratios,
+Wald for AUCs and means) at the Bonferroni level over the pairs compared (see
+``_disparities.py``), so it holds simultaneously for every pair, and the gate
+judges exactly these intervals.
 
 Method
 ------
@@ -28,17 +62,16 @@ level's tables (a matrix product with a group membership matrix when the
 cells are dense, segment sums otherwise). Replicates run in fixed-size
 chunks, on up to two threads, each chunk with its own child of
 ``numpy.random.SeedSequence(seed)``, so the result is deterministic for a
-seed whatever the number of threads. Intervals are percentile intervals
-(linear interpolation, as ``numpy.quantile``) at ``confidence``, for groups
-with at least ``min_group_size`` rows. A replicate where a metric is
-undefined (a zero denominator) is left out of that metric's interval and the
-count is given in ``reason``; when it is undefined in more than a
+seed whatever the number of threads. The bootstrap gives the standard errors
+of the mean score and the calibration gap, for groups with at least
+``min_group_size`` rows. A replicate where a metric is undefined (a zero
+denominator) is left out; when it is undefined in more than a
 ``1 - confidence`` share of the replicates, no interval is given.
 
 Score bins
 ----------
-The point estimates of score metrics are exact. Their bootstrap uses score
-bins: ``score_bins`` (default 200) edges, half equal-frequency over all
+The point estimates of score metrics are exact. Their bootstrap, and the
+DeLong variance of the AUC, use score bins: ``score_bins`` (default 200) edges, half equal-frequency over all
 scores and half over the top ``2 * share`` of scores (where precision-at-k
 cuts fall), never splitting tied scores, plus an edge at the decision
 threshold so the decision is a function of the bin (about 170-180 distinct

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -42,9 +42,11 @@ from governance.audit.intervals import (
     normal_difference,
     normal_ratio,
     score_ratio,
-    wilson,
+    wilson_cc,
     z_value,
 )
+
+_UNREALISTIC = 100.0  # past this many times the data, the rows needed are not a useful number
 
 Statistic = Literal["difference", "ratio", "reference_difference", "reference_ratio"]
 
@@ -87,8 +89,8 @@ def group_interval(value: MetricValue, z: float) -> tuple[float, float] | None:
     """The interval of one estimate at the normal quantile ``z``, by its own method; None when it has none."""
     if value.value is None:
         return None
-    if value.method == "wilson" and value.events is not None:
-        low, high = wilson(value.events[0], value.events[1], z)
+    if value.method == "wilson-cc" and value.events is not None:
+        low, high = wilson_cc(value.events[0], value.events[1], z)
     elif value.method == "delong-logit" and value.events is not None and value.se is not None:
         low, high = logit_interval(value.value, value.se**2, value.events[0], value.events[1], z)
     elif value.method == "bootstrap-se" and value.se is not None and value.se > 0:
@@ -101,7 +103,7 @@ def group_interval(value: MetricValue, z: float) -> tuple[float, float] | None:
 
 def _pair_method(values: Sequence[MetricValue]) -> str | None:
     methods = {v.method for v in values}
-    if methods == {"wilson"} and all(v.events is not None for v in values):
+    if methods == {"wilson-cc"} and all(v.events is not None for v in values):
         return "proportions"
     if methods <= {"delong-logit", "bootstrap-se"} and all(v.se is not None for v in values):
         return "normal"
@@ -243,8 +245,11 @@ class Decider:
     def text(self) -> str:
         """The sentence a card and a reviewer read."""
         if self.factor == math.inf:
+            return "the observed value sits on the bound, so no sample size decides it at the observed gap"
+        if self.factor > _UNREALISTIC:
             return (
-                f"the observed value sits on the bound, so no sample size decides it at the observed gap ({self.group})"
+                f"the observed value is almost on the bound: only about {self.factor:,.0f} times the data "
+                f"({self.group} and every other group) would decide it at the observed gap"
             )
         return (
             f"about {self.more_rows:,} more test-split rows of {self.group} (the other groups grown in "
@@ -278,8 +283,8 @@ def decider_of_spread(found: Spread, bound: float, side: Literal["max", "min"]) 
     # a shown breach needs one pair decided (the easiest); compliance needs every open pair (the hardest)
     pair, factor, direction = min(breaches, key=lambda t: t[1]) if breaches else max(scored, key=lambda t: t[1])
     group, rows = (pair.a, pair.rows_a) if pair.rows_a <= pair.rows_b else (pair.b, pair.rows_b)
-    more = math.inf if factor == math.inf else math.ceil(rows * (factor - 1.0))
-    return Decider(group, int(more) if math.isfinite(more) else 0, factor, direction)  # type: ignore[arg-type]
+    more = 0 if factor == math.inf else math.ceil(rows * (factor - 1.0))
+    return Decider(group, more, factor, cast(Literal["compliance", "breach"], direction))
 
 
 def decider_of_value(
@@ -288,4 +293,4 @@ def decider_of_value(
     """What would decide one inconclusive estimate (a group's or the overall one)."""
     factor, direction = _factor(value, ci[0], ci[1], bound, side)
     more = 0 if factor == math.inf else math.ceil(rows * (factor - 1.0))
-    return Decider(group, more, factor, direction)  # type: ignore[arg-type]
+    return Decider(group, more, factor, cast(Literal["compliance", "breach"], direction))

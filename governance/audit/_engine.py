@@ -58,7 +58,7 @@ from governance.audit._report import (
     MetricValue,
     Status,
 )
-from governance.audit.intervals import delong_auc, logit_interval, wilson, z_value
+from governance.audit.intervals import delong_auc, logit_interval, wilson_cc, z_value
 from governance.errors import DataValidationError, Problem
 
 _DENSE_RATIO = 4  # dense bootstrap table when at most this many times the occupied cells
@@ -540,6 +540,7 @@ def _run(
     return AuditReport(
         rows=n,
         min_group_size=min_group_size,
+        min_events=min_events,
         decision_rule=rule,
         bootstrap=info,
         attributes=tuple(summaries),
@@ -604,7 +605,7 @@ class _Builder:
             values: list[float] = point[metric].tolist()
             if metric in evidence.events:
                 num, den = evidence.events[metric]
-                low, high = wilson(num, den, z)
+                low, high = wilson_cc(num, den, z)
                 what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected accounts (top k)"
                 nums, dens, lows, highs = num.tolist(), den.tolist(), low.tolist(), high.tolist()
                 for g, value in enumerate(values):
@@ -618,7 +619,7 @@ class _Builder:
                         reason = _reason_too_few(int(dens[g]), what, self.min_events)
                         out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events)
                     else:
-                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson", events)
+                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson-cc", events)
                 continue
             if metric == "auc":
                 positives, _ = evidence.events["true_positive_rate"][1], None

@@ -77,7 +77,7 @@ class MetricValue:
     reason
         Why the status is not ``"ok"``, or a note on the interval.
     method
-        How the interval was made: ``wilson`` (a proportion), ``delong-logit``
+        How the interval was made: ``wilson-cc`` (a proportion: Wilson with continuity correction), ``delong-logit``
         (an AUC), ``bootstrap-se`` (a mean, normal with the bootstrap standard
         error), ``newcombe``, ``score-ratio`` or ``normal`` (pairwise
         comparisons of a disparity, simultaneous over ``comparisons``).
@@ -489,6 +489,8 @@ class AuditReport:
         The named fairness metrics per attribute or intersection.
     schema
         ``"governance.audit/1"``.
+    min_events
+        Rates whose denominator has fewer events have ``insufficient_data``.
     """
 
     rows: int
@@ -501,6 +503,7 @@ class AuditReport:
     disparities: tuple[Disparity, ...]
     fairness: tuple[FairnessMetric, ...]
     schema: str = SCHEMA
+    min_events: int = 10
 
     def group(self, attribute: str, group: str) -> GroupMetrics:
         """Return the metrics of one group; KeyError when there is no such group."""
@@ -529,6 +532,7 @@ class AuditReport:
             "schema": self.schema,
             "rows": self.rows,
             "min_group_size": self.min_group_size,
+            "min_events": self.min_events,
             "decision_rule": self.decision_rule.to_dict(),
             "bootstrap": self.bootstrap.to_dict(),
             "attributes": [a.to_dict() for a in self.attributes],
@@ -552,6 +556,7 @@ class AuditReport:
         return cls(
             rows=data["rows"],
             min_group_size=data["min_group_size"],
+            min_events=data.get("min_events", 10),
             decision_rule=DecisionRule.from_dict(data["decision_rule"]),
             bootstrap=BootstrapInfo.from_dict(data["bootstrap"]),
             attributes=tuple(AttributeSummary.from_dict(a) for a in data["attributes"]),

@@ -8,19 +8,24 @@ a verdict rests on are the same numbers.
 
 Methods, and why
 ----------------
-``wilson`` (one proportion)
-    The Wilson score interval. Its coverage is close to nominal from a
-    handful of events on (Brown, Cai and DasGupta 2001, who recommend it or
-    Jeffreys for small n), it never has zero width when ``n > 0`` (at 0 of
-    ``n`` events the upper end is ``z**2 / (n + z**2)``), and it is closed
-    form, so thousands of groups cost nothing. Clopper-Pearson is
-    conservative (coverage well above nominal, so verdicts need more data);
-    the percentile bootstrap collapses to a point when a group has no events.
+``wilson_cc`` (one proportion; the audit's)
+    The Wilson score interval with continuity correction. A gate needs the
+    guarantee, not the average: the plain Wilson interval (``wilson``) is
+    close to nominal on average (Brown, Cai and DasGupta 2001) but dips to
+    about 0.92 at some small ``n * p``, and Jeffreys to about 0.88, so some
+    groups would be judged at 92 % while the card says 95 %. The corrected
+    interval's coverage stays at or above nominal for every ``n`` and ``p``
+    (checked exactly with the binomial distribution in the tests), like
+    Clopper-Pearson, and it is narrower than Clopper-Pearson on average. It
+    never has zero width when ``n > 0``, and it is closed form, so thousands of
+    groups cost nothing. The percentile bootstrap collapses to a point when a
+    group has no events.
 ``newcombe_difference`` (difference of two independent proportions)
-    Newcombe's hybrid score interval (method 10 of Newcombe 1998): the
-    Wilson limits of each proportion combined by the square-and-add rule.
-    Closed form, near-nominal coverage at small counts, and it contains 0
-    whenever the data cannot tell the two proportions apart.
+    Newcombe's hybrid score interval: the Wilson limits of each proportion
+    combined by the square-and-add rule, with continuity-corrected limits
+    (method 11 of Newcombe 1998; method 10 without). Closed form, at or near
+    nominal coverage at small counts, and it contains 0 whenever the data
+    cannot tell the two proportions apart.
 ``score_ratio`` (ratio of two independent proportions)
     The Miettinen-Nurminen score interval for ``p1 / p2``: every ratio
     ``theta`` whose score statistic, with the proportions re-estimated under
@@ -57,12 +62,13 @@ __all__ = [
     "normal_ratio",
     "score_ratio",
     "wilson",
+    "wilson_cc",
     "z_value",
 ]
 
 Array: TypeAlias = npt.NDArray[Any]
 
-_BISECTION_STEPS: Final = 60  # on log(theta) over [-30, 30]: a width of 1e-16 in log terms
+_BISECTION_STEPS: Final = 48  # on log(theta) over [-30, 30]: a width of 2e-13 in log terms
 _LOG_RANGE: Final = 30.0
 
 
@@ -98,16 +104,49 @@ def wilson(k: npt.ArrayLike, n: npt.ArrayLike, z: float) -> tuple[Array, Array]:
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
+def wilson_cc(k: npt.ArrayLike, n: npt.ArrayLike, z: float) -> tuple[Array, Array]:
+    """Wilson score interval with continuity correction (Newcombe 1998, method 4); NaN where ``n`` is 0.
+
+    It inverts the score test with ``|k - n p| - 1/2``: its coverage stays at or
+    above the nominal level for every ``n`` and ``p`` (the plain Wilson interval
+    dips to about 0.92 at some small ``n p``).
+    """
+    k_arr, n_arr = np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k_arr / n_arr
+        q = 1.0 - p
+        z2 = z * z
+        denominator = 2.0 * (n_arr + z2)
+        low = 2 * n_arr * p + z2 - 1 - z * np.sqrt(np.maximum(z2 - 2 - 1 / n_arr + 4 * p * (n_arr * q + 1), 0.0))
+        high = 2 * n_arr * p + z2 + 1 + z * np.sqrt(np.maximum(z2 + 2 - 1 / n_arr + 4 * p * (n_arr * q - 1), 0.0))
+        low, high = np.clip(low / denominator, 0.0, 1.0), np.clip(high / denominator, 0.0, 1.0)
+    low = np.where(k_arr <= 0, 0.0, np.minimum(low, p))
+    high = np.where(k_arr >= n_arr, 1.0, np.maximum(high, p))
+    empty = n_arr <= 0
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
 def newcombe_difference(
-    k1: npt.ArrayLike, n1: npt.ArrayLike, k2: npt.ArrayLike, n2: npt.ArrayLike, z: float
+    k1: npt.ArrayLike,
+    n1: npt.ArrayLike,
+    k2: npt.ArrayLike,
+    n2: npt.ArrayLike,
+    z: float,
+    *,
+    continuity: bool = True,
 ) -> tuple[Array, Array]:
-    """Newcombe's hybrid score interval of ``k1/n1 - k2/n2`` (independent samples)."""
+    """Newcombe's hybrid score interval of ``k1/n1 - k2/n2`` (independent samples).
+
+    ``continuity=True`` (the audit's) squares and adds the continuity-corrected
+    Wilson limits (Newcombe 1998, method 11); ``False``, the plain ones (method 10).
+    """
     a, b = np.asarray(k1, np.float64), np.asarray(n1, np.float64)
     c, d = np.asarray(k2, np.float64), np.asarray(n2, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p2 = a / b, c / d
-    l1, u1 = wilson(a, b, z)
-    l2, u2 = wilson(c, d, z)
+    limits = wilson_cc if continuity else wilson
+    l1, u1 = limits(a, b, z)
+    l2, u2 = limits(c, d, z)
     diff = p1 - p2
     low = diff - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = diff + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
@@ -115,22 +154,22 @@ def newcombe_difference(
 
 
 def _mn_statistic(theta: Array, x1: Array, n1: Array, x2: Array, n2: Array) -> Array:
-    """Miettinen-Nurminen score statistic of H0: p1 = theta * p2 (positive: p1 above theta * p2)."""
+    """Miettinen-Nurminen score statistic of H0: p1 = theta * p2 (positive: p1 above theta * p2).
+
+    Call inside ``np.errstate(divide="ignore", invalid="ignore")``.
+    """
     total = n1 + n2
     a = total * theta
     b = -(n1 * theta + x1 + n2 + x2 * theta)
     c = x1 + x2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0))
-        p2 = (-b - root) / (2.0 * a)
-        p2 = np.clip(p2, 0.0, 1.0)
-        p1 = np.clip(p2 * theta, 0.0, 1.0)
-        variance = (p1 * (1.0 - p1) / n1 + theta * theta * p2 * (1.0 - p2) / n2) * total / (total - 1.0)
-        stat = (x1 / n1 - theta * x2 / n2) / np.sqrt(variance)
-    # a zero variance happens only where the constrained estimates sit on 0 or 1: the sign decides
+    root = np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0))
+    p2 = np.minimum(np.maximum((-b - root) / (2.0 * a), 0.0), 1.0)
+    p1 = np.minimum(p2 * theta, 1.0)
+    variance = (p1 * (1.0 - p1) / n1 + theta * theta * p2 * (1.0 - p2) / n2) * total / (total - 1.0)
     numerator = x1 / n1 - theta * x2 / n2
+    # a zero variance happens only where the constrained estimates sit on 0 or 1: the sign decides
     edge = np.where(numerator > 0, np.inf, np.where(numerator < 0, -np.inf, 0.0))
-    return np.where(variance > 0, stat, edge)
+    return np.where(variance > 0, numerator / np.sqrt(variance), edge)
 
 
 def score_ratio(
@@ -143,24 +182,22 @@ def score_ratio(
     x1, m1 = np.atleast_1d(np.asarray(k1, np.float64)), np.atleast_1d(np.asarray(n1, np.float64))
     x2, m2 = np.atleast_1d(np.asarray(k2, np.float64)), np.atleast_1d(np.asarray(n2, np.float64))
     x1, m1, x2, m2 = np.broadcast_arrays(x1, m1, x2, m2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         estimate = np.log((x1 / m1) / (x2 / m2))  # -inf when x1 = 0, +inf when x2 = 0, nan when both
-    ends = []
-    for target, side in ((z, "low"), (-z, "high")):
-        # the statistic decreases in theta: the low end solves stat = z below the estimate, the high end
-        # stat = -z above it
-        lo = np.full(x1.shape, -_LOG_RANGE)
-        hi = np.full(x1.shape, _LOG_RANGE)
-        if side == "low":
-            hi = np.where(np.isfinite(estimate), estimate, hi)
-        else:
-            lo = np.where(np.isfinite(estimate), estimate, lo)
+        finite = np.isfinite(estimate)
+        # both ends at once: row 0 solves stat = z below the estimate (the statistic decreases in theta),
+        # row 1 solves stat = -z above it
+        target = np.array([[z], [-z]])
+        lo = np.stack([np.full(x1.shape, -_LOG_RANGE), np.where(finite, estimate, -_LOG_RANGE)])
+        hi = np.stack([np.where(finite, estimate, _LOG_RANGE), np.full(x1.shape, _LOG_RANGE)])
+        xs = [np.broadcast_to(v, lo.shape) for v in (x1, m1, x2, m2)]
         for _ in range(_BISECTION_STEPS):
-            mid = (lo + hi) / 2.0
-            above = _mn_statistic(np.exp(mid), x1, m1, x2, m2) > target
-            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-        ends.append(np.exp((lo + hi) / 2.0))
-    low, high = ends
+            mid = (lo + hi) * 0.5
+            above = _mn_statistic(np.exp(mid), *xs) > target
+            lo = np.where(above, mid, lo)
+            hi = np.where(above, hi, mid)
+        ends = np.exp((lo + hi) * 0.5)
+    low, high = ends[0], ends[1]
     low = np.where((x1 == 0) | (low <= math.exp(-_LOG_RANGE + 1)), 0.0, low)
     high = np.where((x2 == 0) | (high >= math.exp(_LOG_RANGE - 1)), np.inf, high)
     undefined = (m1 <= 0) | (m2 <= 0)
