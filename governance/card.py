@@ -367,8 +367,10 @@ def _caveats(
             "their fairness is unknown, not established."
         )
     notes.append(
-        "Intervals are percentile bootstrap intervals of the test split; a difference between groups near zero "
-        "has an interval that leans upward, so fairness rules on differences are judged conservatively."
+        f"Intervals of the test split are at {audit.bootstrap.confidence:.0%}: rates by the continuity-corrected "
+        "Wilson interval, AUCs by DeLong, and each disparity pair by pair, simultaneously over the pairs it "
+        f"compares. A rate is judged only from {audit.min_events} events in its denominator (positives, "
+        "negatives, selected accounts); groups with fewer are listed, their fairness unknown, not established."
     )
     if explanations is not None:
         flagged = sorted({p["feature"] for p in explanations.get("proxies", []) if p.get("flagged")})

@@ -622,7 +622,7 @@ class _Builder:
                         out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson-cc", events)
                 continue
             if metric == "auc":
-                positives, _ = evidence.events["true_positive_rate"][1], None
+                positives = evidence.events["true_positive_rate"][1]
                 negatives = evidence.events["false_positive_rate"][1]
                 variance = evidence.auc_variance if evidence.auc_variance is not None else np.full(k, np.nan)
                 low, high = logit_interval(point[metric], variance, positives, negatives, z)
