@@ -129,7 +129,7 @@ def _naive_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
 def test_delong_from_bin_counts_equals_the_definition_when_each_score_is_a_bin(seed: int, n: int) -> None:
     rng = np.random.default_rng(seed)
     y = rng.random(2 * n) < 0.4
-    if y.all() or not y.any():
+    if y.sum() < 2 or (~y).sum() < 2:
         return
     s = np.round(rng.normal(size=2 * n) + y, 1)  # ties
     values = np.unique(s)

@@ -30,7 +30,7 @@ from governance.audit._counting import (
     _threshold_metrics,
     _top_count,
 )
-from governance.audit._disparities import GroupEstimate, Statistic, spread
+from governance.audit._disparities import GroupEstimate, RatioCache, Statistic, ratio_cache, spread
 from governance.audit._inputs import (
     _Attribute,
     _binary,
@@ -516,9 +516,9 @@ def _run(
         groups.extend(
             GroupMetrics(level.name, name, 0, "insufficient_data", absent_reason, empty) for name in level.absent
         )
-        level_disparities, estimates = builder.disparities(level, values, points[i]["count"])
+        level_disparities, estimates, cache = builder.disparities(level, values, points[i]["count"])
         disparities.extend(level_disparities.values())
-        fairness.extend(builder.fairness(level, level_disparities, estimates))
+        fairness.extend(builder.fairness(level, level_disparities, estimates, cache))
 
     rule = DecisionRule(
         kind="decisions" if d_given is not None else ("top_k" if top_k is not None else "threshold"),
@@ -685,6 +685,7 @@ class _Builder:
         statistic: Statistic,
         reference: str | None,
         families: Sequence[tuple[Sequence[GroupEstimate], Statistic]] | None = None,
+        cache: RatioCache | None = None,
     ) -> MetricValue:
         """A disparity statistic with its simultaneous interval, from the pairs of compared groups."""
         kind = statistic.replace("_", " ")
@@ -705,7 +706,9 @@ class _Builder:
             return MetricValue(
                 None, None, "undefined", f"{metric} is 0 in every compared group; a ratio of zeros is undefined"
             )
-        found = spread(families or [(estimates, statistic)], reference=reference, confidence=self.confidence)
+        found = spread(
+            families or [(estimates, statistic)], reference=reference, confidence=self.confidence, cache=cache
+        )
         if found is None:
             # no evidence for an interval (a mean without bootstrap): the plug-in value alone
             if statistic == "difference":
@@ -719,20 +722,29 @@ class _Builder:
 
     def disparities(
         self, level: _Level, values: Sequence[Mapping[str, MetricValue]], counts: Array
-    ) -> tuple[dict[str, Disparity], dict[str, list[GroupEstimate]]]:
-        """One disparity per metric (not count) of one level, and the groups each compared."""
+    ) -> tuple[dict[str, Disparity], dict[str, list[GroupEstimate]], RatioCache]:
+        """One disparity per metric (not count) of one level, the groups each compared, and the ratio intervals."""
         out: dict[str, Disparity] = {}
-        compared_out: dict[str, list[GroupEstimate]] = {}
         sizes = counts.astype(np.int64).tolist()
+        compared_out: dict[str, list[GroupEstimate]] = {}
         for metric in _DISPARITY_METRICS:
-            estimates = [
-                GroupEstimate(name, sizes[g], values[g][metric])
-                for g, name in enumerate(level.groups)
-                if values[g][metric].status == "ok" and values[g][metric].value is not None
-            ]
-            if metric in _SCORE_METRICS and not self.has_scores:
-                estimates = []
-            compared_out[metric] = estimates
+            compared_out[metric] = (
+                []
+                if metric in _SCORE_METRICS and not self.has_scores
+                else [
+                    GroupEstimate(name, sizes[g], values[g][metric])
+                    for g, name in enumerate(level.groups)
+                    if values[g][metric].status == "ok" and values[g][metric].value is not None
+                ]
+            )
+        requests: list[list[tuple[Sequence[GroupEstimate], Statistic]]] = []
+        for estimates in compared_out.values():
+            requests.append([(estimates, "ratio")])
+            requests.append([(estimates, "reference_ratio")])
+        requests.append([(compared_out["true_positive_rate"], "ratio"), (compared_out["false_positive_rate"], "ratio")])
+        cache = ratio_cache(requests, reference=level.reference_name, confidence=self.confidence)
+        for metric in _DISPARITY_METRICS:
+            estimates = compared_out[metric]
             included = {e.name for e in estimates}
             excluded = tuple(g for g in level.groups if g not in included) + level.absent
             ref_diff: MetricValue | None = None
@@ -753,25 +765,28 @@ class _Builder:
                     ref_diff = self._value(
                         estimates, metric=metric, statistic="reference_difference", reference=ref_name
                     )
-                    ref_ratio = self._value(estimates, metric=metric, statistic="reference_ratio", reference=ref_name)
+                    ref_ratio = self._value(
+                        estimates, metric=metric, statistic="reference_ratio", reference=ref_name, cache=cache
+                    )
             out[metric] = Disparity(
                 attribute=level.name,
                 metric=metric,
                 difference=self._value(estimates, metric=metric, statistic="difference", reference=None),
-                ratio=self._value(estimates, metric=metric, statistic="ratio", reference=None),
+                ratio=self._value(estimates, metric=metric, statistic="ratio", reference=None, cache=cache),
                 reference_group=level.reference_name,
                 reference_difference=ref_diff,
                 reference_ratio=ref_ratio,
                 groups_compared=len(estimates),
                 excluded_groups=excluded,
             )
-        return out, compared_out
+        return out, compared_out, cache
 
     def fairness(
         self,
         level: _Level,
         disparities: Mapping[str, Disparity],
         estimates: Mapping[str, Sequence[GroupEstimate]],
+        cache: RatioCache | None = None,
     ) -> list[FairnessMetric]:
         """The named fairness metrics of one attribute, from its disparities (equalized odds: both rates at once)."""
         attribute = level.name
@@ -798,6 +813,7 @@ class _Builder:
                 statistic=cast(Statistic, statistic),
                 reference=None,
                 families=families,
+                cache=cache,
             )
         return [
             FairnessMetric(attribute, "demographic_parity_difference", sel.difference, sel.excluded_groups),

@@ -173,21 +173,22 @@ def _mn_statistic(theta: Array, x1: Array, n1: Array, x2: Array, n2: Array) -> A
 
 
 def score_ratio(
-    k1: npt.ArrayLike, n1: npt.ArrayLike, k2: npt.ArrayLike, n2: npt.ArrayLike, z: float
+    k1: npt.ArrayLike, n1: npt.ArrayLike, k2: npt.ArrayLike, n2: npt.ArrayLike, z: float | npt.ArrayLike
 ) -> tuple[Array, Array]:
     """Miettinen-Nurminen score interval of ``(k1/n1) / (k2/n2)``; ends 0 or ``inf`` at zero counts.
 
     Both counts zero: the interval is ``[0, inf]`` (the data say nothing about the ratio).
+    ``z`` may be one quantile or one per ratio (many intervals of different levels in one call).
     """
     x1, m1 = np.atleast_1d(np.asarray(k1, np.float64)), np.atleast_1d(np.asarray(n1, np.float64))
     x2, m2 = np.atleast_1d(np.asarray(k2, np.float64)), np.atleast_1d(np.asarray(n2, np.float64))
-    x1, m1, x2, m2 = np.broadcast_arrays(x1, m1, x2, m2)
+    x1, m1, x2, m2, z_each = np.broadcast_arrays(x1, m1, x2, m2, np.asarray(z, np.float64))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         estimate = np.log((x1 / m1) / (x2 / m2))  # -inf when x1 = 0, +inf when x2 = 0, nan when both
         finite = np.isfinite(estimate)
         # both ends at once: row 0 solves stat = z below the estimate (the statistic decreases in theta),
         # row 1 solves stat = -z above it
-        target = np.array([[z], [-z]])
+        target = np.stack([z_each, -z_each])
         lo = np.stack([np.full(x1.shape, -_LOG_RANGE), np.where(finite, estimate, -_LOG_RANGE)])
         hi = np.stack([np.where(finite, estimate, _LOG_RANGE), np.full(x1.shape, _LOG_RANGE)])
         xs = [np.broadcast_to(v, lo.shape) for v in (x1, m1, x2, m2)]
