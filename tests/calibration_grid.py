@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import math
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
 from governance.audit import MetricValue, audit
 from governance.audit._disparities import GroupEstimate, Statistic, spread
 from governance.audit.intervals import wilson_cc, z_value
-from governance.gate import judge
+from governance.config import PolicySpec
+from governance.gate import CARD_SCHEMA, evaluate, judge
 
 Rule = Literal["four_fifths", "dp_difference", "equalized_odds", "equal_opportunity", "group_auc"]
 
@@ -402,3 +404,47 @@ def exact_coverage(cell: Cell) -> float:
             if cell.rule == "equalized_odds":
                 out.append(_coverage_random(n, 1 - cell.base_rate, float(fpr[i])))
     return min(out) if out else 1.0
+
+
+_POLICY_METRICS: dict[str, str] = {
+    "four_fifths": "demographic_parity_ratio",
+    "dp_difference": "demographic_parity_difference",
+    "equalized_odds": "equalized_odds_difference",
+    "equal_opportunity": "equal_opportunity_difference",
+}
+
+
+def rule_policy(rule: str) -> PolicySpec:
+    """A policy with the one disparity rule of a rate rule, on the attribute ``group``."""
+    bound, side = BOUNDS[cast(Rule, rule)]
+    spec = {
+        "confidence": CONFIDENCE,
+        "rules": [
+            {
+                "name": rule,
+                "metric": _POLICY_METRICS[rule],
+                "scope": "disparity",
+                "attribute": "group",
+                "bound": bound,
+                "side": side,
+            }
+        ],
+    }
+    return PolicySpec.model_validate(spec)
+
+
+def gate_on_rows(y: np.ndarray, d: np.ndarray, g: np.ndarray, policy: PolicySpec) -> str:
+    """The product's own path on rows: ``audit()``, the card as JSON, ``gate.evaluate``; the rule's verdict."""
+    report = audit(
+        y,
+        decisions=d,
+        sensitive={"group": g},
+        n_boot=0,
+        min_group_size=MIN_GROUP_SIZE,
+        min_events=MIN_EVENTS,
+        confidence=CONFIDENCE,
+    )
+    card = json.loads(
+        json.dumps({"schema": CARD_SCHEMA, "model": {"valid_until": "2099-01-01"}, "fairness": report.to_dict()})
+    )
+    return str(evaluate(card, policy).rules[0].verdict)

@@ -16,27 +16,22 @@ every cell:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import pytest
 
-from governance.audit import audit
-from governance.config import PolicySpec
-from governance.gate import CARD_SCHEMA, evaluate
 from tests.calibration_grid import (
-    CONFIDENCE,
-    MIN_EVENTS,
-    MIN_GROUP_SIZE,
     Cell,
     Outcome,
     allowed_false,
     cells,
     draw_counts,
     exact_coverage,
+    gate_on_rows,
     judge_counts,
     rows_of,
+    rule_policy,
     simulate,
 )
 
@@ -87,38 +82,9 @@ def test_per_group_auc_rule_gives_at_most_five_percent_false_verdicts() -> None:
     assert coverage >= 0.94
 
 
-def _policy(rule: str, bound: float, side: str) -> PolicySpec:
-    metric = {
-        "four_fifths": "demographic_parity_ratio",
-        "dp_difference": "demographic_parity_difference",
-        "equalized_odds": "equalized_odds_difference",
-        "equal_opportunity": "equal_opportunity_difference",
-    }[rule]
-    spec = {
-        "confidence": CONFIDENCE,
-        "rules": [
-            {"name": rule, "metric": metric, "scope": "disparity", "attribute": "group", "bound": bound, "side": side}
-        ],
-    }
-    return PolicySpec.model_validate(spec)
-
-
 def _gate_on_rows(cell: Cell, counts: dict[str, np.ndarray]) -> str:
     y, d, g = rows_of(cell, counts)
-    report = audit(
-        y,
-        decisions=d,
-        sensitive={"group": g},
-        n_boot=0,
-        min_group_size=MIN_GROUP_SIZE,
-        min_events=MIN_EVENTS,
-        confidence=CONFIDENCE,
-    )
-    card = json.loads(
-        json.dumps({"schema": CARD_SCHEMA, "model": {"valid_until": "2099-01-01"}, "fairness": report.to_dict()})
-    )
-    result = evaluate(card, _policy(cell.rule, cell.bound, cell.side)).rules[0]
-    return result.verdict
+    return gate_on_rows(y, d, g, rule_policy(cell.rule))
 
 
 def test_the_count_level_simulation_gives_exactly_the_verdicts_of_audit_and_gate_on_rows() -> None:
@@ -140,15 +106,11 @@ def test_equal_rates_at_adult_race_group_sizes_rarely_fail_equalized_odds() -> N
     rng = np.random.default_rng(14)
     sizes = np.array([8345, 938, 312, 93, 82])
     base = np.array([0.26, 0.12, 0.27, 0.12, 0.10])
-    policy = _policy("equalized_odds", 0.1, "max")
+    policy = rule_policy("equalized_odds")
     verdicts = []
     for _ in range(400):
         g = np.repeat([f"g{i}" for i in range(5)], sizes)
         y = rng.random(len(g)) < np.repeat(base, sizes)
         d = np.where(y, rng.random(len(g)) < 0.6, rng.random(len(g)) < 0.1)
-        report = audit(y, decisions=d, sensitive={"group": g}, n_boot=0)
-        card = json.loads(
-            json.dumps({"schema": CARD_SCHEMA, "model": {"valid_until": "2099-01-01"}, "fairness": report.to_dict()})
-        )
-        verdicts.append(evaluate(card, policy).rules[0].verdict)
+        verdicts.append(gate_on_rows(y, d, g, policy))
     assert verdicts.count("fail") <= allowed_false(400)
