@@ -108,11 +108,13 @@ from governance.audit._disparities import (
     GroupEstimate,
     Spread,
     Statistic,
+    comparable,
     decider_of_spread,
     decider_of_value,
     group_interval,
     spread,
 )
+from governance.audit._report import FAIRNESS_DEFINITIONS
 from governance.audit.intervals import z_value
 from governance.config import FAIRNESS_METRICS, PolicyRule, PolicySpec, validate_policy
 from governance.errors import ConfigError, DataValidationError, GateFailure, Problem
@@ -330,7 +332,7 @@ class ErrorControl:
     @classmethod
     def of(cls, policy: PolicySpec) -> ErrorControl:
         """The error control a policy asks for."""
-        rules = sum(1 for _ in policy.rules)
+        rules = len(policy.rules)
         level = policy.confidence
         if policy.error_control == "bonferroni" and rules > 1:
             level = 1.0 - (1.0 - policy.confidence) / rules
@@ -1030,15 +1032,6 @@ def _combine(comparisons: Sequence[Comparison], side: Side) -> tuple[Verdict, Co
     return "insufficient_data", None
 
 
-_NAMED: Final[Mapping[str, tuple[tuple[str, ...], str]]] = {
-    "demographic_parity_difference": (("selection_rate",), "difference"),
-    "demographic_parity_ratio": (("selection_rate",), "ratio"),
-    "equal_opportunity_difference": (("true_positive_rate",), "difference"),
-    "equalized_odds_difference": (("true_positive_rate", "false_positive_rate"), "difference"),
-    "equalized_odds_ratio": (("true_positive_rate", "false_positive_rate"), "ratio"),
-}
-
-
 def _comparisons(
     rule: PolicyRule, report: AuditReport, performance: Mapping[str, MetricValue], decision: Mode, confidence: float
 ) -> list[Comparison]:
@@ -1098,7 +1091,8 @@ def _disparity_value(
         if not named:
             return MetricValue(None, None, "insufficient_data", f"not audited for {attribute}"), (), None
         printed, excluded = named[0].value, named[0].excluded_groups
-        metrics, statistic = _NAMED[rule.metric]
+        metrics, named_statistic = FAIRNESS_DEFINITIONS[rule.metric]
+        statistic: Statistic = named_statistic
     else:
         found = [d for d in report.disparities if d.attribute == attribute and d.metric == rule.metric]
         if not found:
@@ -1117,22 +1111,17 @@ def _disparity_value(
             why = f"{attribute} has no reference group in the audit; set one (sensitive.attributes[].reference)"
             return MetricValue(None, None, "insufficient_data", why), disparity.excluded_groups, None
         printed, excluded = value, disparity.excluded_groups
-        metrics, statistic = (rule.metric,), str(rule.statistic)
+        metrics, statistic = (rule.metric,), cast(Statistic, rule.statistic)
     if printed.status != "ok" or printed.value is None or printed.method is None:
         return printed, excluded, None
     summary = next((a for a in report.attributes if a.name == attribute), None)
     reference = summary.reference if summary is not None else None
-    families = []
+    families: list[tuple[Sequence[GroupEstimate], Statistic]] = []
     for metric in metrics:
-        estimates = [
-            GroupEstimate(g.group, g.n, g.metrics[metric])
-            for g in report.groups
-            if g.attribute == attribute
-            and metric in g.metrics
-            and g.metrics[metric].status == "ok"
-            and g.metrics[metric].value is not None
-        ]
-        families.append((estimates, cast(Statistic, statistic)))
+        estimates = comparable(
+            (g.group, g.n, g.metrics[metric]) for g in report.groups if g.attribute == attribute and metric in g.metrics
+        )
+        families.append((estimates, statistic))
     recomputed = spread(families, reference=reference, confidence=confidence)
     if recomputed is None:
         return printed, excluded, None

@@ -20,8 +20,13 @@ Contents, one concept per file
 ``_disparities.py``
     Disparities judged pair by pair with simultaneous intervals, and what
     would decide an inconclusive one.
+``_values.py``
+    From point estimates and their evidence to the report's values: group
+    metrics with their intervals and eligibility, disparities, named fairness
+    metrics.
 ``_report.py``
-    The result types and their JSON forms.
+    The result types and their JSON forms; the metric tables and what each
+    named fairness metric compares (``FAIRNESS_DEFINITIONS``).
 ``_engine.py``
     :func:`audit`: counts once, then every group, disparity and interval.
 

@@ -29,7 +29,7 @@ interval is centred on.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -86,6 +86,11 @@ class Spread:
     comparisons: int
     method: str
     pairs: tuple[PairInterval, ...]
+
+
+def comparable(values: Iterable[tuple[str, int, MetricValue]]) -> list[GroupEstimate]:
+    """The groups a disparity compares: ``(name, rows, value)`` whose value is ``ok`` and defined."""
+    return [GroupEstimate(name, rows, v) for name, rows, v in values if v.status == "ok" and v.value is not None]
 
 
 def group_interval(value: MetricValue, z: float) -> tuple[float, float] | None:

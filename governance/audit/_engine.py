@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final, Literal, cast
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +11,6 @@ import pandas as pd
 
 from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _Plan
 from governance.audit._counting import (
-    _PROPORTIONS,
     _auc_from_bins,
     _count_cells,
     _exact_scores,
@@ -30,7 +27,6 @@ from governance.audit._counting import (
     _threshold_metrics,
     _top_count,
 )
-from governance.audit._disparities import GroupEstimate, RatioCache, Statistic, ratio_cache, spread
 from governance.audit._inputs import (
     _Attribute,
     _binary,
@@ -41,11 +37,6 @@ from governance.audit._inputs import (
     _numeric,
 )
 from governance.audit._report import (
-    _DISPARITY_METRICS,
-    _NO_SCORES,
-    _SCORE_METRICS,
-    _SIGNED_METRICS,
-    _UNDEFINED,
     METRICS,
     Array,
     AttributeSummary,
@@ -56,9 +47,9 @@ from governance.audit._report import (
     FairnessMetric,
     GroupMetrics,
     MetricValue,
-    Status,
 )
-from governance.audit.intervals import delong_auc, logit_interval, wilson_cc, z_value
+from governance.audit._values import _Builder, _Evidence
+from governance.audit.intervals import delong_auc
 from governance.errors import DataValidationError, Problem
 
 _DENSE_RATIO = 4  # dense bootstrap table when at most this many times the occupied cells
@@ -344,7 +335,7 @@ def _run(
 
     # Point estimates per level, from the cell counts (threshold metrics) and exact score statistics.
     points: list[dict[str, Array]] = []
-    binned: list[tuple[Array, Array] | None] = []  # exact auc and precision at k, for the shifts
+    binned: list[tuple[Array, Array, Array] | None] = []  # exact auc, precision at k and bin table, for the shifts
     evidence: list[_Evidence] = []
     for i, level in enumerate(levels):
         k = len(level.groups)
@@ -354,6 +345,7 @@ def _run(
         events = _threshold_events(table.reshape(k, 2, 2))
         ex = exact[i]
         auc_variance: Array | None = None
+        bins_table: Array | None = None
         if ex is not None:
             events["precision_at_k"] = (ex.top_positive, ex.top_selected)
             bins_table = np.bincount(
@@ -361,13 +353,13 @@ def _run(
             ).reshape(k, 2, bins_used)
             _, auc_variance = delong_auc(bins_table[:, 0], bins_table[:, 1])
         evidence.append(_Evidence(events, auc_variance))
-        if ex is not None and cell_sums is not None and pure is not None:
+        if ex is not None and bins_table is not None and cell_sums is not None and pure is not None:
             mean = _rate(np.bincount(group, weights=cell_sums, minlength=k), m["count"])
             m["auc"] = ex.auc
             m["mean_score"] = mean
             m["calibration_gap"] = mean - m["base_rate"]
             m["precision_at_k"] = ex.precision_at_k
-            binned.append((ex.auc, ex.precision_at_k))
+            binned.append((ex.auc, ex.precision_at_k, bins_table))
         else:
             nan = np.full(k, np.nan)
             m.update({"auc": nan, "mean_score": nan, "calibration_gap": nan, "precision_at_k": nan})
@@ -392,13 +384,7 @@ def _run(
                 shifts.append(None)
                 continue
             # exact - binned point estimate of the groups with intervals: the bootstrap's shift
-            code = np.where(
-                slot[level.of_fine[cell_g]] >= 0, (slot[level.of_fine[cell_g]] * 2 + cell_y) * bins_used, -1
-            )
-            keep = code >= 0
-            table = np.bincount(
-                code[keep] + cell_bin[keep], weights=cell_counts[keep], minlength=int(ok.sum()) * 2 * bins_used
-            ).reshape(-1, 2, bins_used)
+            table = level_exact[2][ok]
             shift_auc = np.nan_to_num(level_exact[0][ok] - _auc_from_bins(table[:, 0], table[:, 1]))
             shift_pk = np.nan_to_num(
                 level_exact[1][ok] - _precision_at_k_from_bins(table[:, 0], table[:, 1], pure, share)
@@ -549,276 +535,3 @@ def _run(
         disparities=tuple(disparities),
         fairness=tuple(fairness),
     )
-
-
-@dataclass(frozen=True)
-class _Evidence:
-    """What the intervals of one level rest on: events per proportion, DeLong variance of the AUC."""
-
-    events: Mapping[str, tuple[Array, Array]]
-    auc_variance: Array | None
-
-
-def _reason_too_few(events: int, what: str, minimum: int) -> str:
-    return f"{events:,} {what}, fewer than {minimum} (sensitive.min_events): too few events for a verdict"
-
-
-@dataclass(frozen=True)
-class _Builder:
-    """Turns point estimates, their evidence and replicates into MetricValues, disparities and fairness metrics."""
-
-    confidence: float
-    n_boot: int
-    min_group_size: int
-    min_events: int
-    has_scores: bool
-
-    @property
-    def z(self) -> float:
-        return z_value(self.confidence)
-
-    def group_values(
-        self, point: Mapping[str, Array], evidence: _Evidence, replicates: Mapping[str, Array] | None
-    ) -> list[dict[str, MetricValue]]:
-        """One metric mapping per group of a level (a hot loop for levels with many groups)."""
-        sizes = point["count"].astype(np.int64).tolist()
-        k = len(sizes)
-        ok_rows = [n >= self.min_group_size for n in sizes]
-        small = [
-            None if ok_rows[g] else f"{sizes[g]} rows, below min_group_size {self.min_group_size}" for g in range(k)
-        ]
-        out: list[dict[str, MetricValue]] = [{} for _ in range(k)]
-        z = self.z
-        eligible_slot = (np.cumsum(np.asarray(ok_rows)) - 1).tolist()
-        for metric in METRICS:
-            if metric in _SCORE_METRICS and not self.has_scores:
-                no_scores = MetricValue(None, None, "undefined", _NO_SCORES)
-                for g in range(k):
-                    out[g][metric] = no_scores
-                continue
-            undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
-            if metric == "count":
-                for g in range(k):
-                    status: Status = "ok" if ok_rows[g] else "insufficient_data"
-                    out[g][metric] = MetricValue(sizes[g], None, status, small[g])
-                continue
-            values: list[float] = point[metric].tolist()
-            if metric in evidence.events:
-                num, den = evidence.events[metric]
-                low, high = wilson_cc(num, den, z)
-                what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected accounts (top k)"
-                nums, dens, lows, highs = num.tolist(), den.tolist(), low.tolist(), high.tolist()
-                for g, value in enumerate(values):
-                    if value != value:  # NaN: a zero denominator
-                        out[g][metric] = undefined
-                        continue
-                    events = (int(nums[g]), int(dens[g]))
-                    if not ok_rows[g]:
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", small[g], events=events)
-                    elif dens[g] < self.min_events:
-                        reason = _reason_too_few(int(dens[g]), what, self.min_events)
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events)
-                    else:
-                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson-cc", events)
-                continue
-            if metric == "auc":
-                positives = evidence.events["true_positive_rate"][1]
-                negatives = evidence.events["false_positive_rate"][1]
-                variance = evidence.auc_variance if evidence.auc_variance is not None else np.full(k, np.nan)
-                low, high = logit_interval(point[metric], variance, positives, negatives, z)
-                pos, neg = positives.tolist(), negatives.tolist()
-                lows, highs, var = low.tolist(), high.tolist(), variance.tolist()
-                for g, value in enumerate(values):
-                    if value != value:
-                        out[g][metric] = undefined
-                        continue
-                    events = (int(pos[g]), int(neg[g]))
-                    fewest = min(events)
-                    se = math.sqrt(var[g]) if var[g] == var[g] else None
-                    if not ok_rows[g]:
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", small[g], events=events)
-                    elif fewest < self.min_events:
-                        what = "positives" if events[0] <= events[1] else "negatives"
-                        reason = _reason_too_few(fewest, what, self.min_events)
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events, se=se)
-                    else:
-                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "delong-logit", events, se)
-                continue
-            # means (mean_score, calibration_gap): normal with the bootstrap's standard error
-            se_list: list[float | None] = [None] * k
-            note: list[str | None] = [None] * k
-            if replicates is not None:
-                samples = replicates[metric]
-                valid = np.count_nonzero(~np.isnan(samples), axis=0)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    spread = np.nanstd(np.where(valid > 1, samples, 0.0), axis=0, ddof=1)
-                for g in range(k):
-                    if not ok_rows[g]:
-                        continue
-                    column = eligible_slot[g]
-                    v = int(valid[column])
-                    if v < self.confidence * self.n_boot or v < 2:
-                        note[g] = f"no interval: undefined in {self.n_boot - v} of {self.n_boot} bootstrap replicates"
-                    elif spread[column] > 0:
-                        se_list[g] = float(spread[column])
-                    else:
-                        note[g] = "no interval: no variation across bootstrap replicates"
-            for g, value in enumerate(values):
-                if value != value:
-                    out[g][metric] = undefined
-                elif not ok_rows[g]:
-                    out[g][metric] = MetricValue(value, None, "insufficient_data", small[g])
-                elif se_list[g] is not None:
-                    se = cast(float, se_list[g])
-                    out[g][metric] = MetricValue(
-                        value, (value - z * se, value + z * se), "ok", None, "bootstrap-se", None, se
-                    )
-                else:
-                    out[g][metric] = MetricValue(value, None, "ok", note[g])
-        return out
-
-    def _value(
-        self,
-        estimates: Sequence[GroupEstimate],
-        *,
-        metric: str,
-        statistic: Statistic,
-        reference: str | None,
-        families: Sequence[tuple[Sequence[GroupEstimate], Statistic]] | None = None,
-        cache: RatioCache | None = None,
-    ) -> MetricValue:
-        """A disparity statistic with its simultaneous interval, from the pairs of compared groups."""
-        kind = statistic.replace("_", " ")
-        if metric in _SCORE_METRICS and not self.has_scores:
-            return MetricValue(None, None, "undefined", _NO_SCORES)
-        if len(estimates) < 2:
-            return MetricValue(
-                None,
-                None,
-                "insufficient_data",
-                f"{len(estimates)} comparable groups; a {kind} needs 2 groups with enough rows and events "
-                f"and a defined {metric}",
-            )
-        if statistic.endswith("ratio") and metric in _SIGNED_METRICS:
-            return MetricValue(None, None, "undefined", f"a ratio of the signed {metric} is not meaningful")
-        values = [cast(float, e.value.value) for e in estimates]
-        if statistic.endswith("ratio") and max(values) <= 0:
-            return MetricValue(
-                None, None, "undefined", f"{metric} is 0 in every compared group; a ratio of zeros is undefined"
-            )
-        found = spread(
-            families or [(estimates, statistic)], reference=reference, confidence=self.confidence, cache=cache
-        )
-        if found is None:
-            # no evidence for an interval (a mean without bootstrap): the plug-in value alone
-            if statistic == "difference":
-                return MetricValue(max(values) - min(values), None, "ok")
-            if statistic == "ratio":
-                return MetricValue(min(values) / max(values), None, "ok")
-            return MetricValue(None, None, "insufficient_data", "no interval for a comparison with the reference")
-        return MetricValue(
-            found.value, (found.low, found.high), "ok", None, found.method, comparisons=found.comparisons
-        )
-
-    def disparities(
-        self, level: _Level, values: Sequence[Mapping[str, MetricValue]], counts: Array
-    ) -> tuple[dict[str, Disparity], dict[str, list[GroupEstimate]], RatioCache]:
-        """One disparity per metric (not count) of one level, the groups each compared, and the ratio intervals."""
-        out: dict[str, Disparity] = {}
-        sizes = counts.astype(np.int64).tolist()
-        compared_out: dict[str, list[GroupEstimate]] = {}
-        for metric in _DISPARITY_METRICS:
-            compared_out[metric] = (
-                []
-                if metric in _SCORE_METRICS and not self.has_scores
-                else [
-                    GroupEstimate(name, sizes[g], values[g][metric])
-                    for g, name in enumerate(level.groups)
-                    if values[g][metric].status == "ok" and values[g][metric].value is not None
-                ]
-            )
-        requests: list[list[tuple[Sequence[GroupEstimate], Statistic]]] = []
-        for estimates in compared_out.values():
-            requests.append([(estimates, "ratio")])
-            requests.append([(estimates, "reference_ratio")])
-        requests.append([(compared_out["true_positive_rate"], "ratio"), (compared_out["false_positive_rate"], "ratio")])
-        cache = ratio_cache(requests, reference=level.reference_name, confidence=self.confidence)
-        for metric in _DISPARITY_METRICS:
-            estimates = compared_out[metric]
-            included = {e.name for e in estimates}
-            excluded = tuple(g for g in level.groups if g not in included) + level.absent
-            ref_diff: MetricValue | None = None
-            ref_ratio: MetricValue | None = None
-            if level.reference is not None:
-                ref_name = level.reference_name
-                ref_value = values[level.reference][metric]
-                if metric in _SCORE_METRICS and not self.has_scores:
-                    ref_diff = ref_ratio = MetricValue(None, None, "undefined", _NO_SCORES)
-                elif ref_name not in included:
-                    why = (
-                        f"the reference group has too few rows or events ({ref_value.reason})"
-                        if ref_value.status == "insufficient_data"
-                        else f"the reference group has no defined {metric}"
-                    )
-                    ref_diff = ref_ratio = MetricValue(None, None, "insufficient_data", why)
-                else:
-                    ref_diff = self._value(
-                        estimates, metric=metric, statistic="reference_difference", reference=ref_name
-                    )
-                    ref_ratio = self._value(
-                        estimates, metric=metric, statistic="reference_ratio", reference=ref_name, cache=cache
-                    )
-            out[metric] = Disparity(
-                attribute=level.name,
-                metric=metric,
-                difference=self._value(estimates, metric=metric, statistic="difference", reference=None),
-                ratio=self._value(estimates, metric=metric, statistic="ratio", reference=None, cache=cache),
-                reference_group=level.reference_name,
-                reference_difference=ref_diff,
-                reference_ratio=ref_ratio,
-                groups_compared=len(estimates),
-                excluded_groups=excluded,
-            )
-        return out, compared_out, cache
-
-    def fairness(
-        self,
-        level: _Level,
-        disparities: Mapping[str, Disparity],
-        estimates: Mapping[str, Sequence[GroupEstimate]],
-        cache: RatioCache | None = None,
-    ) -> list[FairnessMetric]:
-        """The named fairness metrics of one attribute, from its disparities (equalized odds: both rates at once)."""
-        attribute = level.name
-        sel = disparities["selection_rate"]
-        tpr = disparities["true_positive_rate"]
-        fpr = disparities["false_positive_rate"]
-        both = tuple(dict.fromkeys(tpr.excluded_groups + fpr.excluded_groups))
-        odds: dict[str, MetricValue] = {}
-        for name, statistic, tpr_value, fpr_value in (
-            ("difference", "difference", tpr.difference, fpr.difference),
-            ("ratio", "ratio", tpr.ratio, fpr.ratio),
-        ):
-            worst = next((v for v in (tpr_value, fpr_value) if v.status != "ok" or v.value is None), None)
-            if worst is not None:
-                odds[name] = MetricValue(None, None, worst.status, worst.reason)
-                continue
-            families: list[tuple[Sequence[GroupEstimate], Statistic]] = [
-                (estimates["true_positive_rate"], cast(Statistic, statistic)),
-                (estimates["false_positive_rate"], cast(Statistic, statistic)),
-            ]
-            odds[name] = self._value(
-                estimates["true_positive_rate"],
-                metric="true_positive_rate",
-                statistic=cast(Statistic, statistic),
-                reference=None,
-                families=families,
-                cache=cache,
-            )
-        return [
-            FairnessMetric(attribute, "demographic_parity_difference", sel.difference, sel.excluded_groups),
-            FairnessMetric(attribute, "demographic_parity_ratio", sel.ratio, sel.excluded_groups),
-            FairnessMetric(attribute, "equalized_odds_difference", odds["difference"], both),
-            FairnessMetric(attribute, "equalized_odds_ratio", odds["ratio"], both),
-            FairnessMetric(attribute, "equal_opportunity_difference", tpr.difference, tpr.excluded_groups),
-        ]
