@@ -28,7 +28,7 @@ from typing import Literal, cast
 
 import numpy as np
 
-from governance.audit import MetricValue, audit
+from governance.audit import AuditReport, MetricValue, audit
 from governance.audit._disparities import GroupEstimate, Statistic, spread
 from governance.audit.intervals import wilson_cc, z_value
 from governance.config import PolicySpec
@@ -310,32 +310,17 @@ def _auc_scores(cell: Cell, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 
 def judge_auc(cell: Cell, rng: np.random.Generator) -> tuple[str, list[tuple[MetricValue, float]]]:
-    """One sample of the per-group AUC rule, on rows through ``audit()``, judged as the gate judges a groups rule."""
+    """One sample of the per-group AUC rule: rows through ``audit()``, the card through ``gate.evaluate``."""
     y, s, g = _auc_scores(cell, rng)
     report = audit(
         y, s, sensitive={"group": g}, top_k=cell.share, n_boot=0, min_group_size=MIN_GROUP_SIZE, min_events=MIN_EVENTS
     )
-    values = [(grp.group, grp.metrics["auc"]) for grp in report.groups]
-    judged = [v for _, v in values if v.status == "ok" and v.value is not None]
-    truths = []
-    for name, v in values:
-        if v.status == "ok":
-            i = int(name[1:])
-            truths.append((v, cell.truth if i == cell.deviant else max(_AUC, cell.truth)))
-    if not judged:
-        return "insufficient_data", truths
-    from governance.audit._disparities import group_interval
-
-    z = z_value(CONFIDENCE, len(judged))
-    verdicts = []
-    for v in judged:
-        ci = group_interval(v, z)
-        verdicts.append(judge(v.value, ci, bound=cell.bound, side=cell.side, decision="interval")[0])
-    if "fail" in verdicts:
-        return "fail", truths
-    if "inconclusive" in verdicts:
-        return "inconclusive", truths
-    return "pass", truths
+    truths = [
+        (grp.metrics["auc"], cell.truth if int(grp.group[1:]) == cell.deviant else max(_AUC, cell.truth))
+        for grp in report.groups
+        if grp.metrics["auc"].status == "ok"
+    ]
+    return str(evaluate(_card(report), rule_policy("group_auc")).rules[0].verdict), truths
 
 
 def simulate(cell: Cell, samples: int, seed: int) -> Outcome:
@@ -406,31 +391,32 @@ def exact_coverage(cell: Cell) -> float:
     return min(out) if out else 1.0
 
 
-_POLICY_METRICS: dict[str, str] = {
-    "four_fifths": "demographic_parity_ratio",
-    "dp_difference": "demographic_parity_difference",
-    "equalized_odds": "equalized_odds_difference",
-    "equal_opportunity": "equal_opportunity_difference",
+_POLICY_RULES: dict[str, tuple[str, str]] = {
+    "four_fifths": ("demographic_parity_ratio", "disparity"),
+    "dp_difference": ("demographic_parity_difference", "disparity"),
+    "equalized_odds": ("equalized_odds_difference", "disparity"),
+    "equal_opportunity": ("equal_opportunity_difference", "disparity"),
+    "group_auc": ("auc", "groups"),
 }
 
 
 def rule_policy(rule: str) -> PolicySpec:
-    """A policy with the one disparity rule of a rate rule, on the attribute ``group``."""
+    """A policy with the one rule of a grid rule, on the attribute ``group``."""
     bound, side = BOUNDS[cast(Rule, rule)]
+    metric, scope = _POLICY_RULES[rule]
     spec = {
         "confidence": CONFIDENCE,
-        "rules": [
-            {
-                "name": rule,
-                "metric": _POLICY_METRICS[rule],
-                "scope": "disparity",
-                "attribute": "group",
-                "bound": bound,
-                "side": side,
-            }
-        ],
+        "rules": [{"name": rule, "metric": metric, "scope": scope, "attribute": "group", "bound": bound, "side": side}],
     }
     return PolicySpec.model_validate(spec)
+
+
+def _card(report: AuditReport) -> dict[str, object]:
+    """The card the gate reads (through JSON, as ``governance gate`` does), with the audit as its fairness block."""
+    card: dict[str, object] = json.loads(
+        json.dumps({"schema": CARD_SCHEMA, "model": {"valid_until": "2099-01-01"}, "fairness": report.to_dict()})
+    )
+    return card
 
 
 def gate_on_rows(y: np.ndarray, d: np.ndarray, g: np.ndarray, policy: PolicySpec) -> str:
@@ -444,7 +430,4 @@ def gate_on_rows(y: np.ndarray, d: np.ndarray, g: np.ndarray, policy: PolicySpec
         min_events=MIN_EVENTS,
         confidence=CONFIDENCE,
     )
-    card = json.loads(
-        json.dumps({"schema": CARD_SCHEMA, "model": {"valid_until": "2099-01-01"}, "fairness": report.to_dict()})
-    )
-    return str(evaluate(card, policy).rules[0].verdict)
+    return str(evaluate(_card(report), policy).rules[0].verdict)
