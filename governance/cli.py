@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -116,9 +117,9 @@ def _guard() -> Iterator[None]:
             return
         seen.add(text)
         if issubclass(category, DevelopmentKeyWarning):
-            err.print(f"[bold yellow on red] WARNING [/] [bold yellow]{text}[/]")
+            err.print(f"[bold yellow on red] WARNING [/] [bold yellow]{escape(text)}[/]")
         else:
-            err.print(f"[yellow]warning:[/] {category.__name__}: {text[:300]}")
+            err.print(f"[yellow]warning:[/] {escape(category.__name__)}: {escape(text[:300])}")
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", DevelopmentKeyWarning)
@@ -130,7 +131,7 @@ def _guard() -> Iterator[None]:
         except GovernanceError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {redact(str(exc))}")
+            err.print(f"[bold red]error:[/] {escape(redact(str(exc)))}")
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -460,12 +461,12 @@ def _print_audit(report: AuditReport) -> None:
     else:
         how = f"given decisions ({rule.selected:,} positive)"
     boot = report.bootstrap
+    means = f"{boot.replicates:,} bootstrap replicates for mean scores" if boot.replicates else "no bootstrap"
     intervals = (
-        f"{boot.replicates:,} bootstrap replicates, {boot.confidence:.0%} intervals"
-        if boot.replicates
-        else "no intervals"
+        f"{boot.confidence:.0%} intervals (Wilson for rates, DeLong for AUCs, disparities simultaneous "
+        f"over their pairs); {means}"
     )
-    out.print(f"[bold]audit of {report.rows:,} rows[/]; decision: {how}; {intervals}")
+    out.print(Text(f"audit of {report.rows:,} rows", style="bold"), f"; decision: {how}; {intervals}", sep="")
 
     table = Table(title="overall", title_justify="left")
     table.add_column("metric")

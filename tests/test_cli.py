@@ -150,3 +150,12 @@ def test_real_subprocess_reports_errors_without_traceback(tmp_path: Path) -> Non
     assert "purpose.intended_use (in the mapping at line 1): required key is missing" in proc.stderr
     assert "- data: required key is missing" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_error_message_with_markup_like_text_is_printed_literally(tmp_path: Path) -> None:
+    """A group, path or value written like rich markup (``[/x]``) must not break the error handler."""
+    missing = tmp_path / "[/x][bold]nope.yaml"
+    result = runner.invoke(app, ["config", "check", str(missing)])
+    assert result.exit_code == 2
+    assert "[/x][bold]nope.yaml" in result.output
+    assert "Traceback" not in result.output
