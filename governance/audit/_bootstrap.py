@@ -10,8 +10,6 @@ from typing import Final, cast
 import numpy as np
 
 from governance.audit._counting import (
-    _auc_from_bins,
-    _precision_at_k_from_bins,
     _rate,
     _segment_starts,
     _threshold_metrics,
@@ -177,8 +175,7 @@ class _Plan:
     cell_counts: Array
     cell_of_row: Array | None
     pure: Array | None
-    share: float
-    shifts: tuple[tuple[Array, Array] | None, ...]  # per level: exact - binned (auc, precision at k)
+    levels: int
     dense: _DensePlan | None
     sparse: tuple[_LevelPlan | None, ...]
 
@@ -196,31 +193,29 @@ def _draw(plan: _Plan, rng: np.random.Generator, size: int) -> Array:
 
 
 def _replicate_metrics(plan: _Plan, x: Array) -> list[dict[str, Array] | None]:
-    """Every metric of every level's eligible groups for replicate cell counts ``x`` (name -> (b, k))."""
+    """The metrics of every level's eligible groups for replicate cell counts ``x`` (name -> (b, k)).
+
+    Only the threshold metrics and the means: AUCs and precision at k get their intervals
+    from their own counts (DeLong, Wilson), so their replicates would go unread.
+    """
     if plan.dense is not None:
         tables = plan.dense.tables(x)
     else:
         bins = 1 if plan.pure is None else len(plan.pure)
         tables = [None if lp is None else lp.tables(x, bins) for lp in plan.sparse]
     out: list[dict[str, Array] | None] = []
-    for level_tables, shifts in zip(tables, plan.shifts, strict=True):
+    for level_tables in tables:
         if level_tables is None:
             out.append(None)
             continue
-        confusion, table, sums = level_tables
+        confusion, _, sums = level_tables
         metrics = _threshold_metrics(confusion)
-        if table is not None and sums is not None and shifts is not None and plan.pure is not None:
-            neg, pos = table[:, :, 0, :], table[:, :, 1, :]
+        nan = np.full_like(metrics["count"], np.nan)
+        metrics.update(dict.fromkeys(_SCORE_METRICS, nan))
+        if sums is not None:
             mean = _rate(sums, metrics["count"])
-            metrics["auc"] = np.clip(_auc_from_bins(neg, pos) + shifts[0], 0.0, 1.0)
             metrics["mean_score"] = mean
             metrics["calibration_gap"] = mean - metrics["base_rate"]
-            metrics["precision_at_k"] = np.clip(
-                _precision_at_k_from_bins(neg, pos, plan.pure, plan.share) + shifts[1], 0.0, 1.0
-            )
-        else:
-            nan = np.full_like(metrics["count"], np.nan)
-            metrics.update(dict.fromkeys(_SCORE_METRICS, nan))
         out.append(metrics)
     return out
 
@@ -242,7 +237,7 @@ def _bootstrap(plan: _Plan, n_boot: int, seed: int) -> list[dict[str, Array] | N
     else:
         parts = [run(i) for i in range(len(sizes))]
     merged: list[dict[str, Array] | None] = []
-    for j in range(len(plan.shifts)):
+    for j in range(plan.levels):
         if parts[0][j] is None:
             merged.append(None)
             continue

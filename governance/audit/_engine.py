@@ -373,7 +373,6 @@ def _run(
     if n_boot > 0:
         cell_mean = None if cell_sums is None else cell_sums / cell_counts
         slots: list[Array | None] = []
-        shifts: list[tuple[Array, Array] | None] = []
         for i, level in enumerate(levels):
             ok = eligible[i]
             slot = np.full(len(level.groups), -1, dtype=np.int64)
@@ -381,15 +380,14 @@ def _run(
             slots.append(slot if ok.any() else None)
             level_exact = binned[i]
             if level_exact is None or pure is None or not ok.any():
-                shifts.append(None)
                 continue
-            # exact - binned point estimate of the groups with intervals: the bootstrap's shift
+            # exact - binned point estimates of the groups with intervals: what the bins lose (the DeLong
+            # variance of the AUC is computed from the bins)
             table = level_exact[2][ok]
             shift_auc = np.nan_to_num(level_exact[0][ok] - _auc_from_bins(table[:, 0], table[:, 1]))
             shift_pk = np.nan_to_num(
                 level_exact[1][ok] - _precision_at_k_from_bins(table[:, 0], table[:, 1], pure, share)
             )
-            shifts.append((shift_auc, shift_pk))
             binning_error["auc"] = max(binning_error["auc"], float(np.abs(shift_auc).max()))
             binning_error["precision_at_k"] = max(binning_error["precision_at_k"], float(np.abs(shift_pk).max()))
         # Dense plan when the decision is a function of the bin (for decisions alone, the decision is the bin).
@@ -445,8 +443,7 @@ def _run(
             cell_counts=cell_counts,
             cell_of_row=row_cells,
             pure=pure,
-            share=share,
-            shifts=tuple(shifts),
+            levels=len(levels),
             dense=dense,
             sparse=tuple(sparse),
         )

@@ -433,7 +433,8 @@ class BootstrapInfo:
         Occupied cells.
     binning_error
         Largest ``|exact - binned|`` point estimate over groups with intervals,
-        for ``auc`` and ``precision_at_k`` (each group's interval is shifted by its own).
+        for ``auc`` and ``precision_at_k``: what the score bins lose (the AUC's
+        DeLong variance is computed from them; point estimates stay exact).
     """
 
     replicates: int
