@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from governance._files import atomic_write, canonical_json
 from governance.errors import DataValidationError, Problem
+from governance.metrics import PERFORMANCE_METRICS
 
 if TYPE_CHECKING:
     from governance.audit import AuditReport
@@ -57,7 +58,6 @@ __all__ = [
 
 SCHEMA = "governance.card/1"
 #: Overall metrics shown as the card's performance, with their intervals.
-PERFORMANCE_METRICS = ("auc", "precision_at_k", "calibration_gap", "precision", "true_positive_rate", "accuracy")
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ from pydantic import (
     ValidationInfo,
 )
 
-from governance.audit import FAIRNESS_METRICS, METRICS
 from governance.errors import ConfigError, PrivacyError, Problem
+from governance.metrics import FAIRNESS_METRICS, METRICS
 
 __all__ = [
     "AUDIT_METRICS",

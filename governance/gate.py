@@ -40,7 +40,7 @@ Intervals, recomputed from the card's evidence
 ----------------------------------------------
 Every interval a rule judges is recomputed from the evidence the card keeps
 (``events`` of a rate, ``se`` of an AUC or a mean) at the rule's level, with
-the audit's own functions (:mod:`governance.audit.intervals`): so a rule is
+the audit's own functions (:mod:`governance.stats`): so a rule is
 simultaneous over the comparisons it makes. A ``groups`` rule judges each
 group at the Bonferroni level over the groups judged; a ``disparity`` rule
 recomputes each attribute's spread pair by pair (simultaneous over its
@@ -114,10 +114,10 @@ from governance.audit._disparities import (
     group_interval,
     spread,
 )
-from governance.audit._report import FAIRNESS_DEFINITIONS
-from governance.audit.intervals import z_value
 from governance.config import FAIRNESS_METRICS, PolicyRule, PolicySpec, validate_policy
 from governance.errors import ConfigError, DataValidationError, GateFailure, Problem
+from governance.metrics import FAIRNESS_DEFINITIONS
+from governance.stats import z_value
 
 __all__ = [
     "CARD_SCHEMA",

@@ -30,9 +30,9 @@ import numpy as np
 
 from governance.audit import AuditReport, MetricValue, audit
 from governance.audit._disparities import GroupEstimate, Statistic, spread
-from governance.audit.intervals import wilson_cc, z_value
 from governance.config import PolicySpec
 from governance.gate import CARD_SCHEMA, evaluate, judge
+from governance.stats import wilson_cc, z_value
 
 Rule = Literal["four_fifths", "dp_difference", "equalized_odds", "equal_opportunity", "group_auc"]
 

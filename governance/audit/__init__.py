@@ -151,10 +151,9 @@ when defined, without an interval); ``undefined`` (zero denominator: value
 null). JSON never holds NaN.
 """
 
-from governance.audit._engine import audit
+from typing import TYPE_CHECKING
+
 from governance.audit._report import (
-    FAIRNESS_METRICS,
-    METRICS,
     SCHEMA,
     AttributeSummary,
     AuditReport,
@@ -165,6 +164,7 @@ from governance.audit._report import (
     GroupMetrics,
     MetricValue,
 )
+from governance.metrics import FAIRNESS_METRICS, METRICS
 
 __all__ = [
     "FAIRNESS_METRICS",
@@ -180,3 +180,16 @@ __all__ = [
     "MetricValue",
     "audit",
 ]
+
+
+if TYPE_CHECKING:
+    from governance.audit._engine import audit
+
+
+def __getattr__(name: str) -> object:
+    # the engine needs pandas; reading a report (the gate, a card) does not, so it loads on first use
+    if name == "audit":
+        from governance.audit._engine import audit
+
+        return audit
+    raise AttributeError(f"module 'governance.audit' has no attribute {name!r}")

@@ -182,13 +182,6 @@ def _threshold_events(table: Array) -> dict[str, tuple[Array, Array]]:
     }
 
 
-def _auc_from_bins(neg: Array, pos: Array) -> Array:
-    """Mann-Whitney AUC from counts per ascending score bin ``(..., bins)``; ties within a bin count 1/2."""
-    below = np.cumsum(neg, axis=-1) - neg
-    num = (pos * (below + 0.5 * neg)).sum(axis=-1)
-    return _rate(num, pos.sum(axis=-1) * neg.sum(axis=-1))
-
-
 def _precision_at_k_from_bins(neg: Array, pos: Array, pure: Array, share: float) -> Array:
     """Precision among the top ``share`` from counts per ascending bin; the cut bin is taken pro rata unless pure."""
     count = (neg + pos)[..., ::-1]

@@ -36,7 +36,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from governance.audit._report import Array, MetricValue
-from governance.audit.intervals import (
+from governance.stats import (
     logit_interval,
     newcombe_difference,
     normal_difference,

@@ -11,7 +11,6 @@ import pandas as pd
 
 from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _Plan
 from governance.audit._counting import (
-    _auc_from_bins,
     _count_cells,
     _exact_scores,
     _ExactScores,
@@ -37,7 +36,6 @@ from governance.audit._inputs import (
     _numeric,
 )
 from governance.audit._report import (
-    METRICS,
     Array,
     AttributeSummary,
     AuditReport,
@@ -49,8 +47,9 @@ from governance.audit._report import (
     MetricValue,
 )
 from governance.audit._values import _Builder, _Evidence
-from governance.audit.intervals import delong_auc
 from governance.errors import DataValidationError, Problem
+from governance.metrics import METRICS
+from governance.stats import auc_from_counts, delong_auc
 
 _DENSE_RATIO = 4  # dense bootstrap table when at most this many times the occupied cells
 _ROWS_SCHEME_RATIO = 6  # draw rows instead of cells when cells > rows / this
@@ -384,7 +383,7 @@ def _run(
             # exact - binned point estimates of the groups with intervals: what the bins lose (the DeLong
             # variance of the AUC is computed from the bins)
             table = level_exact[2][ok]
-            shift_auc = np.nan_to_num(level_exact[0][ok] - _auc_from_bins(table[:, 0], table[:, 1]))
+            shift_auc = np.nan_to_num(level_exact[0][ok] - auc_from_counts(table[:, 0], table[:, 1]))
             shift_pk = np.nan_to_num(
                 level_exact[1][ok] - _precision_at_k_from_bins(table[:, 0], table[:, 1], pure, share)
             )

@@ -9,45 +9,13 @@ from typing import Any, Final, Literal, TypeAlias
 import numpy.typing as npt
 
 from governance.errors import DataValidationError, Problem
+from governance.metrics import METRICS
 
 SCHEMA: Final = "governance.audit/1"
 
 Status: TypeAlias = Literal["ok", "insufficient_data", "undefined"]
 Array: TypeAlias = npt.NDArray[Any]
 
-METRICS: Final[tuple[str, ...]] = (
-    "count",
-    "base_rate",
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_negative_rate",
-    "precision",
-    "negative_predictive_value",
-    "accuracy",
-    "auc",
-    "mean_score",
-    "calibration_gap",
-    "precision_at_k",
-)
-FAIRNESS_METRICS: Final[tuple[str, ...]] = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "equal_opportunity_difference",
-)
-#: What each named fairness metric is: the per-group metrics whose pairs it compares (one family of
-#: pairs each, judged together) and the statistic. Equalized odds is the worse of the true and false
-#: positive rate spreads, so its interval is simultaneous over the pairs of both rates.
-FAIRNESS_DEFINITIONS: Final[Mapping[str, tuple[tuple[str, ...], Literal["difference", "ratio"]]]] = {
-    "demographic_parity_difference": (("selection_rate",), "difference"),
-    "demographic_parity_ratio": (("selection_rate",), "ratio"),
-    "equalized_odds_difference": (("true_positive_rate", "false_positive_rate"), "difference"),
-    "equalized_odds_ratio": (("true_positive_rate", "false_positive_rate"), "ratio"),
-    "equal_opportunity_difference": (("true_positive_rate",), "difference"),
-}
 _SCORE_METRICS: Final = frozenset({"auc", "mean_score", "calibration_gap", "precision_at_k"})
 _SIGNED_METRICS: Final = frozenset({"calibration_gap"})
 _DISPARITY_METRICS: Final = tuple(m for m in METRICS if m != "count")

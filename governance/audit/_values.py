@@ -24,15 +24,14 @@ from governance.audit._report import (
     _SCORE_METRICS,
     _SIGNED_METRICS,
     _UNDEFINED,
-    FAIRNESS_DEFINITIONS,
-    METRICS,
     Array,
     Disparity,
     FairnessMetric,
     MetricValue,
     Status,
 )
-from governance.audit.intervals import logit_interval, wilson_cc, z_value
+from governance.metrics import FAIRNESS_DEFINITIONS, METRICS
+from governance.stats import logit_interval, wilson_cc, z_value
 
 
 @dataclass(frozen=True)
