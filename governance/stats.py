@@ -61,6 +61,7 @@ Methods, and why
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any, Final, TypeAlias
 
 import numpy as np
@@ -91,7 +92,19 @@ _LOG_RANGE: Final = 30.0
 
 
 def z_value(confidence: float, comparisons: int = 1) -> float:
-    """Normal quantile of a two-sided interval at ``confidence``, Bonferroni-adjusted over ``comparisons``.
+    """Return the normal quantile of a two-sided interval, Bonferroni-adjusted over ``comparisons``.
+
+    Parameters
+    ----------
+    confidence
+        The two-sided confidence, in (0, 1).
+    comparisons
+        The number of simultaneous comparisons the confidence is shared among.
+
+    Returns
+    -------
+    float
+        ``z`` such that ``P(|Z| <= z) = 1 - (1 - confidence) / comparisons``.
 
     Examples
     --------
@@ -100,10 +113,10 @@ def z_value(confidence: float, comparisons: int = 1) -> float:
     >>> round(z_value(0.95, 6), 3)
     2.638
     """
-    from scipy.special import ndtri
-
+    # the standard library's inverse normal (Wichura's AS241) agrees with scipy's ndtri to about
+    # 1e-15, and keeps scipy's import (a quarter of a second) off the gate's start-up
     alpha = (1.0 - confidence) / max(1, comparisons)
-    return float(ndtri(1.0 - alpha / 2.0))
+    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
 def wilson(k: npt.ArrayLike, n: npt.ArrayLike, z: float) -> tuple[Array, Array]:
@@ -258,7 +271,7 @@ def delong_auc(neg: Array, pos: Array) -> tuple[Array, Array]:
 def logit_interval(
     auc: npt.ArrayLike, variance: npt.ArrayLike, positives: npt.ArrayLike, negatives: npt.ArrayLike, z: float
 ) -> tuple[Array, Array]:
-    """Normal interval of an AUC on the logit scale; never zero width (see the module docstring)."""
+    """Return the normal interval of an AUC on the logit scale; never zero width (see the module docstring)."""
     a = np.asarray(auc, np.float64)
     v = np.asarray(variance, np.float64)
     m = np.asarray(positives, np.float64)
