@@ -91,7 +91,7 @@ class Problem:
 
     @staticmethod
     def location_of(parameter: str, key: str = "") -> str:
-        """The location of a parameter, or of one entry of it, as problems write it.
+        """Return the location of a parameter, or of one entry of it, as problems write it.
 
         Parameters
         ----------
@@ -109,7 +109,7 @@ class Problem:
 
     @classmethod
     def for_parameter(cls, parameter: str, message: str, fix: str = "", *, key: str = "", code: str = "") -> Problem:
-        """A problem with one parameter (or one entry of it), located where :meth:`location_of` says.
+        """Build a problem with one parameter (or one entry of it), located where :meth:`location_of` says.
 
         Parameters
         ----------

@@ -11,6 +11,7 @@ import governance
 from tests.conftest import ROOT
 
 PRESENTATION = ("matplotlib", "jinja2", "typer", "rich", "mlflow")
+HEAVY = ("sklearn", "shap", "mlflow", "matplotlib")
 
 
 def test_public_names_are_the_intended_ones() -> None:
@@ -43,6 +44,34 @@ def test_public_names_are_the_intended_ones() -> None:
     )
     for name in governance.__all__:
         assert hasattr(governance, name), name
+
+
+def test_public_names_are_loaded_from_their_modules_on_first_access() -> None:
+    from governance.audit import AuditReport
+    from governance.errors import Problem
+
+    assert governance.AuditReport is AuditReport and governance.Problem is Problem
+    assert set(governance.__all__) <= set(dir(governance))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = governance.nope  # type: ignore[attr-defined]
+
+
+def _imported(*args: str) -> set[str]:
+    """The top-level packages a fresh interpreter imports to run ``python ARGS``, from ``-X importtime``."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *args], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    names = (line.rpartition("|")[2].strip() for line in proc.stderr.splitlines() if line.startswith("import time:"))
+    return {name.split(".")[0] for name in names}
+
+
+@pytest.mark.parametrize("module", ["governance", "governance.audit"])
+def test_importing_the_package_or_the_audit_loads_no_heavy_library(module: str) -> None:
+    assert _imported("-c", f"import {module}") & set(HEAVY) == set()
+
+
+def test_the_version_command_loads_no_heavy_library_nor_pandas() -> None:
+    assert _imported("-m", "governance", "--version") & {*HEAVY, "pandas"} == set()
 
 
 @pytest.mark.parametrize(

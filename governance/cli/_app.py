@@ -75,7 +75,7 @@ app.add_typer(ledger_app, name="ledger")
 
 
 def _console(*, stderr: bool = False) -> Console:
-    """A console without highlighting; wide when it is not a terminal."""
+    """Return a console without highlighting, wide when it is not a terminal."""
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160  # logs and CI: wide enough that tables never truncate names
@@ -151,7 +151,7 @@ def _redact(text: str) -> str:
 
 
 def _development_key_warning() -> type[Warning] | None:
-    """The warning that identifiers used the public key, when the module that issues it is loaded.
+    """Return the warning that identifiers used the public key, when the module that issues it is loaded.
 
     A command that prepares data has imported ``governance.data`` before it enters the guard;
     a command that does not (``--version``, ``gate``) never pays for importing it.

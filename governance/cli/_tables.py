@@ -110,7 +110,7 @@ def print_dataset(dataset: Dataset, *, sensitive: SensitiveSpec, scopes: tuple[S
 
 
 def _print_scope(scope: ScopeCounts) -> None:
-    """One attribute's or intersection's groups: counts per split, and why a group cannot be judged."""
+    """Print one attribute's or intersection's groups: counts per split, and why a group cannot be judged."""
     kind = "sensitive attribute" if len(scope.parts) == 1 else "intersection"
     table = Table(title=Text(printable(f"{kind} {scope.name}")), title_justify="left")
     table.add_column("group", overflow="fold")
@@ -233,7 +233,7 @@ def print_cards(result: RunOutcome, *, reports: Path) -> None:
 
 
 def _mv(value: MetricValue, *, ci: bool = True) -> str:
-    """One metric for a terminal table: value and interval, or its status."""
+    """Format one metric for a terminal table: value and interval, or its status."""
     if value.value is None:
         return value.status.replace("_", " ")
     text = f"{value.value:.3f}"
@@ -254,7 +254,7 @@ _GROUP_COLUMNS = (
 
 
 def _audit_header(report: AuditReport) -> None:
-    """The audit's size, decision rule and interval methods, in one line."""
+    """Print the audit's size, decision rule and interval methods, in one line."""
     rule = report.decision_rule
     if rule.kind == "top_k":
         how = f"top {rule.top_k:.1%} of accounts (score >= {rule.threshold:.4g}; {rule.selected:,} selected)"
@@ -325,7 +325,7 @@ def print_audit(report: AuditReport) -> None:
 
 
 def _gate_number(value: float | None) -> str:
-    """A rule's observed value, or ``undefined``."""
+    """Format a rule's observed value, or ``undefined``."""
     return "undefined" if value is None else f"{value:.4g}"
 
 
@@ -494,7 +494,7 @@ def print_request(result: Request, *, what: str) -> None:
 
 
 def _monitoring_cell(value: dict[str, object]) -> str:
-    """A value and its interval, or ``undefined``."""
+    """Format a value and its interval, or ``undefined``."""
     number = value.get("value")
     ci = value.get("ci")
     text = "undefined" if number is None else f"{float(number):.3f}"  # type: ignore[arg-type]

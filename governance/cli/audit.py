@@ -90,12 +90,12 @@ class _Request:
 
 
 def _split_list(value: str) -> list[str]:
-    """The non-empty, stripped items of a comma-separated list."""
+    """Return the non-empty, stripped items of a comma-separated list."""
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _option(where: str, message: str, code: str) -> Problem:
-    """A problem with one of the command's own options."""
+    """Return a problem with one of the command's own options."""
     from governance.errors import Problem
 
     return Problem(where, message, code=code, parameter=where)
@@ -206,7 +206,7 @@ def _check_threshold(scores: pd.Series, threshold: float) -> None:
 
 
 def _named_for_the_command(problem: Problem, request: _Request) -> Problem:
-    """The problem located at the command's option (``--label converted_90d``), not the audit's argument."""
+    """Locate the problem at the command's option (``--label converted_90d``), not the audit's argument."""
     from governance.errors import Problem
 
     columns = {"y_true": f"--label {request.label}", "scores": f"--score {request.score}"}

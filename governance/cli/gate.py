@@ -15,7 +15,7 @@ __all__ = ["gate_command"]
 
 
 def _as_of(today: str | None) -> date | None:
-    """The ``--today`` date, or ``None`` for today (UTC)."""
+    """Parse the ``--today`` date; ``None`` means today (UTC)."""
     from governance.errors import ConfigError, Problem, ProblemCode
 
     if today is None:

@@ -22,7 +22,7 @@ def subject_access(
         typer.Option("--out", help="Write the JSON here (default: <output.reports>/subjects/<pseudonym>/access.json)."),
     ] = None,
 ) -> None:
-    """What is held on an account, its consent, the models trained with it, its score and reasons."""
+    """Show what is held on an account, its consent, the models trained with it, its score and reasons."""
     from governance.card import render_access_html
     from governance.cli._tables import print_access
     from governance.config import load_config
