@@ -12,10 +12,10 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,6 +47,7 @@ __all__ = [
     "say",
     "sigterm_ends_runs",
     "subject_app",
+    "write_json",
     "write_text",
 ]
 
@@ -276,7 +277,7 @@ def sigterm_ends_runs() -> Iterator[None]:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a file atomically: a reader sees the old file or the new one, never half of one.
+    """Write a text file atomically: a reader sees the old file or the new one, never half of one.
 
     Parameters
     ----------
@@ -285,17 +286,24 @@ def write_text(path: Path, text: str) -> None:
     text
         The content, written as UTF-8.
     """
-    import tempfile
+    from governance._files import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write a document atomically, in the canonical JSON form every report and card is written in.
+
+    Parameters
+    ----------
+    path
+        The target; its folder is created when missing.
+    payload
+        The document (finite numbers only).
+    """
+    from governance._files import atomic_write, canonical_json
+
+    atomic_write(path, canonical_json(payload))
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from governance.cli._app import app, guard, out
+from governance.cli._app import app, guard, out, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -297,7 +297,6 @@ def audit_command(
     """Audit any model's predictions in a file: every group and intersection, with intervals."""
     from governance.cli._tables import print_audit
     from governance.data import load_table
-    from governance.pipeline import write_json
 
     with guard():
         request = _parse_options(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from governance.cli._app import ConfigOption, app, guard, say
+from governance.cli._app import ConfigOption, app, guard, say, write_json
 
 __all__ = ["explain_command"]
 
@@ -34,7 +34,7 @@ def explain_command(
     from governance.config import load_config
     from governance.errors import ConfigError, Problem, ProblemCode
     from governance.explain import ADDITIVITY_TOLERANCE
-    from governance.pipeline import account_reasons, write_json
+    from governance.pipeline import account_reasons
 
     with guard():
         if model_version is not None and candidate is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from governance.cli._app import AccountArgument, ConfigOption, guard, say, subject_app, write_text
+from governance.cli._app import AccountArgument, ConfigOption, guard, say, subject_app, write_json, write_text
 
 __all__ = ["subject_access", "subject_correct", "subject_erase", "subject_withdraw"]
 
@@ -26,7 +26,6 @@ def subject_access(
     from governance.card import render_access_html
     from governance.cli._tables import print_access
     from governance.config import load_config
-    from governance.pipeline import write_json
     from governance.subjects import access
 
     with guard():
