@@ -105,3 +105,21 @@ def test_error_tree_maps_to_exit_codes() -> None:
     assert governance.GateFailure("x", report={"verdict": "fail"}).exit_code == 1
     assert issubclass(governance.ConfigError, ValueError)
     assert issubclass(governance.PrivacyError, PermissionError)
+
+
+def test_errors_and_problems_carry_a_code_and_the_parameter_they_concern() -> None:
+    from governance.errors import ProblemCode
+
+    plain = governance.Problem("features.x", "unknown")
+    assert (plain.code, plain.parameter, plain.key) == ("", "", "")
+    problem = governance.Problem.for_parameter("reference", "absent", key="region", code=ProblemCode.UNKNOWN_NAME)
+    assert (problem.location, problem.parameter, problem.key) == ("reference['region']", "reference", "region")
+    assert str(problem) == "reference['region']: absent" and problem.code == "unknown_name"
+    assert governance.PrivacyError("x").code == "" and governance.PrivacyError("x").parameter == ""
+    refused = governance.PrivacyError("refused", code=ProblemCode.PERSONAL_DATA, parameter="--sensitive")
+    assert (str(refused), refused.code, refused.parameter, refused.exit_code) == (
+        "refused",
+        "personal_data",
+        "--sensitive",
+        4,
+    )

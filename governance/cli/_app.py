@@ -154,8 +154,7 @@ def _redact(text: str) -> str:
 def _development_key_warning() -> type[Warning] | None:
     """Return the warning that identifiers used the public key, when the module that issues it is loaded.
 
-    A command that prepares data has imported ``governance.data`` before it enters the guard;
-    a command that does not (``--version``, ``gate``) never pays for importing it.
+    A command that does not prepare data (``--version``, ``gate``) never pays for importing it.
     """
     data = sys.modules.get("governance.data")
     found = getattr(data, "DevelopmentKeyWarning", None)
@@ -163,8 +162,14 @@ def _development_key_warning() -> type[Warning] | None:
 
 
 @contextmanager
-def guard() -> Iterator[None]:
+def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
     """Turn expected errors into short messages and exit codes; show the library's warnings as they come.
+
+    Parameters
+    ----------
+    loud
+        A warning shown every time, in a banner: the commands that prepare data pass
+        ``governance.data.DevelopmentKeyWarning``. By default, that warning when its module is loaded.
 
     Yields
     ------
@@ -172,7 +177,7 @@ def guard() -> Iterator[None]:
         The command runs inside; a :class:`~governance.errors.GovernanceError` leaves as its
         ``exit_code``, Ctrl-C as 130, any other exception as 70 (a bug), unless ``--debug``.
     """
-    key_warning = _development_key_warning()
+    key_warning = loud or _development_key_warning()
     seen: set[str] = set()
 
     def show(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> None:

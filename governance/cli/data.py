@@ -62,9 +62,9 @@ def data_check(config_path: ConfigOption) -> None:
     """
     from governance.cli._tables import print_dataset
     from governance.config import load_config
-    from governance.data import prepare, split_group_counts
+    from governance.data import DevelopmentKeyWarning, prepare, split_group_counts
 
-    with guard():
+    with guard(loud=DevelopmentKeyWarning):
         config = load_config(config_path)
         dataset = prepare(config)
         scopes = split_group_counts(dataset, sensitive=config.sensitive)

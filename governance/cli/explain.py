@@ -32,11 +32,12 @@ def explain_command(
     """Why one account got its score: score, percentile and its top reasons in plain words."""
     from governance.cli._tables import print_reasons
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.errors import ConfigError, Problem, ProblemCode
     from governance.explain import ADDITIVITY_TOLERANCE
     from governance.pipeline import account_reasons
 
-    with guard():
+    with guard(loud=DevelopmentKeyWarning):
         if model_version is not None and candidate is not None:
             where = "--model-version/--candidate"
             raise ConfigError(

@@ -20,9 +20,10 @@ def run_command(config_path: ConfigOption) -> None:
     """
     from governance.cli._tables import print_cards, print_outcome
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.pipeline import run
 
-    with guard(), sigterm_ends_runs():
+    with guard(loud=DevelopmentKeyWarning), sigterm_ends_runs():
         config = load_config(config_path)
         start = time.perf_counter()
         with progress_bars() as progress:
@@ -40,9 +41,10 @@ def train_command(config_path: ConfigOption) -> None:
     """Train every candidate of the config and track each in MLflow (one parent run, one nested run each)."""
     from governance.cli._tables import print_outcome
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.pipeline import train
 
-    with guard(), sigterm_ends_runs():
+    with guard(loud=DevelopmentKeyWarning), sigterm_ends_runs():
         config = load_config(config_path)
         start = time.perf_counter()
         with progress_bars() as progress:

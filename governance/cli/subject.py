@@ -26,9 +26,10 @@ def subject_access(
     from governance.card import render_access_html
     from governance.cli._tables import print_access
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.subjects import access
 
-    with guard():
+    with guard(loud=DevelopmentKeyWarning):
         config = load_config(config_path)
         report = access(config, account)
         document = report.to_dict()
@@ -58,9 +59,10 @@ def subject_correct(
 ) -> None:
     """Correct an account's values: validated, recorded in the ledger, used from now on; shows the score change."""
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.subjects import correct, parse_assignments
 
-    with guard():
+    with guard(loud=DevelopmentKeyWarning):
         wanted = parse_assignments(assignments)
         config = load_config(config_path)
         result = correct(config, account, wanted, reason=reason)
@@ -85,9 +87,10 @@ def subject_erase(
     """Erase an account: excluded from all later training, scoring and reports; its ledger records purged."""
     from governance.cli._tables import print_request
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.subjects import erase
 
-    with guard():
+    with guard(loud=DevelopmentKeyWarning):
         config = load_config(config_path)
         print_request(erase(config, account, reason=reason), what="erased")
 
@@ -101,8 +104,9 @@ def subject_withdraw(
     """Record that an account withdrew its consent: excluded from all later training, scoring and reports."""
     from governance.cli._tables import print_request
     from governance.config import load_config
+    from governance.data import DevelopmentKeyWarning
     from governance.subjects import withdraw_consent
 
-    with guard():
+    with guard(loud=DevelopmentKeyWarning):
         config = load_config(config_path)
         print_request(withdraw_consent(config, account, reason=reason), what="consent withdrawn")
