@@ -88,13 +88,13 @@ def write_predictions(folder: Path, rows: int = 1000) -> Path:
 
 
 def governance_command() -> list[str]:
-    """The ``governance`` console script of this interpreter, or ``python -m governance`` without one."""
+    """Return the ``governance`` console script of this interpreter, or ``python -m governance`` without one."""
     script = Path(sys.executable).with_name("governance")
     return [str(script)] if script.exists() else [sys.executable, "-m", "governance"]
 
 
 def measure(argv: list[str], *, runs: int, env: dict[str, str]) -> tuple[float, float, int]:
-    """Median wall seconds, largest peak RSS (MiB) and the last exit status of ``runs`` runs of ``argv``."""
+    """Run ``argv`` ``runs`` times: the median wall seconds, the largest peak RSS (MiB), the last exit status."""
     subprocess.run(argv, capture_output=True, env=env, cwd=ROOT, check=False)  # untimed: caches the bytecode
     seconds: list[float] = []
     peak = 0.0
