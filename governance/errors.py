@@ -17,12 +17,19 @@ Errors that collect several problems (``ConfigError``, ``DataValidationError``)
 carry them as ``.problems``, a tuple of :class:`Problem`, so a caller can act
 on each one and the message lists them all. Messages never contain cell
 values from the data: they name columns, counts and types only.
+
+Each problem, and each error, may also say what kind of problem it is (a
+:class:`ProblemCode`, as pandera's ``SchemaErrorReason``) and which parameter
+it concerns (``parameter``, with ``key`` naming one entry of a mapping
+parameter), so that a caller such as the command line can name its own
+option for the parameter without reading the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -32,8 +39,26 @@ __all__ = [
     "GovernanceError",
     "PrivacyError",
     "Problem",
+    "ProblemCode",
     "RegistryError",
 ]
+
+
+class ProblemCode(StrEnum):
+    """What kind of problem a :class:`Problem` or an error reports."""
+
+    INVALID_VALUE = "invalid_value"
+    """A value of the right kind outside what is allowed (a share above 1, a date that is not one)."""
+    WRONG_TYPE = "wrong_type"
+    """A value of the wrong type or shape (a string for a number, 2-D for 1-D, another length)."""
+    MISSING = "missing"
+    """Something required is absent (a key, an option, values in some rows)."""
+    CONFLICT = "conflict"
+    """Options or values that exclude each other (scores and decisions, approve and reject)."""
+    UNKNOWN_NAME = "unknown_name"
+    """A name that refers to nothing (a column not in the file, a group not in the data)."""
+    PERSONAL_DATA = "personal_data"
+    """Values that look like personal data where none may be."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +73,66 @@ class Problem:
         What is wrong, with the expected and the found value.
     fix
         How to fix it; empty when the message says it already.
+    code
+        What kind of problem it is, a :class:`ProblemCode` value; empty when not said.
+    parameter
+        The argument or option it concerns (``"sensitive"``, ``"threshold"``); empty when not said.
+    key
+        The entry of a mapping parameter it concerns (the attribute ``"region"`` of
+        ``sensitive``); empty for the parameter as a whole.
     """
 
     location: str
     message: str
     fix: str = ""
+    code: str = ""
+    parameter: str = ""
+    key: str = ""
+
+    @staticmethod
+    def location_of(parameter: str, key: str = "") -> str:
+        """Return the location of a parameter, or of one entry of it, as problems write it.
+
+        Parameters
+        ----------
+        parameter
+            The argument's name.
+        key
+            One entry of a mapping argument; empty for the argument as a whole.
+
+        Returns
+        -------
+        str
+            ``parameter``, or ``parameter['key']``.
+        """
+        return f"{parameter}[{key!r}]" if key else parameter
+
+    @classmethod
+    def for_parameter(cls, parameter: str, message: str, fix: str = "", *, key: str = "", code: str = "") -> Problem:
+        """Build a problem with one parameter (or one entry of it), located where :meth:`location_of` says.
+
+        Parameters
+        ----------
+        parameter
+            The argument's name.
+        message
+            What is wrong, with the expected and the found value.
+        fix
+            How to fix it.
+        key
+            One entry of a mapping argument; empty for the argument as a whole.
+        code
+            A :class:`ProblemCode` value.
+
+        Returns
+        -------
+        Problem
+            The problem, with ``parameter``, ``key`` and ``code`` set.
+        """
+        return cls(cls.location_of(parameter, key), message, fix, code=code, parameter=parameter, key=key)
 
     def __str__(self) -> str:
+        """Return the location, the message and the fix, as one line."""
         text = f"{self.location}: {self.message}"
         if self.fix:
             text += f"; {self.fix}"
@@ -62,9 +140,24 @@ class Problem:
 
 
 class GovernanceError(Exception):
-    """Root of every expected governance error."""
+    """Root of every expected governance error.
+
+    Parameters
+    ----------
+    *args
+        The message (and anything else ``Exception`` takes).
+    code
+        What kind of error it is, a :class:`ProblemCode` value; empty when not said.
+    parameter
+        The argument or option it concerns; empty when not said.
+    """
 
     exit_code: int = 2
+
+    def __init__(self, *args: object, code: str = "", parameter: str = "") -> None:
+        super().__init__(*args)
+        self.code = code
+        self.parameter = parameter
 
 
 class _ProblemsError(GovernanceError):

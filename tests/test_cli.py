@@ -97,7 +97,7 @@ def test_data_check_prints_events_per_split_and_flags_groups_too_small_for_the_t
 
 
 def test_run_summary_prints_why_the_champion_won_as_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
-    from governance.cli import _print_cards
+    from governance.cli._tables import print_cards as _print_cards
     from governance.pipeline import CardOutcome, Outcome, RunOutcome
 
     why = "fair_lgbm: passed with 1 rule undecided (allowed as a warning by on_inconclusive: warn): [/x] (inconclusive)"

@@ -138,3 +138,23 @@ def test_missing_sensitive_values_are_an_error_or_a_group(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     groups = {g["group"]: g["n"] for g in json.loads(out.read_text())["groups"]}
     assert groups == {"a": 40, "b": 40, "unknown": 40}
+
+
+def test_the_audits_problems_are_named_by_the_option_that_gave_the_argument() -> None:
+    from governance.cli.audit import _named_for_the_command, _Request
+    from governance.errors import Problem, ProblemCode
+
+    request = _Request("converted_90d", "score", None, ["ownership", "region"], {"ownership": "none"})
+    structured = Problem.for_parameter("sensitive", "40 missing values", key="region", code=ProblemCode.MISSING)
+    assert structured.location == "sensitive['region']"
+    named = _named_for_the_command(structured, request)
+    assert (named.location, named.message, named.code) == ("--sensitive region", "40 missing values", "missing")
+    assert _named_for_the_command(Problem.for_parameter("y_true", "not binary"), request).location == (
+        "--label converted_90d"
+    )
+    # a problem raised without its parameter is known by its exact location
+    assert _named_for_the_command(Problem("reference['ownership']", "absent"), request).location == (
+        "--reference ownership"
+    )
+    assert _named_for_the_command(Problem("top_k", "too large"), request).location == "--top-k"
+    assert _named_for_the_command(Problem("n_boot", "negative"), request).location == "n_boot"

@@ -153,6 +153,15 @@ def test_bad_options_and_policies_exit_2(tmp_path: Path, reports: dict[str, Audi
     assert runner.invoke(app, ["gate"]).exit_code == 2  # --card is required
 
 
+def test_gating_a_card_loads_no_model_explanation_tracking_or_plotting_library(
+    tmp_path: Path, reports: dict[str, AuditReport]
+) -> None:
+    from tests.test_package import HEAVY, _imported
+
+    card = str(_write_card(tmp_path, reports["fair"]))
+    assert _imported("-m", "governance", "gate", "--card", card, "--today", "2026-01-15") & {*HEAVY, "pandas"} == set()
+
+
 def test_hostile_names_are_printed_as_text(tmp_path: Path, reports: dict[str, AuditReport]) -> None:
     hostile = "[bold red]owned[/bold red] <script>x</script>"
     card = str(_write_card(tmp_path, reports["fair"], rules=[{**FOUR_FIFTHS, "name": hostile}]))
