@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +82,8 @@ def test_a_store_failure_inside_a_call_is_a_registry_error_without_credentials()
 def test_version_methods_need_a_model_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no model_name"):
         Registry(f"sqlite:///{tmp_path / 'mlflow.db'}").version_history()
+
+
+def test_importing_the_registry_loads_no_mlflow() -> None:
+    code = "import sys, governance.registry; print('mlflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
