@@ -6,8 +6,8 @@ Reachability
     (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``_TIMEOUT``, ``_BACKOFF_FACTOR``,
     ``_BACKOFF_JITTER``), read at every request. :meth:`Registry.call` sets them
     for the duration of one operation and restores them afterwards, so nothing
-    is left changed in the process (the environment is process-wide: threads
-    calling at once share the bounds of whichever call set them last). An HTTP server is probed at ``/health``
+    is left changed in the process (the environment is process-wide, so calls
+    from several threads take turns). An HTTP server is probed at ``/health``
     within a fixed budget before the first request, so an unreachable server
     gives a :class:`~governance.errors.RegistryError` (exit 3) in seconds.
 Errors
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -46,6 +47,8 @@ PROBE_BUDGET_SECONDS = 20.0
 #: Quiet defaults while MLflow works: no schema-migration chatter on first use (read when mlflow is
 #: first imported), no artifact progress bars (the CLI draws its own progress). A user's value wins.
 QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+#: Held while the environment is changed: two threads restoring in turn could otherwise leave one's values set.
+_ENV_LOCK = threading.RLock()
 
 
 def safe_uri(uri: str) -> str:
@@ -81,19 +84,20 @@ def scoped_env(values: Mapping[str, str] = {}, *, defaults: Mapping[str, str] = 
     defaults
         Variables set only when the user has not set them.
     """
-    keys = {*values, *defaults}
-    saved = {key: os.environ.get(key) for key in keys}
-    for key, value in defaults.items():
-        os.environ.setdefault(key, value)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    with _ENV_LOCK:
+        keys = {*values, *defaults}
+        saved = {key: os.environ.get(key) for key in keys}
+        for key, value in defaults.items():
+            os.environ.setdefault(key, value)
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
 
 
 @contextmanager

@@ -87,3 +87,24 @@ def test_version_methods_need_a_model_name(tmp_path: Path) -> None:
 def test_importing_the_registry_loads_no_mlflow() -> None:
     code = "import sys, governance.registry; print('mlflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_calls_from_several_threads_leave_the_environment_unchanged(tmp_path: Path) -> None:
+    import threading
+
+    before = _environ()
+    barrier = threading.Barrier(4)
+
+    def work(retries: int) -> None:
+        registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", retries=retries)
+        barrier.wait()
+        for _ in range(20):
+            with registry.call("look"):
+                assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == str(retries)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _environ() == before
