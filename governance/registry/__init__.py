@@ -1,0 +1,145 @@
+"""MLflow: the only package that talks to the tracking store and the model registry.
+
+Every operation takes the tracking URI (see :func:`governance.config.tracking_uri`),
+so tests run against temporary stores and real local servers. The embedded
+default is a SQLite file; its artifacts go to an ``artifacts`` folder beside it.
+:class:`Registry` holds one client for one store and registered model; each
+module-level function (``promote``, ``tracked_run``, ...) is a wrapper that
+builds a Registry for one call.
+
+Files
+    ``_client.py``
+        :class:`Registry` (one client, its request bounds, the reachability
+        probe, the mapping of infrastructure failures to RegistryError), :func:`safe_uri`.
+    ``runs.py``
+        Runs that always end (:func:`tracked_run`, :class:`RunHandle`), dataset
+        records, audit results, metric names, :func:`tree_sha256`.
+    ``models.py``
+        Model logging (skops, checksummed) and :func:`load_model`.
+    ``records.py``
+        What the registry holds: :class:`ModelVersionRecord`, :class:`Review`,
+        alias and tag names.
+    ``rules.py``
+        The promotion rules as pure functions over the evidence: refusals,
+        approvals, :func:`rank_candidates`, :func:`choose_champion`, :func:`champion_reason`.
+    ``promotion.py``
+        :func:`register_candidate`, :func:`promote`, :func:`nominate`,
+        :func:`promote_best`, :func:`demote`.
+    ``reviews.py``
+        :func:`record_review`, :func:`record_feedback`, :func:`verified_card`,
+        :func:`tag_version`, :func:`version_history`.
+    ``resolve.py``
+        :func:`resolve_model`: which logged model a command uses.
+    ``_evidence.py``
+        A version re-read from the store and verified against its run's audit record.
+    ``_lease.py``
+        The advisory lease, and the champion's re-verification after a move.
+    ``_card.py``
+        The card contract as the registry checks it, and card files in a run.
+    ``_values.py``
+        Values refused before they reach MLflow when they look like personal data.
+    ``_mlflow.py``
+        Every private MLflow API used, isolated.
+"""
+
+from __future__ import annotations
+
+from governance.registry._card import CARD_FOLDER, CARD_SCHEMA, VERDICTS, canonical_card
+from governance.registry._client import PROBE_BUDGET_SECONDS, Registry, safe_uri
+from governance.registry.models import LoggedModel, load_model
+from governance.registry.promotion import (
+    DemotionResult,
+    PromotionResult,
+    demote,
+    nominate,
+    promote,
+    promote_best,
+    register_candidate,
+)
+from governance.registry.records import (
+    CANDIDATE,
+    CHAMPION,
+    DEMOTED_TAG,
+    LEASE_TAG,
+    LEASE_TTL_SECONDS,
+    MAX_NOTE_CHARS,
+    MAX_REVIEWER_CHARS,
+    PREVIOUS_CHAMPION,
+    Decision,
+    ModelVersionRecord,
+    Review,
+)
+from governance.registry.resolve import ResolvedModel, resolve_model
+from governance.registry.reviews import (
+    ReviewOutcome,
+    VerifiedCard,
+    VersionFacts,
+    record_feedback,
+    record_review,
+    tag_version,
+    verified_card,
+    version_history,
+)
+from governance.registry.rules import Contender, champion_reason, choose_champion, rank_candidates
+from governance.registry.runs import (
+    MAX_PARAM_CHARS,
+    DatasetRecord,
+    RunHandle,
+    dataset_record,
+    log_audit_results,
+    metric_name,
+    tracked_run,
+    tree_sha256,
+)
+
+__all__ = [
+    "CANDIDATE",
+    "CARD_FOLDER",
+    "CARD_SCHEMA",
+    "CHAMPION",
+    "DEMOTED_TAG",
+    "LEASE_TAG",
+    "LEASE_TTL_SECONDS",
+    "MAX_NOTE_CHARS",
+    "MAX_PARAM_CHARS",
+    "MAX_REVIEWER_CHARS",
+    "PREVIOUS_CHAMPION",
+    "PROBE_BUDGET_SECONDS",
+    "VERDICTS",
+    "Contender",
+    "DatasetRecord",
+    "Decision",
+    "DemotionResult",
+    "LoggedModel",
+    "ModelVersionRecord",
+    "PromotionResult",
+    "Registry",
+    "ResolvedModel",
+    "Review",
+    "ReviewOutcome",
+    "RunHandle",
+    "VerifiedCard",
+    "VersionFacts",
+    "canonical_card",
+    "champion_reason",
+    "choose_champion",
+    "dataset_record",
+    "demote",
+    "load_model",
+    "log_audit_results",
+    "metric_name",
+    "nominate",
+    "promote",
+    "promote_best",
+    "rank_candidates",
+    "record_feedback",
+    "record_review",
+    "register_candidate",
+    "resolve_model",
+    "safe_uri",
+    "tag_version",
+    "tracked_run",
+    "tree_sha256",
+    "verified_card",
+    "version_history",
+]
