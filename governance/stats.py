@@ -91,7 +91,7 @@ _LOG_RANGE: Final = 30.0
 
 
 def z_value(confidence: float, comparisons: int = 1) -> float:
-    """Normal quantile of a two-sided interval at ``confidence``, Bonferroni-adjusted over ``comparisons``.
+    """Return the normal quantile of a two-sided interval at ``confidence``, Bonferroni-adjusted over ``comparisons``.
 
     Examples
     --------
@@ -258,7 +258,7 @@ def delong_auc(neg: Array, pos: Array) -> tuple[Array, Array]:
 def logit_interval(
     auc: npt.ArrayLike, variance: npt.ArrayLike, positives: npt.ArrayLike, negatives: npt.ArrayLike, z: float
 ) -> tuple[Array, Array]:
-    """Normal interval of an AUC on the logit scale; never zero width (see the module docstring)."""
+    """Return the normal interval of an AUC on the logit scale; never zero width (see the module docstring)."""
     a = np.asarray(auc, np.float64)
     v = np.asarray(variance, np.float64)
     m = np.asarray(positives, np.float64)
