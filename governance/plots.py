@@ -100,14 +100,14 @@ def _png(fig: MplFigure) -> bytes:
 
 
 def _shown(names: Sequence[str], sizes: Sequence[int], minimum: int) -> tuple[list[int], list[str]]:
-    """Indices of the groups drawn (at least ``minimum`` rows) and names of those left out."""
+    """Return the indices of the groups drawn (at least ``minimum`` rows) and the names of those left out."""
     keep = [i for i, n in enumerate(sizes) if n >= minimum]
     hidden = [names[i] for i, n in enumerate(sizes) if n < minimum]
     return keep, hidden
 
 
 def _hidden_note(hidden: Sequence[str], minimum: int) -> str:
-    """The alt text's sentence naming the groups not drawn."""
+    """Return the alt text's sentence naming the groups not drawn."""
     if not hidden:
         return ""
     return f" Not drawn (fewer than {minimum} accounts): {', '.join(hidden)}."
@@ -200,7 +200,7 @@ def _metric_bars(
 
 
 def _curves_of(report: AuditReport, attribute: str, publish_min: int) -> tuple[list[GroupCurves], list[str]]:
-    """The curves of the attribute's groups drawn, and the names of the groups left out (too few rows)."""
+    """Return the curves of the attribute's groups drawn and the names of those left out (too few rows)."""
     curves = [c for c in report.curves if c.attribute == attribute]
     if not curves:
         raise ValueError(
