@@ -741,7 +741,6 @@ def _figures(config: GovernanceConfig, batch: Dataset, report: AuditReport, scor
     publish_min = config.sensitive.publish_min_group_size
     figures = [plots.group_metric_bars(report, a, publish_min=publish_min) for a in config.sensitive.names]
     first = config.sensitive.names[0]
-    groups = batch.sensitive[first].to_numpy()
-    figures.append(plots.roc_by_group(batch.y, scores, groups, attribute=first, publish_min=publish_min))
-    figures.append(plots.calibration_by_group(batch.y, scores, groups, attribute=first, publish_min=publish_min))
+    figures.append(plots.roc_by_group(report, attribute=first, publish_min=publish_min))
+    figures.append(plots.calibration_by_group(report, attribute=first, publish_min=publish_min))
     return figures

@@ -461,15 +461,14 @@ def _write_card_files(
     """card.json, card.html (with its plots) and audit.json of one candidate, written atomically."""
     from governance import plots
 
-    report, scores = audited
+    report, _ = audited
     publish_min = config.sensitive.publish_min_group_size
     figures = []
     for attribute in config.sensitive.names:
         figures.append(plots.group_metric_bars(report, attribute, publish_min=publish_min))
     first = config.sensitive.names[0]
-    groups = test.sensitive[first].to_numpy()
-    figures.append(plots.roc_by_group(test.y, scores, groups, attribute=first, publish_min=publish_min))
-    figures.append(plots.calibration_by_group(test.y, scores, groups, attribute=first, publish_min=publish_min))
+    figures.append(plots.roc_by_group(report, attribute=first, publish_min=publish_min))
+    figures.append(plots.calibration_by_group(report, attribute=first, publish_min=publish_min))
     if explanations is not None and explanations.get("by_group"):
         published = [
             str(g["group"])

@@ -2,7 +2,9 @@
 
 :func:`audit` takes labels, scores (or decisions), a decision rule and one or
 more sensitive attributes and returns a frozen :class:`AuditReport`; its
-:meth:`AuditReport.to_dict` is the ``governance.audit/1`` JSON document.
+:meth:`AuditReport.to_dict` is the ``governance.audit/1`` JSON document. The
+report also carries, for the figures, the ROC and calibration curves of every
+group of every single attribute (:class:`GroupCurves`, not serialized).
 
 Contents, one concept per file
 ------------------------------
@@ -20,6 +22,9 @@ Contents, one concept per file
 ``_disparities.py``
     Disparities judged pair by pair with simultaneous intervals, and what
     would decide an inconclusive one.
+``_curves.py``
+    The ROC and calibration curves of each group from its counts per score
+    bin, so that a figure draws the report's numbers and computes none.
 ``_values.py``
     From point estimates and their evidence to the report's values: group
     metrics with their intervals and eligibility, disparities, named fairness
@@ -28,7 +33,7 @@ Contents, one concept per file
     The result types and their JSON forms; the metric tables and what each
     named fairness metric compares (``FAIRNESS_DEFINITIONS``).
 ``_engine.py``
-    :func:`audit`: counts once, then every group, disparity and interval.
+    :func:`audit`: counts once, then every group, disparity, interval and curve.
 
 Intervals
 ---------
@@ -161,6 +166,7 @@ from governance.audit._report import (
     DecisionRule,
     Disparity,
     FairnessMetric,
+    GroupCurves,
     GroupMetrics,
     MetricValue,
 )
@@ -176,6 +182,7 @@ __all__ = [
     "DecisionRule",
     "Disparity",
     "FairnessMetric",
+    "GroupCurves",
     "GroupMetrics",
     "MetricValue",
     "audit",

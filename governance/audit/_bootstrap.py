@@ -193,7 +193,7 @@ def _draw(plan: _Plan, rng: np.random.Generator, size: int) -> Array:
 
 
 def _replicate_metrics(plan: _Plan, x: Array) -> list[dict[str, Array] | None]:
-    """The metrics of every level's eligible groups for replicate cell counts ``x`` (name -> (b, k)).
+    """Compute the metrics of every level's eligible groups for replicate cell counts ``x`` (name -> (b, k)).
 
     Only the threshold metrics and the means: AUCs and precision at k get their intervals
     from their own counts (DeLong, Wilson), so their replicates would go unread.

@@ -120,7 +120,7 @@ def _top_count(n: Array, share: float) -> Array:
 
 
 def _rate(num: Array, den: Array) -> Array:
-    """num / den with NaN where den is 0 (an undefined metric)."""
+    """Divide num by den, NaN where den is 0 (an undefined metric)."""
     out = np.full(np.broadcast_shapes(np.shape(num), np.shape(den)), np.nan)
     np.divide(num, den, out=out, where=den > 0)
     return out

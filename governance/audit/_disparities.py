@@ -89,12 +89,12 @@ class Spread:
 
 
 def comparable(values: Iterable[tuple[str, int, MetricValue]]) -> list[GroupEstimate]:
-    """The groups a disparity compares: ``(name, rows, value)`` whose value is ``ok`` and defined."""
+    """Return the groups a disparity compares: ``(name, rows, value)`` whose value is ``ok`` and defined."""
     return [GroupEstimate(name, rows, v) for name, rows, v in values if v.status == "ok" and v.value is not None]
 
 
 def group_interval(value: MetricValue, z: float) -> tuple[float, float] | None:
-    """The interval of one estimate at the normal quantile ``z``, by its own method; None when it has none."""
+    """Return the interval of one estimate at the normal quantile ``z``, by its own method; None when it has none."""
     if value.value is None:
         return None
     if value.method == "wilson-cc" and value.events is not None:
@@ -129,7 +129,7 @@ RatioCache = dict[tuple[bytes, float], tuple[Array, Array]]
 
 
 def _index(groups: Sequence[GroupEstimate], statistic: Statistic, reference: str | None) -> list[tuple[int, int]]:
-    """The pairs a statistic compares: every pair, or each group with the reference."""
+    """Return the pairs a statistic compares: every pair, or each group with the reference."""
     if statistic.startswith("reference"):
         ref = [i for i, g in enumerate(groups) if g.name == reference]
         return [(i, ref[0]) for i in range(len(groups)) if i != ref[0]] if ref else []
@@ -146,7 +146,7 @@ def ratio_cache(
     reference: str | None,
     confidence: float,
 ) -> RatioCache:
-    """The score intervals of every ratio pair that :func:`spread` will need for ``requests``, in one call.
+    """Compute the score intervals of every ratio pair that :func:`spread` will need for ``requests``, in one call.
 
     The bisection of the score interval costs the same for one ratio as for
     thousands; an audit asks for a few dozen spreads per attribute, so solving them
@@ -249,7 +249,7 @@ def spread(
     confidence: float,
     cache: RatioCache | None = None,
 ) -> Spread | None:
-    """The worst statistic over one or more families of pairs, simultaneous over all of them.
+    """Return the worst statistic over one or more families of pairs, simultaneous over all of them.
 
     Several families make one statistic together: equalized odds is the worse of
     the true and false positive rate spreads, so its pairs are both families'
@@ -288,7 +288,7 @@ def spread(
 def _spread_of_groups(
     families: Sequence[tuple[Sequence[GroupEstimate], Statistic]], *, reference: str | None, confidence: float
 ) -> Spread | None:
-    """A spread's interval from every group's interval, simultaneous over the groups (for very many groups).
+    """Derive a spread's interval from every group's interval, simultaneous over the groups (for very many groups).
 
     With K groups all K intervals hold together at the Bonferroni level over K, and
     the spread of the true rates then lies within the spread of the intervals:
@@ -384,7 +384,7 @@ class Decider:
         }
 
     def text(self) -> str:
-        """The sentence a card and a reviewer read."""
+        """Return the sentence a card and a reviewer read."""
         if self.factor == math.inf:
             return "the observed value sits on the bound, so no sample size decides it at the observed gap"
         if self.factor > _UNREALISTIC:
@@ -412,7 +412,7 @@ def _factor(value: float, low: float, high: float, bound: float, side: Literal["
 
 
 def decider_of_spread(found: Spread, bound: float, side: Literal["max", "min"]) -> Decider | None:
-    """The pair that decides an inconclusive spread and the rows its smaller group needs, or None when decided."""
+    """Return the pair deciding an inconclusive spread and the rows its smaller group needs (None when decided)."""
     decided_fail = any((p.low > bound) if side == "max" else (p.high < bound) for p in found.pairs)
     if decided_fail:
         return None
@@ -431,7 +431,7 @@ def decider_of_spread(found: Spread, bound: float, side: Literal["max", "min"]) 
 def decider_of_value(
     group: str, rows: int, value: float, ci: tuple[float, float], bound: float, side: Literal["max", "min"]
 ) -> Decider:
-    """What would decide one inconclusive estimate (a group's or the overall one)."""
+    """Say what would decide one inconclusive estimate (a group's or the overall one)."""
     factor, direction = _factor(value, ci[0], ci[1], bound, side)
     more = 0 if factor == math.inf else math.ceil(rows * (factor - 1.0))
     return Decider(group, more, factor, cast(Literal["compliance", "breach"], direction))

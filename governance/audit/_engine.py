@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final, Literal
 
 import numpy as np
@@ -26,15 +27,8 @@ from governance.audit._counting import (
     _threshold_metrics,
     _top_count,
 )
-from governance.audit._inputs import (
-    _Attribute,
-    _binary,
-    _check_options,
-    _encode_attribute,
-    _intersections,
-    _Level,
-    _numeric,
-)
+from governance.audit._curves import group_curves
+from governance.audit._inputs import _Attribute, _Inputs, _Level, _validate
 from governance.audit._report import (
     Array,
     AttributeSummary,
@@ -43,6 +37,7 @@ from governance.audit._report import (
     DecisionRule,
     Disparity,
     FairnessMetric,
+    GroupCurves,
     GroupMetrics,
     MetricValue,
 )
@@ -84,56 +79,39 @@ def audit(
     y_true : array-like of shape (n,)
         Binary labels (0/1 or bool).
     scores : array-like of shape (n,), optional
-        Finite real scores, higher meaning more likely positive. Needed for the
-        score metrics and for the ``threshold`` and ``top_k`` rules.
+        Finite real scores, higher meaning more likely positive; needed for the score metrics and the rules.
     decisions : array-like of shape (n,), optional
-        Binary decisions made elsewhere; then ``threshold`` and ``top_k`` must
-        be None. Without ``scores`` the score metrics are ``undefined`` ("no scores").
+        Binary decisions made elsewhere (then no ``threshold`` or ``top_k``); alone, score metrics are ``undefined``.
     sensitive : mapping of str to array-like of shape (n,), or DataFrame
-        Sensitive attributes, audit only. Values are categories (strings,
-        integers, booleans, pandas Categoricals; a Categorical's categories
-        are its declared categories). Floats with more than 20 distinct values
-        are refused as continuous; bin them first.
-    threshold : float, optional
-        Score threshold; a decision is positive when ``score >= threshold``.
-    top_k : float, optional
-        Share in (0, 1] of accounts to select by score (ties at the cut are
-        all selected; see the module docstring). Exactly one of ``threshold``
-        and ``top_k`` with scores.
+        Sensitive attributes, audit only: categories (strings, integers, booleans, Categoricals, whose categories
+        are declared). Floats with more than 20 distinct values are refused as continuous; bin them.
+    threshold, top_k : float, optional
+        Exactly one with scores: decide ``score >= threshold``, or select the top share ``top_k`` (ties at the cut).
     precision_at_k_share : float, optional
         Share for ``precision_at_k``; default ``top_k``, else 0.1.
     intersections : list of lists of attribute names, or "all", optional
-        Intersections to audit besides each single attribute; "all" is every
-        combination of two or more attributes. Names join with ``" & "`` in
-        the order given.
+        Intersections besides each attribute ("all": every combination of two or more), named ``"a & b"``.
     reference : mapping of attribute or intersection name to group name, optional
         Reference group per attribute, for the reference difference and ratio.
     categories : mapping of attribute name to categories, optional
         Declared categories; absent ones are reported, undeclared values are an error.
     n_boot : int, default 1000
-        Bootstrap replicates, for the intervals of mean scores and calibration
-        gaps (0: none); rates and AUCs get their intervals without it.
+        Bootstrap replicates, for the intervals of mean scores and calibration gaps (0: none).
     confidence : float, default 0.95
         Level of every interval (disparities: simultaneous over their pairs).
     seed : int, default 0
         Seed; the same inputs and seed give the same report.
     min_group_size : int, default 30
-        Groups with fewer rows get ``insufficient_data``, no interval, and
-        are left out of disparities.
+        Groups with fewer rows get ``insufficient_data``, no interval, and are left out of disparities.
     min_events : int, default 10
-        A group's rate is judged only when the rate's denominator (rows,
-        positives, negatives, selected or unselected accounts) reaches this;
-        an AUC needs this many positives and negatives. Otherwise the value is
-        ``insufficient_data`` with the count in its reason, and the group is
-        left out of that metric's disparities.
+        Events a rate's denominator (rows, positives, selected accounts...) or an AUC's positives and
+        negatives need for a verdict; fewer: ``insufficient_data`` with the count, left out of disparities.
     missing : {"error", "group"} or mapping of attribute name to it, default "error"
-        Missing sensitive values (None, NaN, empty or blank strings): an error
-        naming the column and the count, or a group of their own named
-        ``missing_label``. A mapping sets it per attribute ("error" for the others).
+        Missing sensitive values (None, NaN, blank): an error, or a group ``missing_label`` ("error" if unmapped).
     missing_label : str or mapping of attribute name to str, default "unknown"
         Name of the group of missing values (a mapping: per attribute, "unknown" for the others).
     score_bins : int, default 200
-        Score bins for the bootstrap of the score metrics (point estimates are exact).
+        Score bins for the bootstrap of the score metrics and the curves (point estimates are exact).
 
     Returns
     -------
@@ -143,391 +121,410 @@ def audit(
     Raises
     ------
     DataValidationError
-        Every problem with the inputs at once: labels not binary, lengths
-        differing, non-finite scores, a bad threshold or top_k, zero rows,
-        one group only, missing or continuous sensitive values, unknown
-        intersection or reference names. Messages name arguments, counts
-        and types, never data values.
+        Every problem with the inputs at once (labels not binary, lengths, non-finite scores, options, one
+        group only, missing or continuous attributes, unknown names), naming counts, never data values.
 
     Examples
     --------
-    >>> report = audit([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.4], sensitive={"region": ["a", "a", "b", "b"]},
-    ...                threshold=0.5, min_group_size=1, n_boot=0)
-    >>> report.group("region", "a").metrics["selection_rate"].value
+    >>> report = audit([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.4], sensitive={"r": list("aabb")}, threshold=0.5, n_boot=0)
+    >>> report.group("r", "a").metrics["selection_rate"].value
     0.5
     """
-    problems: list[Problem] = []
-    _check_options(
-        threshold=threshold,
-        top_k=top_k,
-        precision_at_k_share=precision_at_k_share,
-        n_boot=n_boot,
-        confidence=confidence,
-        seed=seed,
-        min_group_size=min_group_size,
-        min_events=min_events,
-        missing=missing,
-        missing_label=missing_label,
-        score_bins=score_bins,
-        has_scores=scores is not None,
-        has_decisions=decisions is not None,
-        problems=problems,
-    )
-    y_raw = _numeric("y_true", y_true, None, problems)
-    n_rows = len(y_raw) if y_raw is not None else None
-    if n_rows == 0:
-        problems.append(
-            Problem("y_true", "0 rows; the audit needs at least 1 row", "check the filters upstream (consent, split)")
-        )
-    y = _binary("y_true", y_raw, problems, "labels") if y_raw is not None and n_rows else None
-    s: Array | None = None
-    if scores is not None and n_rows is not None:
-        s_raw = _numeric("scores", scores, n_rows, problems)
-        if s_raw is not None:
-            s = s_raw.astype(np.float64) if s_raw.dtype.kind != "f" else s_raw
-            nonfinite = int(np.count_nonzero(~np.isfinite(s)))
-            if nonfinite:
-                problems.append(
-                    Problem(
-                        "scores", f"{nonfinite} non-finite values (NaN or infinite); expected a finite score per row"
-                    )
-                )
-                s = None
-    d_given: Array | None = None
-    if decisions is not None and n_rows is not None:
-        d_raw = _numeric("decisions", decisions, n_rows, problems)
-        d_given = _binary("decisions", d_raw, problems, "decisions") if d_raw is not None else None
-    items = list(sensitive.items()) if isinstance(sensitive, Mapping | pd.DataFrame) else []
-    if not isinstance(sensitive, Mapping | pd.DataFrame):
-        problems.append(
-            Problem("sensitive", f"expected a mapping of attribute name to values, found {type(sensitive).__name__}")
-        )
-    elif not items:
-        problems.append(Problem("sensitive", "expected at least one attribute"))
-    attributes: list[_Attribute] = []
-    names = [str(k) for k, _ in items]
-    for key, values in items:
-        if not isinstance(key, str) or not key.strip() or " & " in key:
-            problems.append(Problem("sensitive", "attribute names must be non-empty strings without ' & '"))
-            continue
-        if categories is not None and key in categories and isinstance(categories[key], str):
-            problems.append(Problem(f"categories[{key!r}]", "expected a list of categories, found a string"))
-            continue
-        if n_rows:
-            encoded = _encode_attribute(
-                key,
-                values,
-                n_rows,
-                declared=None if categories is None else categories.get(key),
-                missing=missing.get(key, "error") if isinstance(missing, Mapping) else missing,
-                missing_label=missing_label.get(key, "unknown")
-                if isinstance(missing_label, Mapping)
-                else missing_label,
-                problems=problems,
-            )
-            if encoded is not None:
-                attributes.append(encoded)
-    for option, per_attribute in (("categories", categories), ("missing", missing), ("missing_label", missing_label)):
-        for key in per_attribute if isinstance(per_attribute, Mapping) else ():
-            if key not in names:
-                problems.append(Problem(f"{option}[{key!r}]", "not a key of sensitive"))
-    crossings = _intersections(intersections, names, problems)
-    level_names = names + [" & ".join(names[j] for j in ix) for ix in crossings]
-    for key in reference or {}:
-        if key not in level_names:
-            problems.append(Problem(f"reference[{key!r}]", "not an attribute or intersection being audited"))
-    if problems:
-        raise DataValidationError(problems)
-    assert y is not None and n_rows is not None
-    return _run(
-        y=y,
-        s=s,
-        d_given=d_given,
-        attributes=attributes,
-        crossings=crossings,
-        reference=reference or {},
-        threshold=None if threshold is None else float(threshold),
-        top_k=None if top_k is None else float(top_k),
-        share=float(precision_at_k_share) if precision_at_k_share is not None else float(top_k or 0.1),
-        n_boot=int(n_boot),
-        confidence=float(confidence),
-        seed=int(seed),
-        min_group_size=int(min_group_size),
-        min_events=int(min_events),
-        score_bins=int(score_bins),
-    )
+    return _run(_validate(**locals()))  # locals(): the arguments alone, checked together
 
 
-def _run(
-    *,
-    y: Array,
-    s: Array | None,
-    d_given: Array | None,
-    attributes: list[_Attribute],
-    crossings: list[tuple[int, ...]],
-    reference: Mapping[str, str],
-    threshold: float | None,
-    top_k: float | None,
-    share: float,
-    n_boot: int,
-    confidence: float,
-    seed: int,
-    min_group_size: int,
-    min_events: int,
-    score_bins: int,
-) -> AuditReport:
-    """The audit on validated inputs."""
-    n = len(y)
+@dataclass(frozen=True)
+class _Counted:
+    """The rows counted once into occupied cells ``(fine group, label, decision, score bin)``."""
+
+    values: Array  # occupied cell codes, ascending
+    counts: Array  # rows per cell
+    sums: Array | None  # score sum per cell (with scores)
+    bins: int  # score bins used (1 without scores)
+    group: Array  # fine group of each cell
+    label: Array
+    decision: Array
+    bin: Array
+    groups: int  # fine groups
+    pure: Array | None  # per score bin: whether it holds one score
+    edges: Array | None  # first row (in score order) of every score bin but the first
+    cut: int | None  # first selected row in score order, for a threshold or top-k rule
+    threshold: float | None  # the rule's threshold (for top-k, the k-th highest score)
+    exact: tuple[_ExactScores | None, ...]  # per level, with scores
+
+
+@dataclass(frozen=True)
+class _Estimates:
+    """Point estimates of one level's groups and what their intervals rest on."""
+
+    point: dict[str, Array]
+    evidence: _Evidence
+    group: Array  # level group of each cell
+    bins_table: Array | None  # (k, label, score bin) row counts, with scores
+    exact: tuple[Array, Array] | None  # exact AUC and precision at k, for what the bins lose
+
+
+def _run(inputs: _Inputs) -> AuditReport:
+    """Count the rows once, then derive every estimate, interval and curve of the report."""
+    fine, levels = _levels(inputs)
+    counted, row_cells = _count(inputs, fine, levels)
+    del fine
+    estimates = [_estimate(level, counted, counted.exact[i]) for i, level in enumerate(levels)]
+    use_rows = row_cells is not None
+    replicates, binning_error = _replicates(inputs, levels, counted, estimates, row_cells)
+    del row_cells
+    return _report(inputs, levels, counted, estimates, replicates, binning_error, use_rows)
+
+
+def _levels(inputs: _Inputs) -> tuple[Array, list[_Level]]:
+    """Fine groups (the cross of all attributes, occupied only) and the reported levels, overall first."""
     problems: list[Problem] = []
+    attributes = inputs.attributes
     fine, fine_parts = _fine_groups(attributes)
-    g_count = len(fine_parts)
-    levels = [_Level("overall", (), np.zeros(g_count, dtype=np.int64), ("all",), (), 0, 0, None, None)]
+    levels = [_Level("overall", (), np.zeros(len(fine_parts), dtype=np.int64), ("all",), (), 0, 0, None, None)]
     for j, attribute in enumerate(attributes):
         levels.append(
-            _make_level(attribute.name, (j,), fine_parts, attributes, reference.get(attribute.name), problems)
+            _make_level(attribute.name, (j,), fine_parts, attributes, inputs.reference.get(attribute.name), problems)
         )
-    for ix in crossings:
+    for ix in inputs.crossings:
         name = " & ".join(attributes[j].name for j in ix)
-        levels.append(_make_level(name, ix, fine_parts, attributes, reference.get(name), problems))
+        levels.append(_make_level(name, ix, fine_parts, attributes, inputs.reference.get(name), problems))
     if problems:
         raise DataValidationError(problems)
+    return fine, levels
 
-    # One pass: order by score, decide, bin, and count rows into cells (group, label, decision, bin).
-    exact: list[_ExactScores | None] = [None] * len(levels)
-    pure: Array | None = None
-    bins_used = 1
-    rule_threshold: float | None = threshold
-    edges: Array | None = None
-    cut: int | None = None
-    if s is not None:
-        order, ranked = _rank_rows(s, y)
-        g_sorted = fine[order]
-        d_sorted = d_given[order] if d_given is not None else None
-        del order
-        if d_sorted is None:
-            if top_k is not None:
-                rule_threshold = float(ranked.s[n - int(_top_count(np.asarray(n), top_k))])
-            assert rule_threshold is not None
-            cut = int(np.searchsorted(ranked.s, rule_threshold, side="left"))
-        edges, pure = _score_bins(ranked.s, score_bins, cut, share)
-        bins_used = len(pure)
-        for i, level in enumerate(levels):
-            k = len(level.groups)
-            h = None if k == 1 else level.of_fine.astype(np.uint16 if k < 2**16 else np.int64)[g_sorted]
-            exact[i] = _exact_scores(h, k, ranked, share)
-            del h
-        rows = _Rows(g_sorted, ranked.y, d_sorted, cut, edges, ranked.s)
-        del ranked, g_sorted, d_sorted
+
+def _count(inputs: _Inputs, fine: Array, levels: Sequence[_Level]) -> tuple[_Counted, Array | None]:
+    """One pass: order by score, decide, bin, and count rows into cells; and each row's cell, to draw rows."""
+    n = len(inputs.y)
+    groups = len(levels[0].of_fine)
+    if inputs.s is not None:
+        rows, exact, edges, pure, cut, threshold = _ranked_rows(inputs, fine, levels)
+        bins = len(pure)
     else:
-        assert d_given is not None
-        rows = _Rows(fine, y, d_given, None, None, None)
-    cell_values, cell_counts, cell_sums = _count_cells(rows, g_count, bins_used)
-    cell_bin = cell_values % bins_used
-    cell_d = (cell_values // bins_used) % 2
-    cell_y = (cell_values // (bins_used * 2)) % 2
-    cell_g = cell_values // (bins_used * 4)
-    cells = len(cell_values)
-    selected = int(cell_counts[cell_d == 1].sum())
-    use_rows = n_boot > 0 and cells * _ROWS_SCHEME_RATIO > n
-    row_cells = np.searchsorted(cell_values, rows.codes(0, n, bins_used)) if use_rows else None
-    del rows
+        assert inputs.d_given is not None
+        rows = _Rows(fine, inputs.y, inputs.d_given, None, None, None)
+        exact, edges, pure, cut, threshold, bins = [None] * len(levels), None, None, None, inputs.threshold, 1
+    values, counts, sums = _count_cells(rows, groups, bins)
+    use_rows = inputs.n_boot > 0 and len(values) * _ROWS_SCHEME_RATIO > n
+    row_cells = np.searchsorted(values, rows.codes(0, n, bins)) if use_rows else None
+    counted = _Counted(
+        values=values,
+        counts=counts,
+        sums=sums,
+        bins=bins,
+        group=values // (bins * 4),
+        label=(values // (bins * 2)) % 2,
+        decision=(values // bins) % 2,
+        bin=values % bins,
+        groups=groups,
+        pure=pure,
+        edges=edges,
+        cut=cut,
+        threshold=threshold,
+        exact=tuple(exact),
+    )
+    return counted, row_cells
 
-    # Point estimates per level, from the cell counts (threshold metrics) and exact score statistics.
-    points: list[dict[str, Array]] = []
-    binned: list[tuple[Array, Array, Array] | None] = []  # exact auc, precision at k and bin table, for the shifts
-    evidence: list[_Evidence] = []
-    for i, level in enumerate(levels):
+
+def _ranked_rows(
+    inputs: _Inputs, fine: Array, levels: Sequence[_Level]
+) -> tuple[_Rows, list[_ExactScores | None], Array, Array, int | None, float | None]:
+    """Rows in score order with the decision rule's cut, score bins and exact score statistics per level."""
+    assert inputs.s is not None
+    n = len(inputs.y)
+    order, ranked = _rank_rows(inputs.s, inputs.y)
+    g_sorted = fine[order]
+    d_sorted = inputs.d_given[order] if inputs.d_given is not None else None
+    del order
+    threshold = inputs.threshold
+    cut: int | None = None
+    if d_sorted is None:
+        if inputs.top_k is not None:
+            threshold = float(ranked.s[n - int(_top_count(np.asarray(n), inputs.top_k))])
+        assert threshold is not None
+        cut = int(np.searchsorted(ranked.s, threshold, side="left"))
+    edges, pure = _score_bins(ranked.s, inputs.score_bins, cut, inputs.share)
+    exact: list[_ExactScores | None] = []
+    for level in levels:
         k = len(level.groups)
-        group = level.of_fine[cell_g]
-        table = np.bincount(group * 4 + cell_y * 2 + cell_d, weights=cell_counts, minlength=k * 4)
-        m = _threshold_metrics(table.reshape(k, 2, 2))
-        events = _threshold_events(table.reshape(k, 2, 2))
-        ex = exact[i]
-        auc_variance: Array | None = None
-        bins_table: Array | None = None
-        if ex is not None:
-            events["precision_at_k"] = (ex.top_positive, ex.top_selected)
-            bins_table = np.bincount(
-                (group * 2 + cell_y) * bins_used + cell_bin, weights=cell_counts, minlength=k * 2 * bins_used
-            ).reshape(k, 2, bins_used)
-            _, auc_variance = delong_auc(bins_table[:, 0], bins_table[:, 1])
-        evidence.append(_Evidence(events, auc_variance))
-        if ex is not None and bins_table is not None and cell_sums is not None and pure is not None:
-            mean = _rate(np.bincount(group, weights=cell_sums, minlength=k), m["count"])
-            m["auc"] = ex.auc
-            m["mean_score"] = mean
-            m["calibration_gap"] = mean - m["base_rate"]
-            m["precision_at_k"] = ex.precision_at_k
-            binned.append((ex.auc, ex.precision_at_k, bins_table))
-        else:
-            nan = np.full(k, np.nan)
-            m.update({"auc": nan, "mean_score": nan, "calibration_gap": nan, "precision_at_k": nan})
-            binned.append(None)
-        points.append(m)
+        h = None if k == 1 else level.of_fine.astype(np.uint16 if k < 2**16 else np.int64)[g_sorted]
+        exact.append(_exact_scores(h, k, ranked, inputs.share))
+        del h
+    return _Rows(g_sorted, ranked.y, d_sorted, cut, edges, ranked.s), exact, edges, pure, cut, threshold
 
-    # Bootstrap: one draw of all cells per replicate feeds every level and metric.
-    eligible = [points[i]["count"] >= min_group_size for i in range(len(levels))]
+
+def _estimate(level: _Level, counted: _Counted, ex: _ExactScores | None) -> _Estimates:
+    """Point estimates of one level from the cell counts (threshold metrics) and exact score statistics."""
+    k = len(level.groups)
+    group = level.of_fine[counted.group]
+    table = np.bincount(group * 4 + counted.label * 2 + counted.decision, weights=counted.counts, minlength=k * 4)
+    m = _threshold_metrics(table.reshape(k, 2, 2))
+    events = _threshold_events(table.reshape(k, 2, 2))
+    auc_variance: Array | None = None
+    bins_table: Array | None = None
+    bins = counted.bins
+    if ex is not None:
+        events["precision_at_k"] = (ex.top_positive, ex.top_selected)
+        bins_table = np.bincount(
+            (group * 2 + counted.label) * bins + counted.bin, weights=counted.counts, minlength=k * 2 * bins
+        ).reshape(k, 2, bins)
+        _, auc_variance = delong_auc(bins_table[:, 0], bins_table[:, 1])
+    exact: tuple[Array, Array] | None = None
+    if ex is not None and bins_table is not None and counted.sums is not None and counted.pure is not None:
+        mean = _rate(np.bincount(group, weights=counted.sums, minlength=k), m["count"])
+        m["auc"] = ex.auc
+        m["mean_score"] = mean
+        m["calibration_gap"] = mean - m["base_rate"]
+        m["precision_at_k"] = ex.precision_at_k
+        exact = (ex.auc, ex.precision_at_k)
+    else:
+        nan = np.full(k, np.nan)
+        m.update({"auc": nan, "mean_score": nan, "calibration_gap": nan, "precision_at_k": nan})
+    return _Estimates(m, _Evidence(events, auc_variance), group, bins_table, exact)
+
+
+def _replicates(
+    inputs: _Inputs,
+    levels: Sequence[_Level],
+    counted: _Counted,
+    estimates: Sequence[_Estimates],
+    row_cells: Array | None,
+) -> tuple[list[dict[str, Array] | None], dict[str, float]]:
+    """Bootstrap: one draw of all cells per replicate feeds every level and metric; and what the bins lose."""
     replicates: list[dict[str, Array] | None] = [None] * len(levels)
     binning_error = {"auc": 0.0, "precision_at_k": 0.0}
-    if n_boot > 0:
-        cell_mean = None if cell_sums is None else cell_sums / cell_counts
-        slots: list[Array | None] = []
-        for i, level in enumerate(levels):
-            ok = eligible[i]
-            slot = np.full(len(level.groups), -1, dtype=np.int64)
-            slot[ok] = np.arange(int(ok.sum()))
-            slots.append(slot if ok.any() else None)
-            level_exact = binned[i]
-            if level_exact is None or pure is None or not ok.any():
-                continue
-            # exact - binned point estimates of the groups with intervals: what the bins lose (the DeLong
-            # variance of the AUC is computed from the bins)
-            table = level_exact[2][ok]
-            shift_auc = np.nan_to_num(level_exact[0][ok] - auc_from_counts(table[:, 0], table[:, 1]))
-            shift_pk = np.nan_to_num(
-                level_exact[1][ok] - _precision_at_k_from_bins(table[:, 0], table[:, 1], pure, share)
-            )
-            binning_error["auc"] = max(binning_error["auc"], float(np.abs(shift_auc).max()))
-            binning_error["precision_at_k"] = max(binning_error["precision_at_k"], float(np.abs(shift_pk).max()))
-        # Dense plan when the decision is a function of the bin (for decisions alone, the decision is the bin).
-        aligned = d_given is None or s is None
-        width = bins_used if s is not None else 2
-        column = cell_bin if s is not None else cell_d
-        dense: _DensePlan | None = None
-        sparse: list[_LevelPlan | None] = []
-        if aligned and g_count * 2 * width <= _DENSE_RATIO * max(cells, 1024):
-            flat_slot = (cell_g * 2 + cell_y) * width + column
-            if edges is None or cut is None:
-                selected_from = 1  # decisions alone: the decision is the bin
-            else:
-                selected_from = width if cut >= n else int(np.searchsorted(edges, cut, side="right"))
-            members: list[Array | None] = []
-            for i, level in enumerate(levels):
-                level_slot = slots[i]
-                if level_slot is None:
-                    members.append(None)
-                    continue
-                member = np.zeros((g_count, int(level_slot.max()) + 1))
-                fine_slot = level_slot[level.of_fine]
-                member[np.flatnonzero(fine_slot >= 0), fine_slot[fine_slot >= 0]] = 1.0
-                members.append(member)
-            in_order = cells == g_count * 2 * width and bool(np.all(flat_slot == np.arange(cells)))
-            dense = _DensePlan(
-                groups=g_count,
-                width=width,
-                slots=None if in_order else flat_slot,
-                selected_from=selected_from,
-                group_starts=_segment_starts(cell_g),
-                group_slots=cell_g[_segment_starts(cell_g)],
-                weights=cell_mean,
-                members=tuple(members),
-            )
-        else:
-            for i, level in enumerate(levels):
-                level_slot = slots[i]
-                sparse.append(
-                    None
-                    if level_slot is None
-                    else _LevelPlan.of(
-                        slot=level_slot[level.of_fine[cell_g]],
-                        cell_y=cell_y,
-                        cell_d=cell_d,
-                        cell_bin=cell_bin,
-                        bins=bins_used,
-                        cell_mean=cell_mean,
-                    )
-                )
-        plan = _Plan(
-            rows=n,
-            cell_counts=cell_counts,
-            cell_of_row=row_cells,
-            pure=pure,
-            levels=len(levels),
-            dense=dense,
-            sparse=tuple(sparse),
-        )
-        replicates = _bootstrap(plan, n_boot, seed)
-    del row_cells
+    if inputs.n_boot == 0:
+        return replicates, binning_error
+    eligible = [e.point["count"] >= inputs.min_group_size for e in estimates]
+    slots: list[Array | None] = []
+    for i, level in enumerate(levels):
+        ok = eligible[i]
+        slot = np.full(len(level.groups), -1, dtype=np.int64)
+        slot[ok] = np.arange(int(ok.sum()))
+        slots.append(slot if ok.any() else None)
+        shift = _binning_shift(estimates[i], ok, counted.pure, inputs.share)
+        if shift is not None:
+            binning_error["auc"] = max(binning_error["auc"], shift[0])
+            binning_error["precision_at_k"] = max(binning_error["precision_at_k"], shift[1])
+    dense = _dense_plan(inputs, levels, counted, slots)
+    plan = _Plan(
+        rows=len(inputs.y),
+        cell_counts=counted.counts,
+        cell_of_row=row_cells,
+        pure=counted.pure,
+        levels=len(levels),
+        dense=dense,
+        sparse=() if dense is not None else _sparse_plans(levels, counted, slots),
+    )
+    return _bootstrap(plan, inputs.n_boot, inputs.seed), binning_error
 
+
+def _binning_shift(estimates: _Estimates, ok: Array, pure: Array | None, share: float) -> tuple[float, float] | None:
+    """Largest ``|exact - binned|`` AUC and precision at k over one level's groups with intervals.
+
+    What the bins lose: the DeLong variance of the AUC is computed from the bins.
+    """
+    if estimates.exact is None or estimates.bins_table is None or pure is None or not ok.any():
+        return None
+    table = estimates.bins_table[ok]
+    shift_auc = np.nan_to_num(estimates.exact[0][ok] - auc_from_counts(table[:, 0], table[:, 1]))
+    shift_pk = np.nan_to_num(estimates.exact[1][ok] - _precision_at_k_from_bins(table[:, 0], table[:, 1], pure, share))
+    return float(np.abs(shift_auc).max()), float(np.abs(shift_pk).max())
+
+
+def _cell_mean(counted: _Counted) -> Array | None:
+    """Each cell's mean score (None without scores)."""
+    return None if counted.sums is None else counted.sums / counted.counts
+
+
+def _dense_plan(
+    inputs: _Inputs, levels: Sequence[_Level], counted: _Counted, slots: Sequence[Array | None]
+) -> _DensePlan | None:
+    """Plan the dense bootstrap table, when the decision is a function of the bin and the table is small enough.
+
+    For decisions alone, the decision is the bin. None: use the sparse plans.
+    """
+    has_scores = inputs.s is not None
+    aligned = inputs.d_given is None or not has_scores
+    width = counted.bins if has_scores else 2
+    cells = len(counted.values)
+    g_count = counted.groups
+    if not (aligned and g_count * 2 * width <= _DENSE_RATIO * max(cells, 1024)):
+        return None
+    column = counted.bin if has_scores else counted.decision
+    flat_slot = (counted.group * 2 + counted.label) * width + column
+    if counted.edges is None or counted.cut is None:
+        selected_from = 1  # decisions alone: the decision is the bin
+    else:
+        cut = counted.cut
+        selected_from = width if cut >= len(inputs.y) else int(np.searchsorted(counted.edges, cut, side="right"))
+    members: list[Array | None] = []
+    for level, level_slot in zip(levels, slots, strict=True):
+        if level_slot is None:
+            members.append(None)
+            continue
+        member = np.zeros((g_count, int(level_slot.max()) + 1))
+        fine_slot = level_slot[level.of_fine]
+        member[np.flatnonzero(fine_slot >= 0), fine_slot[fine_slot >= 0]] = 1.0
+        members.append(member)
+    in_order = cells == g_count * 2 * width and bool(np.all(flat_slot == np.arange(cells)))
+    return _DensePlan(
+        groups=g_count,
+        width=width,
+        slots=None if in_order else flat_slot,
+        selected_from=selected_from,
+        group_starts=_segment_starts(counted.group),
+        group_slots=counted.group[_segment_starts(counted.group)],
+        weights=_cell_mean(counted),
+        members=tuple(members),
+    )
+
+
+def _sparse_plans(
+    levels: Sequence[_Level], counted: _Counted, slots: Sequence[Array | None]
+) -> tuple[_LevelPlan | None, ...]:
+    """One sparse bootstrap plan per level with groups to resample (None for the others)."""
+    cell_mean = _cell_mean(counted)
+    return tuple(
+        None
+        if level_slot is None
+        else _LevelPlan.of(
+            slot=level_slot[level.of_fine[counted.group]],
+            cell_y=counted.label,
+            cell_d=counted.decision,
+            cell_bin=counted.bin,
+            bins=counted.bins,
+            cell_mean=cell_mean,
+        )
+        for level, level_slot in zip(levels, slots, strict=True)
+    )
+
+
+def _report(
+    inputs: _Inputs,
+    levels: Sequence[_Level],
+    counted: _Counted,
+    estimates: Sequence[_Estimates],
+    replicates: Sequence[dict[str, Array] | None],
+    binning_error: Mapping[str, float],
+    use_rows: bool,
+) -> AuditReport:
+    """Build the report: every level's group values, disparities, fairness metrics and curves; how they were made."""
     builder = _Builder(
-        confidence=confidence,
-        n_boot=n_boot,
-        min_group_size=min_group_size,
-        min_events=min_events,
-        has_scores=s is not None,
+        confidence=inputs.confidence,
+        n_boot=inputs.n_boot,
+        min_group_size=inputs.min_group_size,
+        min_events=inputs.min_events,
+        has_scores=inputs.s is not None,
     )
     overall: dict[str, MetricValue] = {}
     groups: list[GroupMetrics] = []
     disparities: list[Disparity] = []
     fairness: list[FairnessMetric] = []
     summaries: list[AttributeSummary] = []
+    curves: list[GroupCurves] = []
     for i, level in enumerate(levels):
-        values = builder.group_values(points[i], evidence[i], replicates[i])
+        values = builder.group_values(estimates[i].point, estimates[i].evidence, replicates[i])
         if i == 0:
             overall = values[0]
             continue
-        summaries.append(
-            AttributeSummary(
-                name=level.name,
-                parts=tuple(attributes[j].name for j in level.parts),
-                groups=len(level.groups),
-                absent_groups=level.absent,
-                absent_count=level.absent_count,
-                missing_rows=level.missing_rows,
-                reference=level.reference_name,
-            )
-        )
-        counts = points[i]["count"]
-        for gi, name in enumerate(level.groups):
-            size = int(counts[gi])
-            small = size < min_group_size
-            groups.append(
-                GroupMetrics(
-                    attribute=level.name,
-                    group=name,
-                    n=size,
-                    status="insufficient_data" if small else "ok",
-                    reason=f"{size} rows, below min_group_size {min_group_size}" if small else None,
-                    metrics=values[gi],
-                )
-            )
-        absent_reason = (
-            "declared category absent from the data" if len(level.parts) == 1 else "no rows (empty intersection)"
-        )
-        empty = {m: MetricValue(0 if m == "count" else None, None, "insufficient_data", absent_reason) for m in METRICS}
-        groups.extend(
-            GroupMetrics(level.name, name, 0, "insufficient_data", absent_reason, empty) for name in level.absent
-        )
-        level_disparities, estimates, cache = builder.disparities(level, values, points[i]["count"])
+        summaries.append(_summary(level, inputs.attributes))
+        counts = estimates[i].point["count"]
+        groups.extend(_group_metrics(level, values, counts, inputs.min_group_size))
+        level_disparities, compared, cache = builder.disparities(level, values, counts)
         disparities.extend(level_disparities.values())
-        fairness.extend(builder.fairness(level, level_disparities, estimates, cache))
-
-    rule = DecisionRule(
-        kind="decisions" if d_given is not None else ("top_k" if top_k is not None else "threshold"),
-        threshold=rule_threshold if d_given is None else None,
-        top_k=top_k,
-        selected=selected,
-        precision_at_k_share=share if s is not None else None,
-    )
-    info = BootstrapInfo(
-        replicates=n_boot,
-        confidence=confidence,
-        seed=seed,
-        score_bins=score_bins,
-        bins_used=bins_used if s is not None else 0,
-        scheme="none" if n_boot == 0 else ("rows" if use_rows else "multinomial"),
-        cells=cells,
-        binning_error=binning_error if s is not None else {},
-    )
+        fairness.extend(builder.fairness(level, level_disparities, compared, cache))
+        if len(level.parts) == 1:
+            curves.extend(_level_curves(level, counted, estimates[i]))
     return AuditReport(
-        rows=n,
-        min_group_size=min_group_size,
-        min_events=min_events,
-        decision_rule=rule,
-        bootstrap=info,
+        rows=len(inputs.y),
+        min_group_size=inputs.min_group_size,
+        min_events=inputs.min_events,
+        decision_rule=_decision_rule(inputs, counted),
+        bootstrap=_bootstrap_info(inputs, counted, binning_error, use_rows),
         attributes=tuple(summaries),
         overall=overall,
         groups=tuple(groups),
         disparities=tuple(disparities),
         fairness=tuple(fairness),
+        curves=tuple(curves),
+    )
+
+
+def _summary(level: _Level, attributes: Sequence[_Attribute]) -> AttributeSummary:
+    """Summarize what was audited for one attribute or intersection."""
+    return AttributeSummary(
+        name=level.name,
+        parts=tuple(attributes[j].name for j in level.parts),
+        groups=len(level.groups),
+        absent_groups=level.absent,
+        absent_count=level.absent_count,
+        missing_rows=level.missing_rows,
+        reference=level.reference_name,
+    )
+
+
+def _group_metrics(
+    level: _Level, values: Sequence[dict[str, MetricValue]], counts: Array, min_group_size: int
+) -> list[GroupMetrics]:
+    """Every group of one level with its values, then its absent groups (declared categories, empty crossings)."""
+    out: list[GroupMetrics] = []
+    for gi, name in enumerate(level.groups):
+        size = int(counts[gi])
+        small = size < min_group_size
+        out.append(
+            GroupMetrics(
+                attribute=level.name,
+                group=name,
+                n=size,
+                status="insufficient_data" if small else "ok",
+                reason=f"{size} rows, below min_group_size {min_group_size}" if small else None,
+                metrics=values[gi],
+            )
+        )
+    absent_reason = (
+        "declared category absent from the data" if len(level.parts) == 1 else "no rows (empty intersection)"
+    )
+    empty = {m: MetricValue(0 if m == "count" else None, None, "insufficient_data", absent_reason) for m in METRICS}
+    out.extend(GroupMetrics(level.name, name, 0, "insufficient_data", absent_reason, empty) for name in level.absent)
+    return out
+
+
+def _level_curves(level: _Level, counted: _Counted, estimates: _Estimates) -> tuple[GroupCurves, ...]:
+    """ROC and calibration curves of one attribute's groups from its counts per score bin (none without scores)."""
+    if estimates.bins_table is None or counted.sums is None or counted.edges is None:
+        return ()
+    k = len(level.groups)
+    bins = counted.bins
+    score_sums = np.bincount(estimates.group * bins + counted.bin, weights=counted.sums, minlength=k * bins)
+    return group_curves(level.name, level.groups, estimates.bins_table, score_sums.reshape(k, bins), counted.edges)
+
+
+def _decision_rule(inputs: _Inputs, counted: _Counted) -> DecisionRule:
+    """How the decisions were made, and how many rows were selected."""
+    has_decisions = inputs.d_given is not None
+    return DecisionRule(
+        kind="decisions" if has_decisions else ("top_k" if inputs.top_k is not None else "threshold"),
+        threshold=counted.threshold if not has_decisions else None,
+        top_k=inputs.top_k,
+        selected=int(counted.counts[counted.decision == 1].sum()),
+        precision_at_k_share=inputs.share if inputs.s is not None else None,
+    )
+
+
+def _bootstrap_info(
+    inputs: _Inputs, counted: _Counted, binning_error: Mapping[str, float], use_rows: bool
+) -> BootstrapInfo:
+    """How the intervals were made."""
+    has_scores = inputs.s is not None
+    return BootstrapInfo(
+        replicates=inputs.n_boot,
+        confidence=inputs.confidence,
+        seed=inputs.seed,
+        score_bins=inputs.score_bins,
+        bins_used=counted.bins if has_scores else 0,
+        scheme="none" if inputs.n_boot == 0 else ("rows" if use_rows else "multinomial"),
+        cells=len(counted.values),
+        binning_error=binning_error if has_scores else {},
     )

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from governance.audit._report import Array
-from governance.errors import Problem
+from governance.errors import DataValidationError, Problem
 
 _MAX_FLOAT_LEVELS: Final = 20  # a float attribute with more distinct values is continuous
 
@@ -52,7 +53,7 @@ def _is_int(value: object) -> bool:
 
 
 def _numeric(name: str, values: object, n_rows: int | None, problems: list[Problem]) -> Array | None:
-    """A 1-D numeric (bool, int or float) array, or None after recording why not."""
+    """Return a 1-D numeric (bool, int or float) array, or None after recording why not."""
     if isinstance(values, pd.Series | pd.Index):
         dtype = values.dtype
         if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
@@ -84,7 +85,7 @@ def _numeric(name: str, values: object, n_rows: int | None, problems: list[Probl
 
 
 def _binary(name: str, arr: Array, problems: list[Problem], what: str) -> Array | None:
-    """A bool array from 0/1 or bool values, or None after recording the problem."""
+    """Return a bool array from 0/1 or bool values, or None after recording the problem."""
     if arr.dtype.kind == "b":
         return arr
     if arr.dtype.kind == "f":
@@ -162,70 +163,12 @@ def _encode_attribute(
 ) -> _Attribute | None:
     """Dense codes for one sensitive attribute, or None after recording every problem found."""
     location = f"sensitive[{name!r}]"
-    categorical_declared: list[str] | None = None
-    uniques: list[object]
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.array
-    if isinstance(values, pd.Categorical):
-        if len(values) != n_rows:
-            problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(values)}"))
-            return None
-        raw_codes = np.asarray(values.codes, dtype=np.int64)
-        uniques = list(values.categories)
-        categorical_declared = [str(u) for u in uniques]
-        sortable = False  # keep the declared category order
-    else:
-        arr = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
-        if arr.ndim != 1:
-            problems.append(Problem(location, f"expected a 1-D array, found {arr.ndim} dimensions"))
-            return None
-        if len(arr) != n_rows:
-            problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(arr)}"))
-            return None
-        sortable = True
-        if arr.dtype.kind == "f":
-            distinct = len(pd.unique(arr[~np.isnan(arr)]))
-            if distinct > _MAX_FLOAT_LEVELS:
-                problems.append(
-                    Problem(
-                        location,
-                        f"a continuous attribute (float with {distinct} distinct values) cannot define groups",
-                        "bin it first (for example with pandas.cut) and pass the bins",
-                    )
-                )
-                return None
-        fast = _factorize_strings(arr) if arr.dtype.kind == "U" else None
-        if fast is not None:
-            raw_codes, names_found = fast
-            uniques = list(names_found)
-        else:
-            raw_codes, uniq = pd.factorize(arr, use_na_sentinel=True)
-            raw_codes = np.asarray(raw_codes, dtype=np.int64)
-            uniques = list(uniq)
-    names = [str(u) for u in uniques]
-    k = len(names)
-    # Empty or blank strings are missing values, like None and NaN.
-    blank = {i for i, u in enumerate(uniques) if isinstance(u, str) and not u.strip()}
-    keep = [i for i in range(k) if i not in blank]
-    if sortable:
-        try:
-            keep.sort(key=lambda i: cast(Any, uniques[i]))
-        except TypeError:
-            keep.sort(key=lambda i: names[i])
-    lut = np.full(k + 1, -1, dtype=np.int16 if k < 2**15 else np.int64)  # index k: the NA sentinel -1
-    lut[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep))
-    codes: Array = lut[raw_codes]
-    del raw_codes
-    ordered = [names[i] for i in keep]
-    counts = np.bincount(codes + 1, minlength=len(ordered) + 1)
-    missing_rows = int(counts[0])
-    observed = counts[1:] > 0
-    unused = [ordered[i] for i in np.flatnonzero(~observed)]
-    if unused:  # unused categories of a pandas Categorical: drop from the codes, report as absent
-        remap = np.full(len(ordered) + 1, -1, dtype=np.int64)
-        remap[1:][observed] = np.arange(int(observed.sum()))
-        codes = remap[codes + 1]
-        ordered = [ordered[i] for i in np.flatnonzero(observed)]
+    raw = _raw_codes(location, values, n_rows, problems)
+    if raw is None:
+        return None
+    categorical_declared = raw.declared
+    codes, ordered, missing_rows = _ordered_codes(raw)
+    del raw  # the raw codes: one integer per row
     if len(set(ordered)) != len(ordered):
         problems.append(
             Problem(
@@ -237,27 +180,12 @@ def _encode_attribute(
         return None
     ok = True
     if missing_rows:
-        if missing == "error":
-            problems.append(
-                Problem(
-                    location,
-                    f"{missing_rows} missing values (None, NaN or empty); expected a value in every row",
-                    "fill them upstream, or report them as a group with missing='group'",
-                )
-            )
-            ok = False
-        elif missing_label in ordered:
-            problems.append(
-                Problem(
-                    location,
-                    "missing_label is also a value of this attribute",
-                    "choose a missing_label that does not occur in the data",
-                )
-            )
+        placed = _place_missing(location, codes, ordered, missing_rows, missing=missing, missing_label=missing_label)
+        if isinstance(placed, Problem):
+            problems.append(placed)
             ok = False
         else:
-            codes = np.where(codes < 0, len(ordered), codes)
-            ordered.append(missing_label)
+            codes, ordered = placed
     declared_names = [str(v) for v in declared] if declared is not None else categorical_declared
     absent: list[str] = []
     if declared_names is not None:
@@ -292,6 +220,101 @@ def _encode_attribute(
     return _Attribute(
         name, codes.astype(small, copy=False), tuple(ordered), tuple(absent), missing_rows if missing == "group" else 0
     )
+
+
+@dataclass(frozen=True)
+class _RawCodes:
+    """Codes of one attribute as found (``-1``: missing), before blanks are dropped and groups sorted."""
+
+    codes: Array
+    uniques: list[object]
+    declared: list[str] | None  # the categories of a pandas Categorical
+    sortable: bool  # False: keep the declared category order
+
+
+def _raw_codes(location: str, values: object, n_rows: int, problems: list[Problem]) -> _RawCodes | None:
+    """Factorize one attribute's values, or None after recording why they cannot define groups."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        if len(values) != n_rows:
+            problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(values)}"))
+            return None
+        uniques = list(values.categories)
+        return _RawCodes(np.asarray(values.codes, dtype=np.int64), uniques, [str(u) for u in uniques], False)
+    arr = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
+    if arr.ndim != 1:
+        problems.append(Problem(location, f"expected a 1-D array, found {arr.ndim} dimensions"))
+        return None
+    if len(arr) != n_rows:
+        problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(arr)}"))
+        return None
+    if arr.dtype.kind == "f":
+        distinct = len(pd.unique(arr[~np.isnan(arr)]))
+        if distinct > _MAX_FLOAT_LEVELS:
+            problems.append(
+                Problem(
+                    location,
+                    f"a continuous attribute (float with {distinct} distinct values) cannot define groups",
+                    "bin it first (for example with pandas.cut) and pass the bins",
+                )
+            )
+            return None
+    fast = _factorize_strings(arr) if arr.dtype.kind == "U" else None
+    if fast is not None:
+        return _RawCodes(fast[0], list(fast[1]), None, True)
+    raw_codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+    return _RawCodes(np.asarray(raw_codes, dtype=np.int64), list(uniq), None, True)
+
+
+def _ordered_codes(raw: _RawCodes) -> tuple[Array, list[str], int]:
+    """Codes of the observed groups in their order (sorted values, or the declared order), names, missing rows.
+
+    Empty or blank strings are missing values, like None and NaN (code ``-1``).
+    """
+    uniques = raw.uniques
+    names = [str(u) for u in uniques]
+    k = len(names)
+    blank = {i for i, u in enumerate(uniques) if isinstance(u, str) and not u.strip()}
+    keep = [i for i in range(k) if i not in blank]
+    if raw.sortable:
+        try:
+            keep.sort(key=lambda i: cast(Any, uniques[i]))
+        except TypeError:
+            keep.sort(key=lambda i: names[i])
+    lut = np.full(k + 1, -1, dtype=np.int16 if k < 2**15 else np.int64)  # index k: the NA sentinel -1
+    lut[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep))
+    codes: Array = lut[raw.codes]
+    ordered = [names[i] for i in keep]
+    counts = np.bincount(codes + 1, minlength=len(ordered) + 1)
+    missing_rows = int(counts[0])
+    observed = counts[1:] > 0
+    unused = [ordered[i] for i in np.flatnonzero(~observed)]
+    if unused:  # unused categories of a pandas Categorical: drop from the codes, report as absent
+        remap = np.full(len(ordered) + 1, -1, dtype=np.int64)
+        remap[1:][observed] = np.arange(int(observed.sum()))
+        codes = remap[codes + 1]
+        ordered = [ordered[i] for i in np.flatnonzero(observed)]
+    return codes, ordered, missing_rows
+
+
+def _place_missing(
+    location: str, codes: Array, ordered: list[str], missing_rows: int, *, missing: str, missing_label: str
+) -> tuple[Array, list[str]] | Problem:
+    """Give the missing rows a group of their own named ``missing_label``, or return the problem that forbids it."""
+    if missing == "error":
+        return Problem(
+            location,
+            f"{missing_rows} missing values (None, NaN or empty); expected a value in every row",
+            "fill them upstream, or report them as a group with missing='group'",
+        )
+    if missing_label in ordered:
+        return Problem(
+            location,
+            "missing_label is also a value of this attribute",
+            "choose a missing_label that does not occur in the data",
+        )
+    return np.where(codes < 0, len(ordered), codes), [*ordered, missing_label]
 
 
 def _intersections(
@@ -386,3 +409,169 @@ def _check_options(
             problems.append(Problem(where, "expected a non-empty string"))
     if not (_is_int(score_bins) and cast(int, score_bins) >= 2):
         problems.append(Problem("score_bins", f"expected an integer >= 2, found {kind(score_bins)}"))
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The audit's arguments, validated and converted: arrays, encoded attributes, plain options."""
+
+    y: Array  # (N,) bool labels
+    s: Array | None  # (N,) float64 scores
+    d_given: Array | None  # (N,) bool decisions made elsewhere
+    attributes: list[_Attribute]
+    crossings: list[tuple[int, ...]]
+    reference: Mapping[str, str]
+    threshold: float | None
+    top_k: float | None
+    share: float  # of precision at k
+    n_boot: int
+    confidence: float
+    seed: int
+    min_group_size: int
+    min_events: int
+    score_bins: int
+
+
+def _validate(
+    *,
+    y_true: npt.ArrayLike,
+    scores: npt.ArrayLike | None,
+    decisions: npt.ArrayLike | None,
+    sensitive: Mapping[str, npt.ArrayLike] | pd.DataFrame,
+    threshold: float | None,
+    top_k: float | None,
+    precision_at_k_share: float | None,
+    intersections: Sequence[Sequence[str]] | Literal["all"] | None,
+    reference: Mapping[str, str] | None,
+    categories: Mapping[str, Sequence[object]] | None,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+    min_group_size: int,
+    min_events: int,
+    missing: Literal["error", "group"] | Mapping[str, Literal["error", "group"]],
+    missing_label: str | Mapping[str, str],
+    score_bins: int,
+) -> _Inputs:
+    """Check every argument of :func:`audit` at once and convert them; one error with every problem found."""
+    problems: list[Problem] = []
+    _check_options(
+        threshold=threshold,
+        top_k=top_k,
+        precision_at_k_share=precision_at_k_share,
+        n_boot=n_boot,
+        confidence=confidence,
+        seed=seed,
+        min_group_size=min_group_size,
+        min_events=min_events,
+        missing=missing,
+        missing_label=missing_label,
+        score_bins=score_bins,
+        has_scores=scores is not None,
+        has_decisions=decisions is not None,
+        problems=problems,
+    )
+    n_rows, y, s, d_given = _arrays(y_true, scores, decisions, problems)
+    attributes, names = _attributes(sensitive, n_rows, categories, missing, missing_label, problems)
+    crossings = _intersections(intersections, names, problems)
+    level_names = names + [" & ".join(names[j] for j in ix) for ix in crossings]
+    for key in reference or {}:
+        if key not in level_names:
+            problems.append(Problem(f"reference[{key!r}]", "not an attribute or intersection being audited"))
+    if problems:
+        raise DataValidationError(problems)
+    assert y is not None and n_rows is not None
+    return _Inputs(
+        y=y,
+        s=s,
+        d_given=d_given,
+        attributes=attributes,
+        crossings=crossings,
+        reference=reference or {},
+        threshold=None if threshold is None else float(threshold),
+        top_k=None if top_k is None else float(top_k),
+        share=float(precision_at_k_share) if precision_at_k_share is not None else float(top_k or 0.1),
+        n_boot=int(n_boot),
+        confidence=float(confidence),
+        seed=int(seed),
+        min_group_size=int(min_group_size),
+        min_events=int(min_events),
+        score_bins=int(score_bins),
+    )
+
+
+def _arrays(
+    y_true: object, scores: object, decisions: object, problems: list[Problem]
+) -> tuple[int | None, Array | None, Array | None, Array | None]:
+    """Return the rows, and labels, scores and decisions as bool, float64 and bool arrays (None: a problem)."""
+    y_raw = _numeric("y_true", y_true, None, problems)
+    n_rows = len(y_raw) if y_raw is not None else None
+    if n_rows == 0:
+        problems.append(
+            Problem("y_true", "0 rows; the audit needs at least 1 row", "check the filters upstream (consent, split)")
+        )
+    y = _binary("y_true", y_raw, problems, "labels") if y_raw is not None and n_rows else None
+    s: Array | None = None
+    if scores is not None and n_rows is not None:
+        s_raw = _numeric("scores", scores, n_rows, problems)
+        if s_raw is not None:
+            s = s_raw.astype(np.float64) if s_raw.dtype.kind != "f" else s_raw
+            nonfinite = int(np.count_nonzero(~np.isfinite(s)))
+            if nonfinite:
+                problems.append(
+                    Problem(
+                        "scores", f"{nonfinite} non-finite values (NaN or infinite); expected a finite score per row"
+                    )
+                )
+                s = None
+    d_given: Array | None = None
+    if decisions is not None and n_rows is not None:
+        d_raw = _numeric("decisions", decisions, n_rows, problems)
+        d_given = _binary("decisions", d_raw, problems, "decisions") if d_raw is not None else None
+    return n_rows, y, s, d_given
+
+
+def _attributes(
+    sensitive: object,
+    n_rows: int | None,
+    categories: Mapping[str, Sequence[object]] | None,
+    missing: Literal["error", "group"] | Mapping[str, Literal["error", "group"]],
+    missing_label: str | Mapping[str, str],
+    problems: list[Problem],
+) -> tuple[list[_Attribute], list[str]]:
+    """Encode the sensitive attributes and list every attribute name given, after recording every problem."""
+    items = list(sensitive.items()) if isinstance(sensitive, Mapping | pd.DataFrame) else []
+    if not isinstance(sensitive, Mapping | pd.DataFrame):
+        problems.append(
+            Problem("sensitive", f"expected a mapping of attribute name to values, found {type(sensitive).__name__}")
+        )
+    elif not items:
+        problems.append(Problem("sensitive", "expected at least one attribute"))
+    attributes: list[_Attribute] = []
+    names = [str(k) for k, _ in items]
+    for key, values in items:
+        if not isinstance(key, str) or not key.strip() or " & " in key:
+            problems.append(Problem("sensitive", "attribute names must be non-empty strings without ' & '"))
+            continue
+        if categories is not None and key in categories and isinstance(categories[key], str):
+            problems.append(Problem(f"categories[{key!r}]", "expected a list of categories, found a string"))
+            continue
+        if n_rows:
+            encoded = _encode_attribute(
+                key,
+                values,
+                n_rows,
+                declared=None if categories is None else categories.get(key),
+                missing=missing.get(key, "error") if isinstance(missing, Mapping) else missing,
+                missing_label=missing_label.get(key, "unknown")
+                if isinstance(missing_label, Mapping)
+                else missing_label,
+                problems=problems,
+            )
+            if encoded is not None:
+                attributes.append(encoded)
+    for option, per_attribute in (("categories", categories), ("missing", missing), ("missing_label", missing_label)):
+        for key in per_attribute if isinstance(per_attribute, Mapping) else ():
+            if key not in names:
+                problems.append(Problem(f"{option}[{key!r}]", "not a key of sensitive"))
+    return attributes, names

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
 import numpy.typing as npt
@@ -443,6 +443,38 @@ class BootstrapInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupCurves:
+    """The ROC and calibration curves of one group of one sensitive attribute: what a figure draws.
+
+    Both come from the audit's counts per score bin. The group's AUC is its
+    ``auc`` metric in :attr:`AuditReport.groups` (exact; the area under this
+    curve differs by at most ``bootstrap.binning_error["auc"]`` for groups with intervals).
+
+    Parameters
+    ----------
+    attribute
+        Attribute name (single attributes only, not intersections).
+    group
+        Group name.
+    false_positive_rate, true_positive_rate
+        The ROC curve from ``(0, 0)`` to ``(1, 1)``, one point per score bin the group
+        has rows in, from the highest scores down; empty when the group has one label class.
+    bin_mean_score, bin_positive_rate, bin_count
+        The calibration curve: per decile of all scores (the score bins merged, ties
+        never split) that the group has rows in, ascending, its rows' mean score, share
+        of positive labels and number of rows.
+    """
+
+    attribute: str
+    group: str
+    false_positive_rate: tuple[float, ...]
+    true_positive_rate: tuple[float, ...]
+    bin_mean_score: tuple[float, ...]
+    bin_positive_rate: tuple[float, ...]
+    bin_count: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AuditReport:
     """The audit result; :meth:`to_dict` is the ``governance.audit/1`` document.
 
@@ -470,6 +502,12 @@ class AuditReport:
         ``"governance.audit/1"``.
     min_events
         Rates whose denominator has fewer events have ``insufficient_data``.
+    curves
+        ROC and calibration curves of every group of every single attribute, for the figures
+        (empty without scores). Not part of :meth:`to_dict`: counts per score bin would
+        publish what the card withholds for groups below the publication minimum, so a
+        report read back with :meth:`from_dict` has none, and two reports compare equal
+        without them.
     """
 
     rows: int
@@ -483,6 +521,7 @@ class AuditReport:
     fairness: tuple[FairnessMetric, ...]
     schema: str = SCHEMA
     min_events: int = 10
+    curves: tuple[GroupCurves, ...] = field(default=(), compare=False, repr=False)
 
     def group(self, attribute: str, group: str) -> GroupMetrics:
         """Return the metrics of one group; KeyError when there is no such group."""

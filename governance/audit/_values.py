@@ -28,7 +28,6 @@ from governance.audit._report import (
     Disparity,
     FairnessMetric,
     MetricValue,
-    Status,
 )
 from governance.metrics import FAIRNESS_DEFINITIONS, METRICS
 from governance.stats import logit_interval, wilson_cc, z_value
@@ -44,6 +43,15 @@ class _Evidence:
 
 def _reason_too_few(events: int, what: str, minimum: int) -> str:
     return f"{events:,} {what}, fewer than {minimum} (sensitive.min_events): too few events for a verdict"
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The groups of one level: rows, whether they reach min_group_size, and the reason when not."""
+
+    sizes: list[int]
+    ok_rows: list[bool]
+    small: list[str | None]
 
 
 @dataclass(frozen=True)
@@ -66,99 +74,131 @@ class _Builder:
         """One metric mapping per group of a level (a hot loop for levels with many groups)."""
         sizes = point["count"].astype(np.int64).tolist()
         k = len(sizes)
-        ok_rows = [n >= self.min_group_size for n in sizes]
-        small = [
-            None if ok_rows[g] else f"{sizes[g]} rows, below min_group_size {self.min_group_size}" for g in range(k)
-        ]
+        groups = _Groups(
+            sizes=sizes,
+            ok_rows=[n >= self.min_group_size for n in sizes],
+            small=[
+                None if n >= self.min_group_size else f"{n} rows, below min_group_size {self.min_group_size}"
+                for n in sizes
+            ],
+        )
         out: list[dict[str, MetricValue]] = [{} for _ in range(k)]
-        z = self.z
-        eligible_slot = (np.cumsum(np.asarray(ok_rows)) - 1).tolist()
         for metric in METRICS:
             if metric in _SCORE_METRICS and not self.has_scores:
-                no_scores = MetricValue(None, None, "undefined", _NO_SCORES)
-                for g in range(k):
-                    out[g][metric] = no_scores
-                continue
-            undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
-            if metric == "count":
-                for g in range(k):
-                    status: Status = "ok" if ok_rows[g] else "insufficient_data"
-                    out[g][metric] = MetricValue(sizes[g], None, status, small[g])
-                continue
-            values: list[float] = point[metric].tolist()
-            if metric in evidence.events:
-                num, den = evidence.events[metric]
-                low, high = wilson_cc(num, den, z)
-                what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected accounts (top k)"
-                nums, dens, lows, highs = num.tolist(), den.tolist(), low.tolist(), high.tolist()
-                for g, value in enumerate(values):
-                    if value != value:  # NaN: a zero denominator
-                        out[g][metric] = undefined
-                        continue
-                    events = (int(nums[g]), int(dens[g]))
-                    if not ok_rows[g]:
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", small[g], events=events)
-                    elif dens[g] < self.min_events:
-                        reason = _reason_too_few(int(dens[g]), what, self.min_events)
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events)
-                    else:
-                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson-cc", events)
-                continue
-            if metric == "auc":
-                positives = evidence.events["true_positive_rate"][1]
-                negatives = evidence.events["false_positive_rate"][1]
-                variance = evidence.auc_variance if evidence.auc_variance is not None else np.full(k, np.nan)
-                low, high = logit_interval(point[metric], variance, positives, negatives, z)
-                pos, neg = positives.tolist(), negatives.tolist()
-                lows, highs, var = low.tolist(), high.tolist(), variance.tolist()
-                for g, value in enumerate(values):
-                    if value != value:
-                        out[g][metric] = undefined
-                        continue
-                    events = (int(pos[g]), int(neg[g]))
-                    fewest = min(events)
-                    se = math.sqrt(var[g]) if var[g] == var[g] else None
-                    if not ok_rows[g]:
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", small[g], events=events)
-                    elif fewest < self.min_events:
-                        what = "positives" if events[0] <= events[1] else "negatives"
-                        reason = _reason_too_few(fewest, what, self.min_events)
-                        out[g][metric] = MetricValue(value, None, "insufficient_data", reason, events=events, se=se)
-                    else:
-                        out[g][metric] = MetricValue(value, (lows[g], highs[g]), "ok", None, "delong-logit", events, se)
-                continue
-            # means (mean_score, calibration_gap): normal with the bootstrap's standard error
-            se_list: list[float | None] = [None] * k
-            note: list[str | None] = [None] * k
-            if replicates is not None:
-                samples = replicates[metric]
-                valid = np.count_nonzero(~np.isnan(samples), axis=0)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    spread = np.nanstd(np.where(valid > 1, samples, 0.0), axis=0, ddof=1)
-                for g in range(k):
-                    if not ok_rows[g]:
-                        continue
-                    column = eligible_slot[g]
-                    v = int(valid[column])
-                    if v < self.confidence * self.n_boot or v < 2:
-                        note[g] = f"no interval: undefined in {self.n_boot - v} of {self.n_boot} bootstrap replicates"
-                    elif spread[column] > 0:
-                        se_list[g] = float(spread[column])
-                    else:
-                        note[g] = "no interval: no variation across bootstrap replicates"
-            for g, value in enumerate(values):
-                if value != value:
-                    out[g][metric] = undefined
-                elif not ok_rows[g]:
-                    out[g][metric] = MetricValue(value, None, "insufficient_data", small[g])
-                elif se_list[g] is not None:
-                    se = cast(float, se_list[g])
-                    out[g][metric] = MetricValue(
-                        value, (value - z * se, value + z * se), "ok", None, "bootstrap-se", None, se
-                    )
-                else:
-                    out[g][metric] = MetricValue(value, None, "ok", note[g])
+                column = [MetricValue(None, None, "undefined", _NO_SCORES)] * k
+            elif metric == "count":
+                column = [
+                    MetricValue(n, None, "ok" if ok else "insufficient_data", why)
+                    for n, ok, why in zip(groups.sizes, groups.ok_rows, groups.small, strict=True)
+                ]
+            elif metric in evidence.events:
+                column = self._rate_values(metric, point[metric].tolist(), evidence.events[metric], groups)
+            elif metric == "auc":
+                column = self._auc_values(point[metric], evidence, groups)
+            else:
+                column = self._mean_values(metric, point[metric].tolist(), replicates, groups)
+            for g in range(k):
+                out[g][metric] = column[g]
         return out
+
+    def _rate_values(
+        self, metric: str, values: list[float], events: tuple[Array, Array], groups: _Groups
+    ) -> list[MetricValue]:
+        """One proportion of every group: Wilson interval with continuity correction from its events."""
+        undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
+        num, den = events
+        low, high = wilson_cc(num, den, self.z)
+        what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected accounts (top k)"
+        nums, dens, lows, highs = num.tolist(), den.tolist(), low.tolist(), high.tolist()
+        out: list[MetricValue] = []
+        for g, value in enumerate(values):
+            if value != value:  # NaN: a zero denominator
+                out.append(undefined)
+                continue
+            counted = (int(nums[g]), int(dens[g]))
+            if not groups.ok_rows[g]:
+                out.append(MetricValue(value, None, "insufficient_data", groups.small[g], events=counted))
+            elif dens[g] < self.min_events:
+                reason = _reason_too_few(int(dens[g]), what, self.min_events)
+                out.append(MetricValue(value, None, "insufficient_data", reason, events=counted))
+            else:
+                out.append(MetricValue(value, (lows[g], highs[g]), "ok", None, "wilson-cc", counted))
+        return out
+
+    def _auc_values(self, point: Array, evidence: _Evidence, groups: _Groups) -> list[MetricValue]:
+        """Value the AUC of every group: DeLong interval on the logit scale."""
+        undefined = MetricValue(None, None, "undefined", _UNDEFINED["auc"])
+        positives = evidence.events["true_positive_rate"][1]
+        negatives = evidence.events["false_positive_rate"][1]
+        k = len(groups.sizes)
+        variance = evidence.auc_variance if evidence.auc_variance is not None else np.full(k, np.nan)
+        low, high = logit_interval(point, variance, positives, negatives, self.z)
+        pos, neg = positives.tolist(), negatives.tolist()
+        lows, highs, var = low.tolist(), high.tolist(), variance.tolist()
+        out: list[MetricValue] = []
+        for g, value in enumerate(point.tolist()):
+            if value != value:
+                out.append(undefined)
+                continue
+            events = (int(pos[g]), int(neg[g]))
+            fewest = min(events)
+            se = math.sqrt(var[g]) if var[g] == var[g] else None
+            if not groups.ok_rows[g]:
+                out.append(MetricValue(value, None, "insufficient_data", groups.small[g], events=events))
+            elif fewest < self.min_events:
+                what = "positives" if events[0] <= events[1] else "negatives"
+                reason = _reason_too_few(fewest, what, self.min_events)
+                out.append(MetricValue(value, None, "insufficient_data", reason, events=events, se=se))
+            else:
+                out.append(MetricValue(value, (lows[g], highs[g]), "ok", None, "delong-logit", events, se))
+        return out
+
+    def _mean_values(
+        self, metric: str, values: list[float], replicates: Mapping[str, Array] | None, groups: _Groups
+    ) -> list[MetricValue]:
+        """Value a mean (mean_score, calibration_gap) of every group: normal with the bootstrap's standard error."""
+        undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
+        se_list, note = self._bootstrap_se(metric, replicates, groups)
+        z = self.z
+        out: list[MetricValue] = []
+        for g, value in enumerate(values):
+            if value != value:
+                out.append(undefined)
+            elif not groups.ok_rows[g]:
+                out.append(MetricValue(value, None, "insufficient_data", groups.small[g]))
+            elif se_list[g] is not None:
+                se = cast(float, se_list[g])
+                out.append(MetricValue(value, (value - z * se, value + z * se), "ok", None, "bootstrap-se", None, se))
+            else:
+                out.append(MetricValue(value, None, "ok", note[g]))
+        return out
+
+    def _bootstrap_se(
+        self, metric: str, replicates: Mapping[str, Array] | None, groups: _Groups
+    ) -> tuple[list[float | None], list[str | None]]:
+        """Bootstrap standard error of one mean per group with enough rows, or a note on why there is none."""
+        k = len(groups.sizes)
+        se_list: list[float | None] = [None] * k
+        note: list[str | None] = [None] * k
+        if replicates is None:
+            return se_list, note
+        eligible_slot = (np.cumsum(np.asarray(groups.ok_rows)) - 1).tolist()
+        samples = replicates[metric]
+        valid = np.count_nonzero(~np.isnan(samples), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.nanstd(np.where(valid > 1, samples, 0.0), axis=0, ddof=1)
+        for g in range(k):
+            if not groups.ok_rows[g]:
+                continue
+            column = eligible_slot[g]
+            v = int(valid[column])
+            if v < self.confidence * self.n_boot or v < 2:
+                note[g] = f"no interval: undefined in {self.n_boot - v} of {self.n_boot} bootstrap replicates"
+            elif spread[column] > 0:
+                se_list[g] = float(spread[column])
+            else:
+                note[g] = "no interval: no variation across bootstrap replicates"
+        return se_list, note
 
     def _value(
         self,
@@ -170,7 +210,7 @@ class _Builder:
         families: Sequence[tuple[Sequence[GroupEstimate], Statistic]] | None = None,
         cache: RatioCache | None = None,
     ) -> MetricValue:
-        """A disparity statistic with its simultaneous interval, from the pairs of compared groups."""
+        """Value a disparity statistic with its simultaneous interval, from the pairs of compared groups."""
         kind = statistic.replace("_", " ")
         if metric in _SCORE_METRICS and not self.has_scores:
             return MetricValue(None, None, "undefined", _NO_SCORES)
@@ -271,7 +311,7 @@ class _Builder:
         estimates: Mapping[str, Sequence[GroupEstimate]],
         cache: RatioCache | None = None,
     ) -> list[FairnessMetric]:
-        """The named fairness metrics of one attribute (:data:`FAIRNESS_DEFINITIONS`), from its disparities.
+        """Value the named fairness metrics of one attribute (:data:`FAIRNESS_DEFINITIONS`), from its disparities.
 
         A metric over one per-group metric is that metric's disparity; over two (equalized
         odds) it is one spread over both families of pairs, simultaneous over all of them.
