@@ -22,7 +22,6 @@ from governance.explain import (
     Explanation,
     _auc_from_cells,
     _background,
-    _delong,
     _nmi,
     _paired_loss,
     _permutation_values,
@@ -36,6 +35,7 @@ from governance.explain import (
     shap_values,
     stratified_sample,
 )
+from governance.stats import paired_delong
 from governance.train import ScoringModel, TrainedCandidate, train_candidate
 from tests.conftest import ROOT, TEST_KEY
 
@@ -538,7 +538,7 @@ def test_delong_gives_the_aucs_and_a_variance_that_matches_the_bootstrap() -> No
     y = (rng.random(2000) < 0.3).astype(int)
     first = y + rng.normal(0, 1.0, 2000)
     second = first + rng.normal(0, 0.5, 2000)
-    auc1, auc2, variance = _delong(y, first, second)
+    auc1, auc2, variance = paired_delong(y, first, second)
     assert auc1 == pytest.approx(roc_auc_score(y, first)) and auc2 == pytest.approx(roc_auc_score(y, second))
     differences = []
     for _ in range(300):
