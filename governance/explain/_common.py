@@ -28,7 +28,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _interval(values: np.ndarray) -> tuple[float, float] | None:
-    """A (low, high) pair of finite floats, or None."""
+    """Return a (low, high) pair of finite floats, or None."""
     if values is None or not np.all(np.isfinite(values)):
         return None
     return (float(values[0]), float(values[1]))

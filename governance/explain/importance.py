@@ -23,6 +23,8 @@ from governance.explain.sampling import Sample, _background, stratified_sample
 from governance.explain.values import _SPACE_NOTE, ADDITIVITY_TOLERANCE, Method, ShapValues, shap_values
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from governance.config import GovernanceConfig
     from governance.data import Dataset
     from governance.explain.minimization import Minimization
@@ -72,7 +74,7 @@ class FeatureImportance:
     mean: float
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``global[]`` item."""
+        """Return the card's ``global[]`` item."""
         return {
             "feature": self.feature,
             "mean_abs": self.mean_abs,
@@ -100,7 +102,7 @@ class GroupImportance:
     n_published: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``by_group[]`` item."""
+        """Return the card's ``by_group[]`` item."""
         out = {
             "attribute": self.attribute,
             "group": self.group,
@@ -134,7 +136,7 @@ class GroupDifference:
     text: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``group_differences[]`` item."""
+        """Return the card's ``group_differences[]`` item."""
         return {
             "attribute": self.attribute,
             "feature": self.feature,
@@ -236,11 +238,11 @@ class Explanation:
         return not self.additivity.ok
 
     def top_features(self, k: int = 5) -> tuple[str, ...]:
-        """The ``k`` features with the largest mean absolute SHAP value."""
+        """Return the ``k`` features with the largest mean absolute SHAP value."""
         return tuple(item.feature for item in self.global_importance[:k])
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``explanations`` block (DESIGN.md), JSON-safe (no NaN)."""
+        """Return the card's ``explanations`` block (DESIGN.md), JSON-safe (no NaN)."""
         sample: dict[str, int | None] = {}
         for attribute, sizes in self.sample_sizes.items():
             for group, n in sizes.items():
@@ -306,53 +308,22 @@ def explain(
         Frozen plain data; ``to_dict()`` is the card's ``explanations`` block.
     """
     spec = config.explain
-    test = dataset.test
     start = clock()
-    sample = stratified_sample(test.sensitive, per_group=spec.sample_per_group, seed=spec.seed)
-    X = test.X.iloc[sample.rows].reset_index(drop=True)
-    sensitive = test.sensitive.iloc[sample.rows].reset_index(drop=True)
-    values = shap_values(
-        model,
-        X,
-        sensitive,
-        background=_background(dataset, size=spec.background_size, seed=spec.seed),
-        seed=spec.seed,
-    )
+    sample, sensitive, values = _sampled_values(model, dataset, config=config)
     shap_seconds = clock() - start
     start = clock()
     stats = _Statistics(values, sample, bootstrap=spec.bootstrap, seed=spec.seed, confidence=spec.confidence)
     global_importance = stats.global_importance()
-    order = [item.feature for item in global_importance]
     references = {a.name: a.reference for a in config.sensitive.attributes}
     publish_min = config.sensitive.publish_min_group_size
-    by_group: list[GroupImportance] = []
-    differences: list[GroupDifference] = []
-    for attribute, sizes in sample.sizes.items():
-        groups = sorted(sizes)
-        by_group += stats.by_group(attribute, groups, order=order, publish_min=publish_min)
-        configured = references.get(attribute)
-        # none configured, or absent from the data: the largest group
-        reference: str = (
-            configured
-            if configured is not None and configured in sizes
-            else max(groups, key=lambda g: (sample.population[attribute][g], g))
-        )
-        differences += stats.differences(
-            attribute,
-            groups,
-            reference=reference,
-            order=order,
-            min_rows=max(config.sensitive.min_group_size, publish_min),
-        )
-    held_fixed = None
-    if values.held_fixed is not None:
-        labels = sensitive[values.held_fixed].astype(str).to_numpy()
-        base_by_group = {
-            g: float(values.base_values[labels == g][0])
-            for g in sorted(set(labels.tolist()))
-            if int((labels == g).sum()) >= publish_min
-        }
-        held_fixed = HeldFixed(values.held_fixed, MappingProxyType(base_by_group), references.get(values.held_fixed))
+    by_group, differences = _by_attribute(
+        stats,
+        sample,
+        order=[item.feature for item in global_importance],
+        references=references,
+        publish_min=publish_min,
+        min_rows=max(config.sensitive.min_group_size, publish_min),
+    )
     overall, w = sample.overall()
     return Explanation(
         candidate=name,
@@ -369,7 +340,7 @@ def explain(
         global_importance=global_importance,
         by_group=tuple(by_group),
         group_differences=tuple(differences),
-        held_fixed=held_fixed,
+        held_fixed=_held_fixed(values, sensitive, references=references, publish_min=publish_min),
         additivity=Additivity(values.additivity_error, ADDITIVITY_TOLERANCE),
         proxies=proxies,
         minimization=minimization,
@@ -379,6 +350,60 @@ def explain(
         publish_min_group_size=publish_min,
         seconds=MappingProxyType({"shap": shap_seconds, "statistics": clock() - start}),
     )
+
+
+def _sampled_values(
+    model: ScoringModel, dataset: Dataset, *, config: GovernanceConfig
+) -> tuple[Sample, pd.DataFrame, ShapValues]:
+    """Return the stratified sample of test accounts, their attributes, and their SHAP values."""
+    spec = config.explain
+    test = dataset.test
+    sample = stratified_sample(test.sensitive, per_group=spec.sample_per_group, seed=spec.seed)
+    X = test.X.iloc[sample.rows].reset_index(drop=True)
+    sensitive = test.sensitive.iloc[sample.rows].reset_index(drop=True)
+    background = _background(dataset, size=spec.background_size, seed=spec.seed)
+    return sample, sensitive, shap_values(model, X, sensitive, background=background, seed=spec.seed)
+
+
+def _by_attribute(
+    stats: _Statistics,
+    sample: Sample,
+    *,
+    order: Sequence[str],
+    references: Mapping[str, str | None],
+    publish_min: int,
+    min_rows: int,
+) -> tuple[list[GroupImportance], list[GroupDifference]]:
+    """Return the importances of every sampled group and their differences to each attribute's reference."""
+    by_group: list[GroupImportance] = []
+    differences: list[GroupDifference] = []
+    for attribute, sizes in sample.sizes.items():
+        groups = sorted(sizes)
+        by_group += stats.by_group(attribute, groups, order=order, publish_min=publish_min)
+        configured = references.get(attribute)
+        # none configured, or absent from the data: the largest group
+        reference: str = (
+            configured
+            if configured is not None and configured in sizes
+            else max(groups, key=lambda g: (sample.population[attribute][g], g))
+        )
+        differences += stats.differences(attribute, groups, reference=reference, order=order, min_rows=min_rows)
+    return by_group, differences
+
+
+def _held_fixed(
+    values: ShapValues, sensitive: pd.DataFrame, *, references: Mapping[str, str | None], publish_min: int
+) -> HeldFixed | None:
+    """Return the held-fixed attribute's base value per published group, when the model reads one."""
+    if values.held_fixed is None:
+        return None
+    labels = sensitive[values.held_fixed].astype(str).to_numpy()
+    base_by_group = {
+        g: float(values.base_values[labels == g][0])
+        for g in sorted(set(labels.tolist()))
+        if int((labels == g).sum()) >= publish_min
+    }
+    return HeldFixed(values.held_fixed, MappingProxyType(base_by_group), references.get(values.held_fixed))
 
 
 class _Statistics:
@@ -516,7 +541,7 @@ def _difference_text(
     flagged: bool,
     confidence: float,
 ) -> str:
-    """A group difference in plain words."""
+    """Return a group difference in plain words."""
     direction = "raises" if difference > 0 else "lowers"
     interval = (
         f" ({confidence:.0%} simultaneous interval {ci[0]:+.3f} to {ci[1]:+.3f})"

@@ -29,7 +29,7 @@ Minimization (:func:`minimize_features`)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ from governance.explain._common import _json_float, _json_interval
 from governance.stats import auc_of_scores, paired_delong
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from governance.data import Dataset
     from governance.train import ScoringModel
 
@@ -115,7 +117,7 @@ class Minimization:
     joint_ci: tuple[float, float] | None
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``minimization`` block."""
+        """Return the card's ``minimization`` block."""
         return {
             "method": self.method,
             "tolerance": self.tolerance,
@@ -230,10 +232,75 @@ def minimize_features(
     """
     from scipy.stats import norm
 
-    from governance.train import ScoringModel
-
     features = tuple(model.features)
-    categorical = tuple(c for c in model.categorical if c in features)
+    X_train, y_train, X_valid, y_valid = _minimization_sample(dataset, rows=rows, seed=seed)
+    refits = _Refits(model, X_train, y_train, X_valid)
+    full = refits.scores(features)
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    alone = {  # one feature alone cannot be dropped: nothing would be left
+        feature: _paired_loss(y_valid, full, refits.scores([f for f in features if f != feature]), z=z)
+        for feature in (features if len(features) > 1 else ())
+    }
+    removable_alone = [f for f in alone if alone[f].below(tolerance)]
+    # the tightest upper end first, then the smallest loss, then the declared order
+    order = sorted(alone, key=lambda f: (_upper(alone[f]), alone[f].loss, features.index(f)))
+    current, removed, joint, after = _eliminate(
+        refits, y_valid, full, [f for f in order if f in removable_alone], tolerance=tolerance, z=z
+    )
+    return Minimization(
+        method="drop_column_retraining",
+        tolerance=tolerance,
+        estimator=f"{model.kind} with the candidate's hyper-parameters, refit without mitigation",
+        rows_train=len(y_train),
+        rows_validation=len(y_valid),
+        full_auc=_auc(y_valid, full),
+        minimal_auc=_auc(y_valid, refits.scores(current)),
+        removable=tuple(removed),
+        minimal_set=tuple(current),
+        features=_evidence(features, alone, order, removed, after, tolerance=tolerance),
+        confidence=confidence,
+        fits=len(refits.fitted),
+        removable_alone=tuple(removable_alone),
+        joint_loss=float(joint.loss),
+        joint_ci=joint.ci,
+    )
+
+
+def _upper(loss: _Loss) -> float:
+    """Return the upper end of the loss's interval (infinite without one)."""
+    return math.inf if loss.ci is None else loss.ci[1]
+
+
+def _evidence(
+    features: Sequence[str],
+    alone: Mapping[str, _Loss],
+    order: Sequence[str],
+    removed: Sequence[str],
+    after: Mapping[str, tuple[float, _Loss]],
+    *,
+    tolerance: float,
+) -> tuple[FeatureLoss, ...]:
+    """Return each feature's evidence: its loss alone, and its loss and AUC when tried in the elimination."""
+    return tuple(
+        FeatureLoss(
+            feature=f,
+            auc_loss=float(alone[f].loss),
+            ci=alone[f].ci,
+            removable_alone=alone[f].below(tolerance),
+            removable=f in removed,
+            auc_after=after[f][0] if f in after else None,
+            ci_after=after[f][1].ci if f in after else None,
+            order=order.index(f) + 1,
+        )
+        for f in features
+        if f in alone
+    )
+
+
+def _minimization_sample(
+    dataset: Dataset, *, rows: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+    """Return seeded samples of training and validation accounts, refusing one without both labels."""
     rng = np.random.default_rng([seed, 86028121])
     train, validation = dataset.train, dataset.validation
     train_rows = np.sort(rng.choice(len(train), size=min(rows, len(train)), replace=False))
@@ -251,82 +318,58 @@ def minimize_features(
                 )
             ]
         )
-    fitted: dict[frozenset[str], np.ndarray] = {}
+    return X_train, y_train, X_valid, y_valid
 
-    def scores(keep: Sequence[str]) -> np.ndarray:
+
+class _Refits:
+    """The candidate's estimator refit on subsets of its features, each subset fitted once."""
+
+    def __init__(self, model: ScoringModel, X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame):
+        self.model = model
+        self.features = tuple(model.features)
+        self.categorical = tuple(c for c in model.categorical if c in self.features)
+        self.X_train, self.y_train, self.X_valid = X_train, y_train, X_valid
+        self.fitted: dict[frozenset[str], np.ndarray] = {}
+
+    def scores(self, keep: Sequence[str]) -> np.ndarray:
+        """Return the validation scores of the refit on the features ``keep``."""
+        from governance.train import ScoringModel
+
         key = frozenset(keep)
-        if key not in fitted:
-            subset = [f for f in features if f in key]
+        if key not in self.fitted:
             refit = ScoringModel(
-                model.kind,
-                dict(model.params or {}),
-                features=subset,
-                categorical=[c for c in categorical if c in key],
-                seed=model.seed,
+                self.model.kind,
+                dict(self.model.params or {}),
+                features=[f for f in self.features if f in key],
+                categorical=[c for c in self.categorical if c in key],
+                seed=self.model.seed,
             )
-            refit.fit(X_train, y_train)
-            fitted[key] = refit.scores(X_valid)
-        return fitted[key]
+            refit.fit(self.X_train, self.y_train)
+            self.fitted[key] = refit.scores(self.X_valid)
+        return self.fitted[key]
 
-    full = scores(features)
-    full_auc = _auc(y_valid, full)
-    z = float(norm.ppf(0.5 + confidence / 2.0))
-    alone: dict[str, _Loss] = {}
-    for feature in features:
-        if len(features) == 1:
-            break
-        alone[feature] = _paired_loss(y_valid, full, scores([f for f in features if f != feature]), z=z)
-    removable_alone = [f for f in alone if alone[f].below(tolerance)]
 
-    def upper(feature: str) -> tuple[float, float, int]:
-        ci = alone[feature].ci
-        return (math.inf if ci is None else ci[1], alone[feature].loss, features.index(feature))
+def _eliminate(
+    refits: _Refits, y: np.ndarray, full: np.ndarray, candidates: Sequence[str], *, tolerance: float, z: float
+) -> tuple[list[str], list[str], _Loss, dict[str, tuple[float, _Loss]]]:
+    """Greedy backward elimination over ``candidates``, in order; a removal is kept while the whole set passes.
 
-    order = sorted(alone, key=upper)
+    Returns the features kept, those removed, the loss of the final set, and each tried
+    feature's AUC and loss after its removal.
+    """
     # only features that could go alone are tried: a set is listed only if each of its
     # features passes on its own and the whole set passes against the full refit
-    current = list(features)
+    current = list(refits.features)
     removed: list[str] = []
     joint = _Loss(0.0, (0.0, 0.0), identical=True)
     after: dict[str, tuple[float, _Loss]] = {}
-    for feature in (f for f in order if f in removable_alone):
+    for feature in candidates:
         if len(current) == 1:
             break
         trial = [f for f in current if f != feature]
-        reduced = scores(trial)
-        loss = _paired_loss(y_valid, full, reduced, z=z)
-        after[feature] = (_auc(y_valid, reduced), loss)
+        reduced = refits.scores(trial)
+        loss = _paired_loss(y, full, reduced, z=z)
+        after[feature] = (_auc(y, reduced), loss)
         if loss.below(tolerance):
             current, removed, joint = trial, [*removed, feature], loss
-    minimal_auc = _auc(y_valid, scores(current))
-    evidence = tuple(
-        FeatureLoss(
-            feature=f,
-            auc_loss=float(alone[f].loss),
-            ci=alone[f].ci,
-            removable_alone=f in removable_alone,
-            removable=f in removed,
-            auc_after=after[f][0] if f in after else None,
-            ci_after=after[f][1].ci if f in after else None,
-            order=order.index(f) + 1,
-        )
-        for f in features
-        if f in alone
-    )
-    return Minimization(
-        method="drop_column_retraining",
-        tolerance=tolerance,
-        estimator=f"{model.kind} with the candidate's hyper-parameters, refit without mitigation",
-        rows_train=len(train_rows),
-        rows_validation=len(valid_rows),
-        full_auc=full_auc,
-        minimal_auc=minimal_auc,
-        removable=tuple(removed),
-        minimal_set=tuple(current),
-        features=evidence,
-        confidence=confidence,
-        fits=len(fitted),
-        removable_alone=tuple(removable_alone),
-        joint_loss=float(joint.loss),
-        joint_ci=joint.ci,
-    )
+    return current, removed, joint, after

@@ -67,7 +67,7 @@ class ProxyCheck:
     derived: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``proxies[]`` item."""
+        """Return the card's ``proxies[]`` item."""
         return {
             "feature": self.feature,
             "attribute": self.attribute,
@@ -121,14 +121,14 @@ class ProxyReport:
         return tuple(c for c in self.checks if c.flagged)
 
     def check(self, feature: str, attribute: str) -> ProxyCheck:
-        """The check of ``feature`` against ``attribute``."""
+        """Return the check of ``feature`` against ``attribute``."""
         for item in self.checks:
             if item.feature == feature and item.attribute == attribute:
                 return item
         raise KeyError(f"no proxy check of {feature!r} against {attribute!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``proxies`` and ``joint_proxy_auc``, with the definitions used."""
+        """Return the card's ``proxies`` and ``joint_proxy_auc``, with the definitions used."""
         return {
             "proxies": [c.to_dict() for c in self.checks],
             "joint_proxy_auc": {j.attribute: _json_float(j.auc) for j in self.joint},
@@ -268,40 +268,27 @@ def detect_proxies(
     n = len(X)
     rng = np.random.default_rng([seed, 15485863])
     folds = rng.integers(0, _FOLDS, size=n)
-    checks: list[ProxyCheck] = []
     codes = {name: _feature_codes(X[name], categorical=name in categorical) for name in X.columns}
-    for attribute in sensitive.columns:
-        attr_codes, labels = pd.factorize(sensitive[attribute].astype(str), sort=True)
-        counts = np.bincount(attr_codes, minlength=len(labels))
-        eligible = [g for g in range(len(labels)) if min_group_size <= counts[g] < n]
-        is_derived = str(attribute) in derived
-        for name in X.columns:
-            nmi = _nmi(codes[name], attr_codes, len(labels))
-            auc, group = _one_feature_auc(codes[name], attr_codes, eligible, folds)
-            flagged = not is_derived and (nmi >= nmi_threshold or (auc is not None and auc >= auc_threshold))
-            checks.append(
-                ProxyCheck(
-                    feature=str(name),
-                    attribute=str(attribute),
-                    nmi=nmi,
-                    auc=auc,
-                    auc_group=None if group is None else str(labels[group]),
-                    flagged=flagged,
-                    derived=is_derived,
-                )
-            )
+    thresholds = {"nmi_threshold": nmi_threshold, "auc_threshold": auc_threshold}
+    checks = [
+        check
+        for a in sensitive.columns
+        for check in _single_feature_checks(
+            codes, sensitive[a], folds, min_group_size=min_group_size, derived=str(a) in derived, **thresholds
+        )
+    ]
     joint = tuple(
         _joint_proxy(
             X,
-            sensitive[attribute],
+            sensitive[a],
             categorical=categorical,
             rows=joint_rows,
             min_group_size=min_group_size,
             seed=seed,
             threshold=auc_threshold,
-            derived=str(attribute) in derived,
+            derived=str(a) in derived,
         )
-        for attribute in sensitive.columns
+        for a in sensitive.columns
     )
     return ProxyReport(
         checks=tuple(checks),
@@ -311,6 +298,39 @@ def detect_proxies(
         rows=n,
         derived_from=MappingProxyType(derived),
     )
+
+
+def _single_feature_checks(
+    codes: Mapping[str, np.ndarray],
+    attribute: pd.Series,
+    folds: np.ndarray,
+    *,
+    min_group_size: int,
+    nmi_threshold: float,
+    auc_threshold: float,
+    derived: bool,
+) -> list[ProxyCheck]:
+    """Return the check of every feature (its codes) against one attribute."""
+    attr_codes, labels = pd.factorize(attribute.astype(str), sort=True)
+    counts = np.bincount(attr_codes, minlength=len(labels))
+    eligible = [g for g in range(len(labels)) if min_group_size <= counts[g] < len(attr_codes)]
+    checks = []
+    for name, feature in codes.items():
+        nmi = _nmi(feature, attr_codes, len(labels))
+        auc, group = _one_feature_auc(feature, attr_codes, eligible, folds)
+        flagged = not derived and (nmi >= nmi_threshold or (auc is not None and auc >= auc_threshold))
+        checks.append(
+            ProxyCheck(
+                feature=str(name),
+                attribute=str(attribute.name),
+                nmi=nmi,
+                auc=auc,
+                auc_group=None if group is None else str(labels[group]),
+                flagged=flagged,
+                derived=derived,
+            )
+        )
+    return checks
 
 
 def _joint_proxy(
@@ -324,7 +344,7 @@ def _joint_proxy(
     threshold: float,
     derived: bool,
 ) -> JointProxy:
-    """A cross-validated classifier of the attribute from all features; its largest one-vs-rest AUC."""
+    """Fit a cross-validated classifier of the attribute from all features; return its largest one-vs-rest AUC."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 

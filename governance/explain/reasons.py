@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,7 +22,7 @@ import pandas as pd
 from governance.errors import DataValidationError, Problem
 from governance.explain._common import _json_float
 from governance.explain.sampling import _background
-from governance.explain.values import _SPACE_NOTE, SPACE, Method, shap_values
+from governance.explain.values import _SPACE_NOTE, SPACE, Method, ShapValues, shap_values
 
 if TYPE_CHECKING:
     from governance.config import Feature, GovernanceConfig
@@ -92,7 +93,7 @@ class AccountExplanation:
         return f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} accounts"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``governance.reasons/1`` document (without the model's lineage, which the caller adds)."""
+        """Return the ``governance.reasons/1`` document (without the model's lineage, which the caller adds)."""
         return {
             "schema": "governance.reasons/1",
             "pseudonym": self.pseudonym,
@@ -150,7 +151,7 @@ def _reason(
     feature: Feature | None,
     categorical: bool,
 ) -> Reason:
-    """A reason in plain words, with the value's place among all accounts of the data."""
+    """Return a reason in plain words, with the value's place among all accounts of the data."""
     direction: Literal["raises", "lowers"] = "raises" if contribution > 0 else "lowers"
     effect = f"{direction} the score"
     missing = raw is None or (isinstance(raw, float) and math.isnan(raw)) or bool(pd.isna(raw))
@@ -180,7 +181,7 @@ def _reason(
 
 
 def account_row(dataset: Dataset, pseudonym: str) -> int:
-    """The position of the account with this pseudonym in the prepared data.
+    """Return the position of the account with this pseudonym in the prepared data.
 
     Raises
     ------
@@ -256,11 +257,31 @@ def explain_account(
     )
     every = model.scores(dataset.X, dataset.sensitive) if scores is None else scores
     score = float(every[row])
-    declared = {f.name: f for f in config.features}
+    reasons = _reasons(values, X, dataset, declared={f.name: f for f in config.features}, limit=spec.reason_codes)
+    return AccountExplanation(
+        pseudonym=pseudonym,
+        candidate=name,
+        score=score,
+        percentile=100.0 * float((every < score).mean()),
+        accounts=len(every),
+        log_odds=float(values.output[0]),
+        base_value=float(values.base_values[0]),
+        method=values.method,
+        explainer=values.explainer,
+        reasons=reasons,
+        held_fixed=values.held_fixed,
+        additivity_error=values.additivity_error,
+    )
+
+
+def _reasons(
+    values: ShapValues, X: pd.DataFrame, dataset: Dataset, *, declared: Mapping[str, Feature], limit: int
+) -> tuple[Reason, ...]:
+    """Return the account's ``limit`` largest non-zero contributions as reasons, the largest first."""
     contributions = values.values[0]
     ranked = sorted(range(len(values.features)), key=lambda j: (-abs(contributions[j]), j))
     reasons = []
-    for j in ranked[: spec.reason_codes]:
+    for j in ranked[:limit]:
         if contributions[j] == 0.0:
             continue
         feature = values.features[j]
@@ -274,17 +295,4 @@ def explain_account(
                 categorical=feature in dataset.categorical,
             )
         )
-    return AccountExplanation(
-        pseudonym=pseudonym,
-        candidate=name,
-        score=score,
-        percentile=100.0 * float((every < score).mean()),
-        accounts=len(every),
-        log_odds=float(values.output[0]),
-        base_value=float(values.base_values[0]),
-        method=values.method,
-        explainer=values.explainer,
-        reasons=tuple(reasons),
-        held_fixed=values.held_fixed,
-        additivity_error=values.additivity_error,
-    )
+    return tuple(reasons)

@@ -58,6 +58,7 @@ class Sample:
     seed: int
 
     def __len__(self) -> int:
+        """Return the number of sampled accounts."""
         return len(self.rows)
 
     def members(self, attribute: str, group: str) -> np.ndarray:
@@ -141,7 +142,7 @@ def stratified_sample(sensitive: pd.DataFrame, *, per_group: int, seed: int) -> 
 
 
 def _background(dataset: Dataset, *, size: int, seed: int) -> pd.DataFrame:
-    """A seeded uniform sample of training accounts: the reference of the explainers."""
+    """Return a seeded uniform sample of training accounts: the reference of the explainers."""
     train = dataset.train
     rng = np.random.default_rng([seed, 7919])
     take = min(size, len(train))

@@ -75,7 +75,7 @@ _PERMUTATION_ROWS = 50_000  # rows of one model call of the permutation explaine
 
 
 def _shap() -> Any:
-    """The shap package, imported without its plotting module.
+    """Return the shap package, imported without its plotting module.
 
     shap imports its plots (and so matplotlib, which then warns about shap's
     colormaps) whenever matplotlib is installed; explanations use none of it,
@@ -114,7 +114,7 @@ class _View:
     thresholds: Any = None
 
     def inputs(self, prepared: np.ndarray, group: str | None) -> np.ndarray:
-        """What the final estimator reads: the prepared features, decorrelated with ``group`` when needed."""
+        """Return what the final estimator reads: the prepared features, decorrelated with ``group`` when needed."""
         if self.decorrelate is None:
             return prepared
         groups = pd.DataFrame({self.attribute: np.full(len(prepared), group, dtype=object)})
@@ -123,7 +123,7 @@ class _View:
         return out
 
     def log_odds(self, prepared: np.ndarray, group: str | None) -> np.ndarray:
-        """The model's log-odds for prepared rows, the sensitive attribute (if read) fixed at ``group``."""
+        """Return the model's log-odds for prepared rows, the sensitive attribute (if read) fixed at ``group``."""
         score = self.estimator.predict_proba(self.inputs(prepared, group))[:, 1]
         if self.thresholds is not None:
             score = self.thresholds.positive_from_base(score, np.full(len(prepared), group, dtype=object))
@@ -131,7 +131,7 @@ class _View:
 
 
 def _blocks(prepare: Any, features: Sequence[str]) -> tuple[np.ndarray, ...]:
-    """The prepared columns of each declared feature (one scaled column, or one per category)."""
+    """Return the prepared columns of each declared feature (one scaled column, or one per category)."""
     spans: dict[str, np.ndarray] = {}
     for name, transformer, columns in prepare.transformers_:
         if name == "remainder" or isinstance(transformer, str) or not len(columns):
