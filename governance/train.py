@@ -65,7 +65,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -73,6 +73,16 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from governance._mitigations import (
+    _Decorrelate,
+    _eg_args,
+    _fit_exponentiated_gradient,
+    _fit_threshold_optimizer,
+    _GroupThresholds,
+    _Mixture,
+    _moment_args,
+    reweighing_weights,
+)
 from governance.config import Candidate
 from governance.data import Dataset, Split
 from governance.errors import ConfigError, Problem
@@ -118,6 +128,9 @@ USES_SENSITIVE_AT_INFERENCE: Mapping[str | None, bool] = MappingProxyType(
     }
 )
 
+# still importable from here: models saved before the mitigations moved name them governance.train.*
+_MOVED = (_Mixture, _GroupThresholds, _Decorrelate)
+
 #: Types a fitted ScoringModel may contain beyond what skops trusts by default; the
 #: registry allows exactly these (and nothing read from a model file) when loading.
 MODEL_TYPES: tuple[str, ...] = (
@@ -125,6 +138,10 @@ MODEL_TYPES: tuple[str, ...] = (
     "numpy.dtype",
     "governance.train.ScoringModel",
     "governance.train._signed_log1p",
+    "governance._mitigations._Mixture",
+    "governance._mitigations._GroupThresholds",
+    "governance._mitigations._Decorrelate",
+    # where these classes lived before: models saved then still name them so, and still load
     "governance.train._Mixture",
     "governance.train._GroupThresholds",
     "governance.train._Decorrelate",
@@ -134,14 +151,13 @@ MODEL_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 )
 
-_EG_MOMENT_PARAMS = frozenset({"difference_bound", "ratio_bound", "ratio_bound_slack"})
 #: Rows scored at a time: row-wise models give the same bits in any chunking.
 _CHUNK_ROWS = 16_384
 
 
 @functools.cache
 def _thread_pools() -> Any:
-    """The native thread pools (OpenMP, BLAS) of this process, LightGBM's included."""
+    """Return the native thread pools (OpenMP, BLAS) of this process, LightGBM's included."""
     import lightgbm  # noqa: F401  # load its OpenMP runtime before the controller takes stock
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
@@ -149,7 +165,7 @@ def _thread_pools() -> Any:
 
 
 def _one_thread() -> Any:
-    """A context in which native code (OpenMP, BLAS) runs on one thread."""
+    """Return a context in which native code (OpenMP, BLAS) runs on one thread."""
     # A multi-threaded OpenMP loop stalls, by orders of magnitude, whenever another process holds a
     # core (a shared CI machine: seen here, 80 s instead of 0.2 s for a small HistGradientBoosting),
     # and one thread gives the same bits on every machine. LightGBM's own n_jobs still applies inside it.
@@ -201,7 +217,7 @@ def _lightgbm_names() -> frozenset[str]:
 
 
 def _estimator(kind: str, params: Mapping[str, Any], seed: int) -> Any:
-    """The unfitted estimator of ``kind``; raises TypeError/ValueError on parameters it refuses."""
+    """Return the unfitted estimator of ``kind``; raises TypeError/ValueError on parameters it refuses."""
     args = dict(params)
     if kind == "logistic_regression":
         args.setdefault("max_iter", 1000)
@@ -228,214 +244,6 @@ def _estimator(kind: str, params: Mapping[str, Any], seed: int) -> Any:
     if hasattr(estimator, "_parameter_constraints"):  # scikit-learn's own parameter checks, before fitting
         estimator._validate_params()
     return estimator
-
-
-def reweighing_weights(y: np.ndarray, groups: np.ndarray | pd.Series) -> np.ndarray:
-    """Kamiran-Calders sample weights: ``P(a) P(y) / P(a, y)`` for a row of group ``a`` and label ``y``.
-
-    In the weighted data the label is independent of the group; the weights
-    average to 1.
-
-    Parameters
-    ----------
-    y
-        Binary labels.
-    groups
-        The group of each row (one sensitive attribute).
-
-    Returns
-    -------
-    numpy.ndarray
-        One positive weight per row.
-    """
-    labels = np.asarray(y).astype(np.int64)
-    codes, _ = pd.factorize(pd.Series(np.asarray(groups)), sort=True)
-    n = len(labels)
-    cells = codes * 2 + labels
-    joint = np.bincount(cells, minlength=2 * (codes.max() + 1)).astype(float) / n
-    group_share = np.bincount(codes).astype(float) / n
-    label_share = np.bincount(labels, minlength=2).astype(float) / n
-    weights: np.ndarray = group_share[codes] * label_share[labels] / joint[cells]
-    return weights
-
-
-class _Mixture(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
-    """A fitted ExponentiatedGradient solution: ``sum_t w_t h_t.predict_proba(X)``."""
-
-    def __init__(self, estimators: Sequence[Any] = (), weights: Sequence[float] = ()) -> None:
-        self.estimators = estimators
-        self.weights = weights
-
-    def fit(self, X: Any, y: Any) -> Self:  # built fitted from ExponentiatedGradient; fit only records classes
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``[1 - score, score]``: the weighted mean of the base estimators' probabilities."""
-        positive = np.zeros(len(X))
-        for estimator, weight in zip(self.estimators, self.weights, strict=True):
-            positive += weight * estimator.predict_proba(X)[:, 1]
-        positive = np.clip(positive, 0.0, 1.0)
-        return np.column_stack([1.0 - positive, positive])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """1 where the score is at least 0.5."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
-
-
-def _moment_args(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The options that belong to the fairness constraint (its bounds)."""
-    return {k: v for k, v in params.items() if k in _EG_MOMENT_PARAMS}
-
-
-def _eg_args(params: Mapping[str, Any]) -> dict[str, Any]:
-    """ExponentiatedGradient's own options; ``costs`` ({fp, fn}) sets its objective, hence its operating point."""
-    from fairlearn.reductions import ErrorRate
-
-    args = {k: v for k, v in params.items() if k not in _EG_MOMENT_PARAMS and k != "costs"}
-    if "costs" in params:
-        args["objective"] = ErrorRate(costs=dict(params["costs"]))
-    return args
-
-
-def _fit_exponentiated_gradient(
-    base: Any, Xt: np.ndarray, y: np.ndarray, groups: pd.Series, *, constraint: str, params: Mapping[str, Any]
-) -> _Mixture:
-    from fairlearn.reductions import (
-        DemographicParity,
-        EqualizedOdds,
-        ExponentiatedGradient,
-        TruePositiveRateParity,
-    )
-
-    moments = {
-        "demographic_parity": DemographicParity,
-        "equalized_odds": EqualizedOdds,
-        "true_positive_rate_parity": TruePositiveRateParity,
-    }
-    mitigator = ExponentiatedGradient(clone(base), moments[constraint](**_moment_args(params)), **_eg_args(params))
-    mitigator.fit(Xt, y, sensitive_features=groups.to_numpy())
-    chosen = [(mitigator.predictors_[i], float(w)) for i, w in mitigator.weights_.items() if w > 0]
-    total = sum(w for _, w in chosen)
-    mixture = _Mixture([h for h, _ in chosen], [w / total for _, w in chosen])
-    return mixture.fit(Xt, y)
-
-
-class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
-    """ThresholdOptimizer's group-specific thresholds, smoothed into a continuous score (see the module)."""
-
-    def __init__(self, base: Any = None, attribute: str = "", rules: Mapping[str, Mapping[str, Any]] | None = None):
-        self.base = base
-        self.attribute = attribute
-        self.rules = rules
-
-    def fit(self, X: Any, y: Any) -> Self:  # built fitted from ThresholdOptimizer
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """``[1 - score, score]``: each group's thresholds, smoothed, applied to the base score."""
-        groups = X[self.attribute].astype(str).to_numpy()
-        self._check_groups(groups)  # before the base model's work, which would be wasted
-        positive = self.positive_from_base(self.base.predict_proba(X)[:, 1], groups)
-        return np.column_stack([1.0 - positive, positive])
-
-    def _check_groups(self, groups: np.ndarray) -> None:
-        rules = self.rules or {}
-        unknown = ~np.isin(groups, list(rules))
-        if unknown.any():
-            raise ValueError(
-                f"{self.attribute}: {int(unknown.sum())} row(s) belong to groups the threshold optimizer was not "
-                f"fitted on (it knows {len(rules)}); score them with a model that does not use {self.attribute}"
-            )
-
-    def positive_from_base(self, base_scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
-        """The score from the base model's scores and each row's group (explanations hold the group fixed)."""
-        from scipy.special import expit, logit
-
-        rules = self.rules or {}
-        groups = np.asarray(groups).astype(str)
-        self._check_groups(groups)
-        eps = 1e-12
-        base = np.clip(base_scores, eps, 1.0 - eps)
-        z = logit(base)
-        positive = np.zeros(len(base))
-        for group, rule in rules.items():
-            rows = groups == group
-            soft = np.zeros(int(rows.sum()))
-            for p, operator, threshold in (
-                (rule["p0"], rule["operator0"], rule["threshold0"]),
-                (rule["p1"], rule["operator1"], rule["threshold1"]),
-            ):
-                t = logit(np.clip(threshold, eps, 1.0 - eps)) if np.isfinite(threshold) else threshold
-                step = expit(z[rows] - t) if operator == ">" else expit(t - z[rows])
-                soft += p * step
-            positive[rows] = rule["p_ignore"] * rule["constant"] + (1.0 - rule["p_ignore"]) * soft
-        out: np.ndarray = np.clip(positive, 0.0, 1.0)
-        return out
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where the score is at least 0.5 (the optimizer's sure decisions)."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
-
-
-def _fit_threshold_optimizer(
-    base: Pipeline, X: pd.DataFrame, y: np.ndarray, groups: pd.Series, *, constraint: str, params: Mapping[str, Any]
-) -> dict[str, dict[str, Any]]:
-    from fairlearn.postprocessing import ThresholdOptimizer
-
-    optimizer = ThresholdOptimizer(
-        estimator=base, constraints=constraint, prefit=True, predict_method="predict_proba", **params
-    )
-    optimizer.fit(X, y, sensitive_features=groups.to_numpy())
-    rules: dict[str, dict[str, Any]] = {}
-    for group, rule in optimizer.interpolated_thresholder_.interpolation_dict.items():
-        rules[str(group)] = {
-            "p0": float(rule.p0),
-            "operator0": str(rule.operation0.operator),
-            "threshold0": float(rule.operation0.threshold),
-            "p1": float(rule.p1),
-            "operator1": str(rule.operation1.operator),
-            "threshold1": float(rule.operation1.threshold),
-            "p_ignore": float(rule.get("p_ignore", 0.0)),
-            "constant": float(rule.get("prediction_constant", 0.0)),
-        }
-    return rules
-
-
-class _Decorrelate(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
-    """Prepared features with their linear correlation with one sensitive attribute removed (fairlearn)."""
-
-    def __init__(self, prepare: Any = None, attribute: str = "", alpha: float = 1.0) -> None:
-        self.prepare = prepare
-        self.attribute = attribute
-        self.alpha = alpha
-
-    def _stack(self, X: pd.DataFrame) -> np.ndarray:
-        """Prepared features, then the one-hot group: the layout the remover was fitted on."""
-        groups = X[[self.attribute]].astype(str)
-        known = np.isin(groups[self.attribute].to_numpy(), self.encoder_.categories_[0])
-        if not known.all():
-            raise ValueError(
-                f"{self.attribute}: {int((~known).sum())} row(s) belong to groups the correlation remover was not "
-                "fitted on; it cannot remove their correlation"
-            )
-        return np.hstack([self.prepare_.transform(X), self.encoder_.transform(groups)])
-
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        from fairlearn.preprocessing import CorrelationRemover
-
-        self.prepare_ = clone(self.prepare).fit(X)
-        self.encoder_ = OneHotEncoder(sparse_output=False, dtype=np.float64).fit(X[[self.attribute]].astype(str))
-        stacked = np.hstack([self.prepare_.transform(X), self.encoder_.transform(X[[self.attribute]].astype(str))])
-        first = stacked.shape[1] - len(self.encoder_.categories_[0])
-        self.remover_ = CorrelationRemover(sensitive_feature_ids=list(range(first, stacked.shape[1])), alpha=self.alpha)
-        self.remover_.fit(stacked)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        out: np.ndarray = self.remover_.transform(self._stack(X))
-        return out
 
 
 # ---------------------------------------------------------------- the scoring model
@@ -512,11 +320,11 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
         return (*self.features, *extra)
 
     def base_estimator(self) -> Any:
-        """The unfitted estimator (raises TypeError or ValueError on parameters it refuses)."""
+        """Return the unfitted estimator (raises TypeError or ValueError on parameters it refuses)."""
         return _estimator(self.kind, self.params or {}, self.seed)
 
     def base_pipeline(self) -> Pipeline:
-        """The unfitted ``Pipeline([("prepare", ...), ("model", ...)])`` without mitigation."""
+        """Return the unfitted ``Pipeline([("prepare", ...), ("model", ...)])`` without mitigation."""
         numeric = [f for f in self.features if f not in set(self.categorical)]
         return Pipeline([("prepare", _preprocessor(numeric, list(self.categorical))), ("model", self.base_estimator())])
 
@@ -599,7 +407,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
 
     def scores(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> np.ndarray:
-        """The continuous ranking score of each account, in [0, 1].
+        """Return the continuous ranking score of each account, in [0, 1].
 
         Parameters
         ----------
@@ -611,7 +419,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
         return self.predict_proba(self.model_input(X, sensitive))[:, 1]
 
     def model_input(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> pd.DataFrame:
-        """The frame ``predict_proba`` reads: the features, plus the sensitive attribute when it is needed."""
+        """Return the frame ``predict_proba`` reads: the features, plus the sensitive attribute when it is needed."""
         frame = X.loc[:, list(self.features)].reset_index(drop=True)
         if not self.uses_sensitive_at_inference:
             return frame
@@ -643,7 +451,7 @@ def _params_problem(candidate: Candidate, where: str, exc: BaseException) -> Con
 def build_model(
     candidate: Candidate, *, features: Sequence[str], categorical: Sequence[str], seed: int, default_attribute: str
 ) -> ScoringModel:
-    """The unfitted :class:`ScoringModel` of a candidate, its parameters checked.
+    """Return the unfitted :class:`ScoringModel` of a candidate, its parameters checked.
 
     Parameters
     ----------
@@ -703,7 +511,7 @@ def _check_mitigation_params(kind: str, params: dict[str, Any]) -> None:
 
 
 def build_pipeline(candidate: Candidate, *, numeric: Sequence[str], categorical: Sequence[str], seed: int) -> Pipeline:
-    """The unfitted Pipeline of a candidate, without its mitigation.
+    """Return the unfitted Pipeline of a candidate, without its mitigation.
 
     Raises
     ------
@@ -784,11 +592,11 @@ class TrainedCandidate:
         return self.test["auc"]
 
     def score(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> np.ndarray:
-        """The continuous ranking score in [0, 1] (``sensitive`` only when the model needs it)."""
+        """Return the continuous ranking score in [0, 1] (``sensitive`` only when the model needs it)."""
         return self.model.scores(X, sensitive)
 
     def score_split(self, split: Split) -> np.ndarray:
-        """The score of every row of a split."""
+        """Return the score of every row of a split."""
         return self.model.scores(split.X, split.sensitive)
 
 
