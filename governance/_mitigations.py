@@ -61,6 +61,7 @@ class _Mixture(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-
         self.weights = weights
 
     def fit(self, X: Any, y: Any) -> Self:  # built fitted from ExponentiatedGradient; fit only records classes
+        """Record the classes (the mixture is built fitted)."""
         self.classes_ = np.array([0, 1])
         return self
 
@@ -95,6 +96,7 @@ def _eg_args(params: Mapping[str, Any]) -> dict[str, Any]:
 def _fit_exponentiated_gradient(
     base: Any, Xt: np.ndarray, y: np.ndarray, groups: pd.Series, *, constraint: str, params: Mapping[str, Any]
 ) -> _Mixture:
+    """Fit fairlearn's ExponentiatedGradient on prepared rows; return its positive-weight base estimators as a mixture."""
     from fairlearn.reductions import (
         DemographicParity,
         EqualizedOdds,
@@ -124,6 +126,7 @@ class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  #
         self.rules = rules
 
     def fit(self, X: Any, y: Any) -> Self:  # built fitted from ThresholdOptimizer
+        """Record the classes (the thresholds are built fitted)."""
         self.classes_ = np.array([0, 1])
         return self
 
@@ -135,6 +138,7 @@ class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  #
         return np.column_stack([1.0 - positive, positive])
 
     def _check_groups(self, groups: np.ndarray) -> None:
+        """Refuse groups the optimizer has no thresholds for."""
         rules = self.rules or {}
         unknown = ~np.isin(groups, list(rules))
         if unknown.any():
@@ -176,6 +180,7 @@ class _GroupThresholds(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  #
 def _fit_threshold_optimizer(
     base: Pipeline, X: pd.DataFrame, y: np.ndarray, groups: pd.Series, *, constraint: str, params: Mapping[str, Any]
 ) -> dict[str, dict[str, Any]]:
+    """Fit fairlearn's ThresholdOptimizer on a fitted pipeline; return each group's interpolated thresholds."""
     from fairlearn.postprocessing import ThresholdOptimizer
 
     optimizer = ThresholdOptimizer(
@@ -217,6 +222,7 @@ class _Decorrelate(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # sc
         return np.hstack([self.prepare_.transform(X), self.encoder_.transform(groups)])
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
+        """Fit the preparation, the group encoder and the correlation remover."""
         from fairlearn.preprocessing import CorrelationRemover
 
         self.prepare_ = clone(self.prepare).fit(X)
@@ -228,5 +234,6 @@ class _Decorrelate(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # sc
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Return the prepared features with their correlation with the group removed."""
         out: np.ndarray = self.remover_.transform(self._stack(X))
         return out

@@ -182,6 +182,7 @@ def _signed_log1p(x: np.ndarray) -> np.ndarray:
 
 
 def _preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> ColumnTransformer:
+    """Return the ColumnTransformer that imputes, transforms and scales numbers and one-hot encodes categories."""
     numeric_steps = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
@@ -201,19 +202,30 @@ def _preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> ColumnT
     )
 
 
+def _lightgbm_aliases() -> frozenset[str]:
+    """Return LightGBM's parameter aliases, read from its private ``lightgbm.basic._ConfigAliases``.
+
+    The package's only use of a private LightGBM API (LightGBM publishes no list of
+    its aliases); ``tests/test_train.py`` fails, naming it and the installed
+    LightGBM version, when it moves.
+    """
+    from lightgbm.basic import _ConfigAliases
+
+    return frozenset(alias for aliases in _ConfigAliases._get_all_param_aliases().values() for alias in aliases)
+
+
 def _lightgbm_names() -> frozenset[str]:
     """Every parameter name and alias LightGBM accepts (its booster params are not typed arguments)."""
     import lightgbm
 
-    names = set(lightgbm.LGBMClassifier().get_params())
-    try:  # private, but the only list of LightGBM's aliases; without it, only the typed names are allowed
-        from lightgbm.basic import _ConfigAliases
-
-        for aliases in _ConfigAliases._get_all_param_aliases().values():
-            names.update(aliases)
-    except (ImportError, AttributeError):  # pragma: no cover - depends on the LightGBM version
-        pass
-    return frozenset(names)
+    names = frozenset(lightgbm.LGBMClassifier().get_params())
+    try:
+        return names | _lightgbm_aliases()
+    except (
+        ImportError,
+        AttributeError,
+    ):  # pragma: no cover - moved: only the typed names are allowed (the test says so)
+        return names
 
 
 def _estimator(kind: str, params: Mapping[str, Any], seed: int) -> Any:
@@ -317,7 +329,18 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
     def inputs(self) -> tuple[str, ...]:
         """The columns ``predict_proba`` reads, in order."""
         extra = (self.attribute,) if self.uses_sensitive_at_inference and self.attribute else ()
-        return (*self.features, *extra)
+        return (*self._features(), *extra)
+
+    def _features(self) -> tuple[str, ...]:
+        """Return the declared features, or, when none are declared, every column the model was fitted on."""
+        return tuple(self.features) or tuple(getattr(self, "features_", ()))
+
+    def __sklearn_tags__(self) -> Any:
+        """Return scikit-learn's tags: missing values are imputed; one positive class (binary)."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def base_estimator(self) -> Any:
         """Return the unfitted estimator (raises TypeError or ValueError on parameters it refuses)."""
@@ -325,7 +348,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
 
     def base_pipeline(self) -> Pipeline:
         """Return the unfitted ``Pipeline([("prepare", ...), ("model", ...)])`` without mitigation."""
-        numeric = [f for f in self.features if f not in set(self.categorical)]
+        numeric = [f for f in self._features() if f not in set(self.categorical)]
         return Pipeline([("prepare", _preprocessor(numeric, list(self.categorical))), ("model", self.base_estimator())])
 
     def fit(self, X: pd.DataFrame, y: Any, *, sensitive: pd.DataFrame | None = None) -> Self:
@@ -334,9 +357,10 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
         Parameters
         ----------
         X
-            The model matrix: the features.
+            The model matrix: a DataFrame with the features (every column when
+            none are declared), or an array of them in the declared order.
         y
-            Binary labels.
+            Binary labels (two classes; the larger one is the positive class).
         sensitive
             Audit-only attributes, aligned with ``X``; required with a mitigation.
         """
@@ -344,8 +368,11 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
             return self._fit(X, y, sensitive)
 
     def _fit(self, X: pd.DataFrame, y: Any, sensitive: pd.DataFrame | None) -> Self:
-        labels = np.asarray(y).astype(np.int64)
-        frame = X.loc[:, list(self.features)].reset_index(drop=True)
+        """Fit the pipeline and the mitigation (called on one native thread)."""
+        data = self._frame(X, fitted=False)
+        self.features_ = tuple(self.features) or tuple(str(c) for c in data.columns)
+        labels = self._labels(y, rows=len(data))
+        frame = data.loc[:, list(self.features_)].reset_index(drop=True)
         pipeline = self.base_pipeline()
         mitigation_params = dict(self.mitigation_params or {})
         if self.mitigation is None:
@@ -382,12 +409,54 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
                 self.model_.fit(frame.assign(**{self.attribute: groups.to_numpy()}), labels)
             else:
                 raise ValueError(f"unknown mitigation {self.mitigation!r}")
-        self.classes_ = np.array([0, 1])
         self.n_features_in_ = len(self.inputs)
         return self
 
+    def _frame(self, X: Any, *, fitted: bool) -> pd.DataFrame:
+        """Return ``X`` as a DataFrame: as given, or an array's columns named as the model reads them."""
+        from sklearn.utils.validation import check_array
+
+        if isinstance(X, pd.DataFrame):
+            if not len(X):
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            return X if all(isinstance(c, str) for c in X.columns) else X.set_axis([str(c) for c in X.columns], axis=1)
+        # rejects sparse, complex, one-dimensional and empty input with scikit-learn's own messages
+        array = check_array(X, ensure_all_finite="allow-nan")
+        width = array.shape[1]
+        names = list(self.inputs) if fitted else list(self.features) or [f"x{j}" for j in range(width)]
+        if len(names) != width:
+            raise ValueError(
+                f"X has {width} features, but {type(self).__name__} is expecting {len(names)} features as input"
+            )
+        return pd.DataFrame(array, columns=names)
+
+    def _labels(self, y: Any, *, rows: int) -> np.ndarray:
+        """Return ``y`` as 0/1 (1 for ``classes_[1]``), refusing anything but two classes of one label per row."""
+        from sklearn.utils.multiclass import check_classification_targets, unique_labels
+        from sklearn.utils.validation import check_array, column_or_1d
+
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        target = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
+        check_classification_targets(target)
+        if len(target) != rows:
+            raise ValueError(f"X has {rows} rows but y has {len(target)} labels: they must describe the same accounts")
+        classes = unique_labels(target)
+        if len(classes) != 2:
+            raise ValueError(
+                "Only binary classification is supported: a scoring model needs two classes in y, "
+                f"a negative and a positive; found {len(classes)} class(es)"
+            )
+        self.classes_ = classes
+        labels: np.ndarray = (target == classes[1]).astype(np.int64)
+        return labels
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """``[1 - score, score]`` for each row of ``X`` (a DataFrame with the columns ``inputs``)."""
+        """``[1 - score, score]`` for each row of ``X`` (a DataFrame with the columns ``inputs``, or an array)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        X = self._frame(X, fitted=True)
         missing = [c for c in self.inputs if c not in X]
         if missing:
             raise ValueError(
@@ -403,8 +472,10 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where the score is at least 0.5 (ranking uses the score, not this)."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+        """``classes_[1]`` where the score is at least 0.5, else ``classes_[0]`` (ranking uses the score, not this)."""
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        out: np.ndarray = self.classes_[positive.astype(np.int64)]
+        return out
 
     def scores(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> np.ndarray:
         """Return the continuous ranking score of each account, in [0, 1].
@@ -420,7 +491,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
 
     def model_input(self, X: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> pd.DataFrame:
         """Return the frame ``predict_proba`` reads: the features, plus the sensitive attribute when it is needed."""
-        frame = X.loc[:, list(self.features)].reset_index(drop=True)
+        frame = X.loc[:, list(self._features())].reset_index(drop=True)
         if not self.uses_sensitive_at_inference:
             return frame
         if sensitive is None or self.attribute is None or self.attribute not in sensitive:
@@ -435,6 +506,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
 
 
 def _params_problem(candidate: Candidate, where: str, exc: BaseException) -> ConfigError:
+    """Return the ConfigError of a candidate whose parameters ``where`` refused, with the cause."""
     owner = candidate.mitigation.kind if where == "mitigation.params" and candidate.mitigation else candidate.kind
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ConfigError(
@@ -601,6 +673,7 @@ class TrainedCandidate:
 
 
 def _effective_params(model: ScoringModel) -> dict[str, Any]:
+    """Return the estimator's parameters as fitted, defaults included, for the record."""
     estimator = model.base_estimator()
     params = {f"estimator.{k}": v for k, v in sorted(estimator.get_params(deep=False).items())}
     params["seed"] = model.seed

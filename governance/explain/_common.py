@@ -16,12 +16,14 @@ _EPS = 1e-12
 
 
 def _one_thread() -> Any:
+    """Return a context in which native code runs on one thread (see governance.train)."""
     from governance.train import _one_thread as one_thread  # one native thread: reproducible, fair to a shared CPU
 
     return one_thread()
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
+    """Return the log-odds of probabilities, clipped away from 0 and 1."""
     q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
     out: np.ndarray = np.log(q) - np.log1p(-q)
     return out
@@ -35,8 +37,10 @@ def _interval(values: np.ndarray) -> tuple[float, float] | None:
 
 
 def _json_float(value: float | None) -> float | None:
+    """Return a finite float, or None."""
     return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _json_interval(ci: tuple[float, float] | None) -> list[float] | None:
+    """Return an interval as a JSON list, or None."""
     return None if ci is None else [float(ci[0]), float(ci[1])]

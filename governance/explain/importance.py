@@ -424,6 +424,7 @@ class _Statistics:
         ]
 
     def _estimate(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the weighted mean |SHAP| and mean SHAP over ``rows``."""
         total = w.sum()
         return (w @ self.absolute[rows]) / total, (w @ self.signed[rows]) / total
 
@@ -442,6 +443,7 @@ class _Statistics:
         return np.vstack(absolute), np.vstack(signed)
 
     def _percentile(self, replicates: np.ndarray) -> list[tuple[float, float] | None]:
+        """Return each column's percentile interval, or None when too few replicates are finite."""
         alpha = 1.0 - self.confidence
         out: list[tuple[float, float] | None] = []
         for column in replicates.T:
@@ -453,6 +455,7 @@ class _Statistics:
         return out
 
     def global_importance(self) -> tuple[FeatureImportance, ...]:
+        """Return the overall importances (stratified estimate), largest first."""
         rows, w = self.sample.overall()
         if not len(rows):
             return tuple(FeatureImportance(f, 0.0, None, 0.0) for f in self.features)
@@ -464,6 +467,7 @@ class _Statistics:
     def by_group(
         self, attribute: str, groups: Sequence[str], *, order: Sequence[str], publish_min: int
     ) -> list[GroupImportance]:
+        """Return the importances in each group of ``attribute``; groups under ``publish_min`` hidden."""
         index = {f: j for j, f in enumerate(self.features)}
         out = []
         for group in groups:
@@ -497,6 +501,7 @@ class _Statistics:
         order: Sequence[str],
         min_rows: int,
     ) -> list[GroupDifference]:
+        """Return each group's mean SHAP minus the reference group's, with simultaneous intervals."""
         from scipy.stats import norm
 
         index = {f: j for j, f in enumerate(self.features)}

@@ -169,6 +169,7 @@ def _feature_codes(column: pd.Series, *, categorical: bool) -> np.ndarray:
 
 
 def _entropy(counts: np.ndarray) -> float:
+    """Return the Shannon entropy (nats) of counts."""
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())
 

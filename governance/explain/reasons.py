@@ -121,16 +121,19 @@ class AccountExplanation:
 
 
 def _words(name: str) -> str:
+    """Return a feature name as words."""
     return name.replace("_", " ")
 
 
 def _format_value(value: float) -> str:
+    """Return a number as an account's value is printed (thousands separated, three significant digits)."""
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _phrase(feature: Feature | None, name: str, value: str) -> str:
+    """Return the feature's value in words, from its ``describe`` template when declared."""
     template = feature.describe if feature is not None and feature.describe else None
     if template is None:
         categorical = feature is not None and feature.type == "categorical"
@@ -139,6 +142,7 @@ def _phrase(feature: Feature | None, name: str, value: str) -> str:
 
 
 def _percent(share: float) -> str:
+    """Return a share as a whole percentage, rounded down."""
     return f"{math.floor(100.0 * share + 1e-9)}%"
 
 

@@ -178,12 +178,14 @@ def _view(model: ScoringModel) -> _View:
 
 
 def _is_linear(estimator: Any) -> bool:
+    """Return whether the estimator is a logistic regression (exact linear SHAP)."""
     from sklearn.linear_model import LogisticRegression
 
     return isinstance(estimator, LogisticRegression)
 
 
 def _is_tree(estimator: Any) -> bool:
+    """Return whether the estimator is a gradient-boosted tree model (exact tree SHAP)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return isinstance(estimator, HistGradientBoostingClassifier) or type(estimator).__name__ == "LGBMClassifier"
@@ -328,6 +330,7 @@ def _by_feature(view: _View, prepared_values: np.ndarray) -> np.ndarray:
 
 
 def _explanation_arrays(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return a shap Explanation's values and base values, for the positive class."""
     values = np.asarray(explanation.values, dtype=np.float64)
     base = np.asarray(explanation.base_values, dtype=np.float64)
     if values.ndim == 3:  # one column per class: keep the positive class
@@ -336,6 +339,7 @@ def _explanation_arrays(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tree_values(view: _View, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return path-dependent tree SHAP values over the declared features, and base values."""
     shap = _shap()
     explainer = shap.TreeExplainer(view.estimator, feature_perturbation="tree_path_dependent")
     # additivity is checked below against the model's own scores and reported, never raised here
@@ -346,6 +350,7 @@ def _tree_values(view: _View, prepared: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _linear_values(
     view: _View, prepared: np.ndarray, prepared_bg: np.ndarray, group: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Return interventional linear SHAP values over the declared features, and base values."""
     shap = _shap()
     reference = view.inputs(prepared_bg, group)
     masker = shap.maskers.Independent(reference, max_samples=len(reference))
