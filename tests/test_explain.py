@@ -639,10 +639,31 @@ y = (X["a"] + rng.normal(size=300) > 0).astype(int)
 for kind in ("logistic_regression", "lightgbm"):
     model = ScoringModel(kind, {}, features=["a", "b"], categorical=["b"]).fit(X, y)
     assert shap_values(model, X.iloc[:5], background=X.iloc[:20]).additivity_error < 1e-6
-print(",".join(m for m in ("matplotlib", "jinja2") if m in sys.modules))
+# linear and LightGBM values are computed without shap (which imports matplotlib.pyplot when it can)
+print(",".join(m for m in ("matplotlib", "jinja2", "shap") if m in sys.modules))
 """
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_explaining_leaves_numpys_global_generator_and_the_warning_filters_as_they_were(
+    dataset: Dataset, trained: dict[str, TrainedCandidate]
+) -> None:
+    import warnings
+
+    background = _background(dataset, size=30, seed=0)
+    rows = dataset.test.X.iloc[:20]
+    state, filters = np.random.get_state(), list(warnings.filters)
+    # the model-agnostic explainer (shap's own seeds numpy's global generator) and the one that imports shap
+    first = shap_values(trained["exponentiated_gradient"].model, rows, background=background, seed=3)
+    shap_values(trained["hist_gradient_boosting"].model, rows, background=background, seed=3)
+    after = np.random.get_state()
+    assert state[0] == after[0] and np.array_equal(state[1], after[1]) and state[2:] == after[2:]
+    assert warnings.filters == filters
+    again = shap_values(trained["exponentiated_gradient"].model, rows, background=background, seed=3)
+    assert np.array_equal(first.values, again.values)
+    other = shap_values(trained["exponentiated_gradient"].model, rows, background=background, seed=4)
+    assert not np.array_equal(first.values, other.values)  # the seed draws the permutations
 
 
 def test_the_explanation_result_is_plain_frozen_data(
