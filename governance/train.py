@@ -447,7 +447,9 @@ class ScoringModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sci
                 "Only binary classification is supported: a scoring model needs two classes in y, "
                 f"a negative and a positive; found {len(classes)} class(es)"
             )
-        self.classes_ = classes
+        # 0/1 labels of any integer width keep the classes [0, 1] (int64), as scores and decisions always had
+        binary = np.issubdtype(classes.dtype, np.number) and set(classes.tolist()) == {0, 1}
+        self.classes_ = np.array([0, 1]) if binary else classes
         labels: np.ndarray = (target == classes[1]).astype(np.int64)
         return labels
 
