@@ -589,7 +589,7 @@ def prepare(
     frame
         The raw table; read from ``path``, else ``config.data.path``, when omitted.
     key
-        The pseudonymization key; from the environment when omitted.
+        The pseudonymization key; when omitted, the one resolved into the config by :func:`~governance.config.load_config`.
     path
         Another file with the same columns (a new batch to monitor); default ``config.data.path``.
     subjects
@@ -617,7 +617,7 @@ def prepare(
     raw = load_table(source) if frame is None else frame
     validate(raw, config)
     _refuse_personal_data(raw, config)
-    secret = key if key is not None else pseudonym_key(require=data.require_pseudonym_key)
+    secret = key if key is not None else pseudonym_key(config)
     if secret.development_key:
         warnings.warn(
             "GOVERNANCE_PSEUDONYM_KEY is not set: identifiers are pseudonymized with the PUBLIC development key, "

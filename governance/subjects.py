@@ -107,7 +107,7 @@ def _ledger_path(config: GovernanceConfig) -> Path:
 
 
 def _secret(config: GovernanceConfig) -> bytes:
-    return pseudonym_key(require=config.data.require_pseudonym_key).secret
+    return pseudonym_key(config).secret
 
 
 def _unknown() -> DataValidationError:
