@@ -17,7 +17,7 @@ _NEEDS_CONSTRAINT = frozenset({"exponentiated_gradient", "threshold_optimizer"})
 
 
 def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
-    """Rules that relate sections; robust to sections that failed their own validation."""
+    """Apply the rules that relate sections; robust to sections that failed their own validation."""
     found: list[_Found] = []
     data = _section(raw, "data")
     sensitive = _section(raw, "sensitive")
@@ -101,6 +101,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
 def _feature_problems(
     raw: Mapping[str, Any], *, id_col: Any, label: Any, pii: set[str], attrs: set[Any]
 ) -> list[_Found]:
+    """Check that features are neither sensitive, PII, the id nor the label, are unique and justified."""
     found: list[_Found] = []
     seen: dict[str, int] = {}
     for i, feat in _items(raw, "features"):
@@ -150,6 +151,7 @@ def _feature_problems(
 
 
 def _sensitive_problems(sensitive: Mapping[str, Any], *, id_col: Any, label: Any, pii: set[str]) -> list[_Found]:
+    """Check the sensitive attributes (unique, declared references) and their intersections."""
     found: list[_Found] = []
     names: list[str] = []
     for i, attr in _items(sensitive, "attributes"):
@@ -187,7 +189,7 @@ def _sensitive_problems(sensitive: Mapping[str, Any], *, id_col: Any, label: Any
 
 
 def _derived_from_problems(raw: Mapping[str, Any]) -> list[_Found]:
-    """``sensitive.attributes[i].derived_from`` names declared model features (explanations)."""
+    """Check that ``sensitive.attributes[i].derived_from`` names declared model features."""
     found: list[_Found] = []
     features = [f.get("name") for _, f in _items(raw, "features")]
     for i, attr in _items(_section(raw, "sensitive"), "attributes"):
@@ -209,6 +211,7 @@ def _derived_from_problems(raw: Mapping[str, Any]) -> list[_Found]:
 
 
 def _candidate_problems(raw: Mapping[str, Any], *, attrs: set[Any]) -> list[_Found]:
+    """Check candidate names are unique and mitigations have the constraint and attribute they need."""
     found: list[_Found] = []
     seen: set[str] = set()
     for i, cand in _items(raw, "candidates"):

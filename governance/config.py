@@ -164,7 +164,7 @@ class DataSpec(_Section):
 
 
 def _check_describe(value: str | None) -> str | None:
-    """A reason-code phrase must name ``{value}`` and no other placeholder (explanations)."""
+    """Check that a reason-code phrase names ``{value}`` and no other placeholder."""
     if value is None:
         return value
     try:

@@ -165,7 +165,7 @@ def _validate_policy(
 
 
 def _read_policy_yaml(file: Path) -> tuple[Mapping[str, Any], dict[tuple[str | int, ...], int], str | None]:
-    """The policy file's mapping and line index, or why it cannot be read."""
+    """Read the policy file's mapping and line index, or say why it cannot be read."""
     try:
         text = file.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
