@@ -183,7 +183,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _take(values: tuple[str, ...], index: np.ndarray) -> pa.Array:
-    """Dictionary lookup of strings by index, done in Arrow (no Python objects per row)."""
+    """Look strings up by index in a dictionary, done in Arrow (no Python objects per row)."""
     return pc.take(pa.array(values, pa.string()), pa.array(index))
 
 

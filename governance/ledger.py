@@ -64,7 +64,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def check_text(text: str, *, what: str, limit: int, required: bool = True, forbidden: Sequence[str] = ()) -> str:
-    """A reason or feedback text as it may be recorded: stripped, bounded, free of personal data.
+    """Return a reason or feedback text as it may be recorded: stripped, bounded, free of personal data.
 
     Parameters
     ----------
@@ -165,7 +165,7 @@ class _Read:
 
 
 def _read_lines(files: LedgerFiles) -> tuple[list[str], int | None]:
-    """The complete (newline-terminated) lines, and the byte offset of an unterminated last line or None."""
+    """Read the complete (newline-terminated) lines, and the byte offset of an unterminated last line or None."""
     try:
         data = files.ledger.read_bytes()
     except FileNotFoundError:
@@ -431,12 +431,12 @@ class SubjectState:
         return not (self.erased or self.withdrawn or self.corrections)
 
     def history(self, pseudonym: str) -> tuple[Entry, ...]:
-        """The entries about one account."""
+        """Return the entries about one account."""
         return tuple(e for e in self.entries if e.pseudonym == pseudonym)
 
 
 def read_state(ledger: str | os.PathLike[str] | None, *, secret: bytes, as_of: datetime | None = None) -> SubjectState:
-    """The exclusions and corrections the ledger asks for, after verifying it.
+    """Read the exclusions and corrections the ledger asks for, after verifying it.
 
     Parameters
     ----------
@@ -513,7 +513,7 @@ def _write_head(files: LedgerFiles, secret: bytes, entry: Entry) -> None:
 
 
 def _purged(records: Mapping[str, Any], entries: Sequence[Entry]) -> dict[str, Any]:
-    """The vault without uncommitted records and without the records of erased accounts (but their erasure's)."""
+    """Keep the vault without uncommitted records and without the records of erased accounts (but their erasure's)."""
     by_seq = {str(e.seq): e for e in entries}
     erased = {e.pseudonym for e in entries if e.kind == "erase" and e.pseudonym}
     kept = {}

@@ -87,7 +87,7 @@ def _sha(text: str) -> str:
 
 
 def key_id(secret: bytes) -> str:
-    """A public fingerprint of the pseudonymization key (16 hex characters); the key cannot be recovered from it."""
+    """Compute a public fingerprint of the pseudonymization key (16 hex characters); the key cannot be recovered from it."""
     return hmac.new(secret, b"governance-ledger/1 key id", hashlib.sha256).hexdigest()[:16]
 
 
@@ -140,7 +140,7 @@ class Entry:
     seal: str
 
     def body(self) -> dict[str, Any]:
-        """What ``hash`` covers: every field but ``hash`` and ``seal``."""
+        """Return what ``hash`` covers: every field but ``hash`` and ``seal``."""
         return {
             "schema": ENTRY_SCHEMA,
             "seq": self.seq,
@@ -155,11 +155,11 @@ class Entry:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as written: its body, ``hash`` and ``seal``."""
+        """Return the entry as written: its body, ``hash`` and ``seal``."""
         return {**self.body(), "hash": self.hash, "seal": self.seal}
 
     def summary(self) -> dict[str, Any]:
-        """The public facts of the entry (for reports): no hash, seal or commitment."""
+        """Return the public facts of the entry (for reports): no hash, seal or commitment."""
         return {
             "seq": self.seq,
             "at": self.at,

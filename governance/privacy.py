@@ -38,7 +38,7 @@ _SAMPLE = 2000
 
 
 def pseudonymize_one(identifier: object, key: bytes) -> str:
-    """The pseudonym of one identifier under ``key``."""
+    """Compute the pseudonym of one identifier under ``key``."""
     return hmac.new(key, str(identifier).encode("utf-8"), hashlib.sha256).hexdigest()[:_HEX_CHARS]
 
 
@@ -101,7 +101,7 @@ def looks_like_pii(values: pd.Series | Sequence[object]) -> str | None:
 
 
 def _is_plain_number(text: str) -> bool:
-    """A bare number ("1234567.5") is a measurement, not a phone number."""
+    """Tell whether the text is a bare number ("1234567.5"): a measurement, not a phone number."""
     try:
         float(text)
     except ValueError:

@@ -26,7 +26,8 @@ pseudonymized at once with the configured key and never stored, logged or printe
     record must delete the row itself: this tool never rewrites the user's data file.
 ``feedback``
     Stakeholder feedback on a registered model version, recorded in the ledger and
-    listed on that version's card (in the registry and the local card files).
+    listed on that version's card (in the registry and the local card files); it is
+    :mod:`governance.feedback`, re-exported here.
 
 Models trained before a request still embody the account's data: the next
 ``governance run`` trains without it. The access report says which versions those are.
@@ -40,21 +41,22 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
 
-from governance.config import GovernanceConfig, pseudonym_key, tracking_uri
-from governance.data import consent_mask, correctable_fields, load_table, prepare
+from governance._subject_account import _Account, _find, _ledger_path, _personal_values, _secret
+from governance.config import GovernanceConfig, tracking_uri
+from governance.data import consent_mask, correctable_fields, prepare
 from governance.errors import ConfigError, DataValidationError, Problem
+from governance.feedback import MAX_FEEDBACK_CHARS as MAX_FEEDBACK_CHARS  # re-exported: its old home
+from governance.feedback import FeedbackOutcome, _sync_feedback, add_feedback
 from governance.ledger import Entry, SubjectState, Verification, append, check_text, read_state, stamp, verify
-from governance.privacy import pseudonymize, pseudonymize_one
 
 if TYPE_CHECKING:
     from governance.data import Dataset
-    from governance.registry import ResolvedModel, VerifiedCard
+    from governance.registry import ResolvedModel
     from governance.train import ScoringModel
 
 __all__ = [
@@ -75,84 +77,11 @@ __all__ = [
 
 ACCESS_SCHEMA: Final = "governance.access/1"
 MAX_REASON_CHARS: Final = 500
-MAX_FEEDBACK_CHARS: Final = 2000
 _MAX_CATEGORIES_SHOWN: Final = 20
 
 
-# ---------------------------------------------------------------- the account
-
-
-@dataclass(frozen=True)
-class _Account:
-    """One account as the source file holds it: its pseudonym and raw row (never leaves this module)."""
-
-    pseudonym: str
-    row: pd.Series
-    frame: pd.DataFrame  # the whole source table (to validate against and to read categories from)
-    position: int
-
-
-def _ledger_path(config: GovernanceConfig) -> Path:
-    if config.subjects.ledger is None:
-        raise ConfigError(
-            [
-                Problem(
-                    "subjects.ledger",
-                    "expected the path of the data-subject ledger, found none",
-                    "set subjects.ledger in the config (configs/default.yaml uses ../data/ledger.jsonl)",
-                )
-            ]
-        )
-    return config.subjects.ledger
-
-
-def _secret(config: GovernanceConfig) -> bytes:
-    return pseudonym_key(config).secret
-
-
-def _unknown() -> DataValidationError:
-    return DataValidationError(
-        [
-            Problem(
-                "ID",
-                "no account in the data has this identifier",
-                "check the identifier as it appears in the data's id column (the identifier is not repeated here)",
-            )
-        ]
-    )
-
-
-def _find(config: GovernanceConfig, account_id: str, secret: bytes) -> _Account:
-    """The account's source row, found by pseudonym; DataValidationError (not echoing the id) when absent."""
-    from governance.pipeline import ensure_data
-
-    ensure_data(config)
-    frame = load_table(config.data.path)
-    if config.data.id_column not in frame.columns:
-        raise DataValidationError(
-            [Problem(config.data.id_column, "missing column (the config declares it as the id column)")]
-        )
-    pseudonym = pseudonymize_one(account_id, secret)
-    every = pseudonymize(frame[config.data.id_column].tolist(), secret)
-    found = np.flatnonzero(every == pseudonym)
-    if len(found) == 0:
-        raise _unknown()
-    if len(found) > 1:
-        raise DataValidationError(
-            [Problem(config.data.id_column, f"{len(found)} rows share this identifier; expected one per account")]
-        )
-    position = int(found[0])
-    return _Account(pseudonym=pseudonym, row=frame.iloc[position], frame=frame, position=position)
-
-
-def _personal_values(config: GovernanceConfig, account: _Account) -> list[str]:
-    """The account's identifier and personal data: a reason or feedback text must not contain them."""
-    names = [config.data.id_column, *config.data.pii_columns]
-    return [str(account.row[n]) for n in names if n in account.row.index and pd.notna(account.row[n])]
-
-
 def _plain(value: Any) -> Any:
-    """A JSON-ready scalar (numpy and pandas scalars, missing values as None)."""
+    """Convert to a JSON-ready scalar (numpy and pandas scalars, missing values as None)."""
     if value is None:
         return None
     if isinstance(value, pd.Timestamp):
@@ -209,7 +138,7 @@ class Score:
 
 
 def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | None:
-    """The champion, loaded after its checksum is verified; None when no version holds the alias."""
+    """Load the champion after its checksum is verified; None when no version holds the alias."""
     from governance.pipeline import load_scoring_model
 
     try:
@@ -223,7 +152,7 @@ def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | 
 def _score(
     champion: tuple[ResolvedModel, ScoringModel] | None, dataset: Dataset, pseudonym: str
 ) -> tuple[Score | None, str | None]:
-    """The account's score in the prepared data, or None and why."""
+    """Find the account's score in the prepared data, or None and why."""
     from governance.pipeline import check_features
 
     if champion is None:
@@ -264,7 +193,7 @@ class AccessReport:
         return str(self.document["account"]["pseudonym"])
 
     def to_dict(self) -> dict[str, Any]:
-        """The document."""
+        """Return the document."""
         return dict(self.document)
 
 
@@ -279,7 +208,7 @@ def _status(state: SubjectState, pseudonym: str, consent_reason: str | None) -> 
 
 
 def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any], str | None]:
-    """The account's consent facts from the source, and why it is excluded (None: valid consent)."""
+    """Read the account's consent facts from the source, and why it is excluded (None: valid consent)."""
     spec = config.data.consent
     one = account.frame.iloc[[account.position]].reset_index(drop=True)
     keep, excluded = consent_mask(one, config)
@@ -296,7 +225,7 @@ def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any
 
 
 def _consent_given(column: pd.Series) -> bool | None:
-    """The consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
+    """Read the consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
     from governance.data_checks import _as_bool
 
     value, known = _as_bool(column)
@@ -304,7 +233,7 @@ def _consent_given(column: pd.Series) -> bool | None:
 
 
 def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> list[dict[str, Any]]:
-    """The declared fields held on the account, with the corrections applied and what each is used for."""
+    """List the declared fields held on the account, with the corrections applied and what each is used for."""
     corrections = state.corrections.get(account.pseudonym, {})
     held: list[dict[str, Any]] = []
     for feature in config.features:
@@ -420,7 +349,7 @@ def access(
     *,
     now: datetime | None = None,
 ) -> AccessReport:
-    """What is held on one account and why it got its score; recorded in the ledger as an ``access`` entry.
+    """Report what is held on one account and why it got its score; recorded in the ledger as an ``access`` entry.
 
     Parameters
     ----------
@@ -497,7 +426,7 @@ def access(
 def _access_score(
     config: GovernanceConfig, pseudonym: str, status: str, dataset: Dataset
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """The champion's score, percentile and reason codes for an active account."""
+    """Score an active account with the champion: score, percentile and reason codes."""
     from governance.explain import explain_account
     from governance.pipeline import check_features
 
@@ -808,129 +737,6 @@ def withdraw_consent(
     )
     removed = _remove_reports(config, account.pseudonym, access_reports=False)
     return Request(account.pseudonym, "withdraw_consent", entry, None, removed)
-
-
-# ---------------------------------------------------------------- feedback
-
-
-@dataclass(frozen=True)
-class FeedbackOutcome:
-    """What :func:`add_feedback` recorded and where the card shows it."""
-
-    entry: Entry
-    version: int
-    items: int
-    card_sha256: str
-    card_files: tuple[str, ...]
-
-
-def _items(state: SubjectState, version: int) -> list[dict[str, Any]]:
-    """The card's ``feedback.items`` for one version, oldest first (texts of erased accounts purged)."""
-    return [
-        {
-            "id": f"F{entry.seq}",
-            "text": text,
-            "at": entry.at,
-            "about_account": entry.pseudonym is not None,
-            "status": "open",
-        }
-        for entry, text in state.feedback
-        if entry.model_version == version
-    ]
-
-
-def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret: bytes) -> tuple[int, ...]:
-    """Make each version's card list exactly the ledger's feedback on it; re-render the local card files."""
-    from governance.pipeline import rerender_card
-    from governance.registry import record_feedback
-
-    state = read_state(_ledger_path(config), secret=secret)
-    done = []
-    for version in versions:
-        verified = record_feedback(
-            tracking_uri(config),
-            registered_model=config.mlflow.registered_model,
-            version=version,
-            items=_items(state, version),
-            timeout=config.mlflow.timeout_seconds,
-            retries=config.mlflow.max_retries,
-        )
-        rerender_card(config, verified)
-        done.append(version)
-    return tuple(done)
-
-
-def add_feedback(
-    config: GovernanceConfig,
-    *,
-    model_version: int,
-    text: str,
-    account_id: str | None = None,
-    now: datetime | None = None,
-) -> FeedbackOutcome:
-    """Record stakeholder feedback on a model version; the version's card lists it from now on.
-
-    The text is recorded in the ledger's vault (the entry commits to it) and the version's
-    card in the registry is updated (tag ``card.sha256`` moves to the new card; the audited
-    part is unchanged), then the local card files of the version are rendered again.
-
-    Raises
-    ------
-    ConfigError
-        (exit 2) No ledger configured; no such version; an empty or too long text.
-    DataValidationError
-        (exit 2) ``account_id`` given and no account has it.
-    PrivacyError
-        (exit 4) The text holds contact details or names the account; the ledger or the card fails verification.
-    RegistryError
-        (exit 3) MLflow cannot be reached.
-    """
-    from governance.pipeline import rerender_card
-    from governance.registry import record_feedback, verified_card
-
-    ledger = _ledger_path(config)
-    secret = _secret(config)
-    forbidden: list[str] = []
-    pseudonym = None
-    if account_id is not None:
-        account = _find(config, account_id, secret)
-        pseudonym, forbidden = account.pseudonym, _personal_values(config, account)
-    cleaned = check_text(text, what="--text", limit=MAX_FEEDBACK_CHARS, forbidden=forbidden)
-    uri = tracking_uri(config)
-    verified_card(  # the version exists and its card verifies, before anything is recorded
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    entry = append(
-        ledger,
-        secret=secret,
-        kind="feedback",
-        pseudonym=pseudonym,
-        model_version=model_version,
-        content={"text": cleaned},
-        at=now,
-    )
-    state = read_state(ledger, secret=secret)
-    items = _items(state, model_version)
-    card: VerifiedCard = record_feedback(
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        items=items,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    written = rerender_card(config, card)
-    return FeedbackOutcome(
-        entry=entry,
-        version=model_version,
-        items=len(items),
-        card_sha256=card.card_sha256,
-        card_files=() if written is None else tuple(str(p) for p in written),
-    )
 
 
 # ---------------------------------------------------------------- the ledger
