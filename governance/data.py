@@ -161,7 +161,18 @@ class Dataset:
     corrected: int = 0
 
     def part(self, name: SplitName) -> Split:
-        """Rows of one side of the split."""
+        """Rows of one side of the split.
+
+        Parameters
+        ----------
+        name
+            ``train``, ``validation`` or ``test``.
+
+        Returns
+        -------
+        Split
+            Its rows, aligned across features, label, audit attributes and pseudonyms.
+        """
         rows = np.flatnonzero(self.split == _SPLIT_CODES[name])
         return Split(
             name=name,
@@ -192,6 +203,16 @@ class Dataset:
 
 def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a CSV or Parquet file (chosen by suffix).
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` or ``.parquet`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as the file holds it.
 
     Raises
     ------
@@ -232,6 +253,16 @@ def correctable_fields(config: GovernanceConfig) -> dict[str, FieldKind]:
     (consent is given in the consent system of record, and withdrawn with
     ``governance subject withdraw-consent``), personal data columns (never used) or
     undeclared columns (never used).
+
+    Parameters
+    ----------
+    config
+        The validated config.
+
+    Returns
+    -------
+    dict of str to str
+        Field name to its kind: ``numeric feature``, ``categorical feature`` or ``sensitive attribute``.
     """
     kinds: dict[str, FieldKind] = {
         f.name: "numeric feature" if f.type == "numeric" else "categorical feature" for f in config.features
@@ -266,6 +297,22 @@ def apply_corrections(
 
     Each corrected field takes the value of the latest correction; a field that is no longer
     correctable (no longer declared) is ignored, since it is not used. The input is not changed.
+
+    Parameters
+    ----------
+    frame
+        The source table.
+    pseudonyms
+        The pseudonym of each of the table's rows.
+    state
+        The ledger's corrections, by pseudonym.
+    config
+        The validated config.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame and int
+        The corrected table (a new one) and the number of accounts corrected.
 
     Raises
     ------

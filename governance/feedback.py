@@ -86,6 +86,24 @@ def add_feedback(
     card in the registry is updated (tag ``card.sha256`` moves to the new card; the audited
     part is unchanged), then the local card files of the version are rendered again.
 
+    Parameters
+    ----------
+    config
+        The validated config.
+    model_version
+        The registered model version the feedback is about.
+    text
+        The feedback (recorded in the ledger's vault; must not hold contact details).
+    account_id
+        The account the feedback is about, if any; pseudonymized at once, never stored.
+    now
+        When (default: now).
+
+    Returns
+    -------
+    FeedbackOutcome
+        The entry recorded, the number of items on the card, its new sha256 and files.
+
     Raises
     ------
     ConfigError
@@ -98,24 +116,14 @@ def add_feedback(
         (exit 3) MLflow cannot be reached.
     """
     from governance.pipeline import rerender_card
-    from governance.registry import record_feedback, verified_card
+    from governance.registry import record_feedback
 
     ledger = _ledger_path(config)
     secret = _secret(config)
-    forbidden: list[str] = []
-    pseudonym = None
-    if account_id is not None:
-        account = _find(config, account_id, secret)
-        pseudonym, forbidden = account.pseudonym, _personal_values(config, account)
+    pseudonym, forbidden = _about(config, account_id, secret)
     cleaned = check_text(text, what="--text", limit=MAX_FEEDBACK_CHARS, forbidden=forbidden)
     uri = tracking_uri(config)
-    verified_card(  # the version exists and its card verifies, before anything is recorded
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
+    _check_version(config, uri, model_version)
     entry = append(
         ledger,
         secret=secret,
@@ -142,4 +150,25 @@ def add_feedback(
         items=len(items),
         card_sha256=card.card_sha256,
         card_files=() if written is None else tuple(str(p) for p in written),
+    )
+
+
+def _about(config: GovernanceConfig, account_id: str | None, secret: bytes) -> tuple[str | None, list[str]]:
+    """Find the account feedback is about: its pseudonym and the personal values its text must not hold."""
+    if account_id is None:
+        return None, []
+    account = _find(config, account_id, secret)
+    return account.pseudonym, _personal_values(config, account)
+
+
+def _check_version(config: GovernanceConfig, uri: str, model_version: int) -> None:
+    """Check the version exists and its card verifies, before anything is recorded."""
+    from governance.registry import verified_card
+
+    verified_card(
+        uri,
+        registered_model=config.mlflow.registered_model,
+        version=model_version,
+        timeout=config.mlflow.timeout_seconds,
+        retries=config.mlflow.max_retries,
     )

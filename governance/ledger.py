@@ -80,6 +80,11 @@ def check_text(text: str, *, what: str, limit: int, required: bool = True, forbi
         Values the text must not contain (the account's identifier, company name, e-mail, phone):
         the ledger is keyed by pseudonym, and a reason that names the account would undo that.
 
+    Returns
+    -------
+    str
+        The stripped text (empty when not required and none was given).
+
     Raises
     ------
     ConfigError
@@ -143,7 +148,13 @@ class Verification:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
+        """Return the verification as plain data.
+
+        Returns
+        -------
+        dict
+            The verification as JSON-ready data.
+        """
         return {
             "ok": self.ok,
             "entries": self.entries,
@@ -431,7 +442,18 @@ class SubjectState:
         return not (self.erased or self.withdrawn or self.corrections)
 
     def history(self, pseudonym: str) -> tuple[Entry, ...]:
-        """Return the entries about one account."""
+        """Return the entries about one account.
+
+        Parameters
+        ----------
+        pseudonym
+            The account's keyed pseudonym.
+
+        Returns
+        -------
+        tuple of Entry
+            Its entries, in ledger order.
+        """
         return tuple(e for e in self.entries if e.pseudonym == pseudonym)
 
 
@@ -446,6 +468,11 @@ def read_state(ledger: str | os.PathLike[str] | None, *, secret: bytes, as_of: d
         The pseudonymization key.
     as_of
         Only entries recorded at or before this time (to replay the data a past run used).
+
+    Returns
+    -------
+    SubjectState
+        The erased and withdrawn accounts, the latest corrections and the feedback texts.
 
     Raises
     ------

@@ -87,7 +87,18 @@ def _sha(text: str) -> str:
 
 
 def key_id(secret: bytes) -> str:
-    """Compute a public fingerprint of the pseudonymization key (16 hex characters); the key cannot be recovered from it."""
+    """Compute a public fingerprint of the pseudonymization key (16 hex characters); the key cannot be recovered from it.
+
+    Parameters
+    ----------
+    secret
+        The pseudonymization key.
+
+    Returns
+    -------
+    str
+        16 hexadecimal characters.
+    """
     return hmac.new(secret, b"governance-ledger/1 key id", hashlib.sha256).hexdigest()[:16]
 
 
@@ -96,7 +107,18 @@ def _seal(secret: bytes, text: str) -> str:
 
 
 def stamp(moment: datetime) -> str:
-    """UTC, ISO 8601 with milliseconds: sorts as text in time order."""
+    """Write a time as UTC ISO 8601 with milliseconds, which sorts as text in time order.
+
+    Parameters
+    ----------
+    moment
+        A timezone-aware time.
+
+    Returns
+    -------
+    str
+        Such as ``2026-03-01T09:30:00.000Z``.
+    """
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -140,7 +162,13 @@ class Entry:
     seal: str
 
     def body(self) -> dict[str, Any]:
-        """Return what ``hash`` covers: every field but ``hash`` and ``seal``."""
+        """Return what ``hash`` covers: every field but ``hash`` and ``seal``.
+
+        Returns
+        -------
+        dict
+            The entry without ``hash`` and ``seal``.
+        """
         return {
             "schema": ENTRY_SCHEMA,
             "seq": self.seq,
@@ -155,11 +183,23 @@ class Entry:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the entry as written: its body, ``hash`` and ``seal``."""
+        """Return the entry as written: its body, ``hash`` and ``seal``.
+
+        Returns
+        -------
+        dict
+            The JSON object of the entry's line.
+        """
         return {**self.body(), "hash": self.hash, "seal": self.seal}
 
     def summary(self) -> dict[str, Any]:
-        """Return the public facts of the entry (for reports): no hash, seal or commitment."""
+        """Return the public facts of the entry (for reports): no hash, seal or commitment.
+
+        Returns
+        -------
+        dict
+            ``seq``, ``at``, ``kind``, ``fields`` and ``model_version``.
+        """
         return {
             "seq": self.seq,
             "at": self.at,
@@ -170,7 +210,18 @@ class Entry:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Entry:
-        """Rebuild an entry from its JSON object; ValueError when it is not one."""
+        """Rebuild an entry from its JSON object; ValueError when it is not one.
+
+        Parameters
+        ----------
+        data
+            The JSON object of one line.
+
+        Returns
+        -------
+        Entry
+            The entry.
+        """
         if set(data) != _KEYS or data.get("schema") != ENTRY_SCHEMA:
             raise ValueError("not a governance.ledger/1 entry")
         seq, kind, fields, version = data["seq"], data["kind"], data["fields"], data["model_version"]

@@ -127,6 +127,18 @@ def validate_policy(raw: Any, *, source: str = "") -> PolicySpec:
 
     Problems are located as ``policy.rules[0].metric``, the card's JSON path.
 
+    Parameters
+    ----------
+    raw
+        The policy, as plain data (a mapping of policy keys).
+    source
+        What the policy comes from, named by the error.
+
+    Returns
+    -------
+    PolicySpec
+        The validated policy.
+
     Raises
     ------
     ConfigError
