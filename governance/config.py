@@ -3,7 +3,8 @@
 :func:`load_config` is the only place that reads YAML or the environment.
 Everything downstream receives a frozen :class:`GovernanceConfig` and trusts it:
 the environment variables below are resolved into its :attr:`~GovernanceConfig.environment`
-when the config is built, and later changes to the environment change nothing.
+once (by :func:`load_config`; for a config built in code, at its first use), and later
+changes to the environment change nothing.
 
 Relative paths in a config file are resolved against the folder that holds
 the file, so a run gives the same result whatever the working directory.
@@ -335,16 +336,19 @@ class GovernanceConfig(_Section):
 
     _path: Path | None = PrivateAttr(default=None)
     _sha256: str = PrivateAttr(default="")
-    _environment: Environment = PrivateAttr(default_factory=lambda: Environment())
+    _environment: Environment | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
-        """Resolve the environment once, when the config is built (``context["environ"]`` or ``os.environ``)."""
+        """Resolve the environment given as ``context["environ"]``, if any (else at first use)."""
         environ = context.get("environ") if isinstance(context, Mapping) else None
-        self._environment = Environment.read(environ)
+        if environ is not None:
+            self._environment = Environment.read(environ)
 
     @property
     def environment(self) -> Environment:
-        """The environment variables as they were when this config was built."""
+        """The environment variables as :func:`load_config` found them (built in code: as at first use)."""
+        if self._environment is None:
+            self._environment = Environment.read()
         return self._environment
 
     @property
@@ -411,6 +415,7 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError([Problem("(top level)", f"expected a mapping of sections, found {found}")], source=str(file))
     lines = _line_index(text)
+    environ = os.environ if environ is None else environ
     config = validate_config(raw, base_dir=file.resolve().parent, lines=lines, source=str(file), environ=environ)
     config._path = file.resolve()
     config._sha256 = hashlib.sha256(raw_bytes).hexdigest()
@@ -441,7 +446,8 @@ def validate_config(
     source
         The file the config comes from, named by the error.
     environ
-        The environment variables to resolve (default: ``os.environ``, read now).
+        The environment variables to resolve now (default: ``os.environ``, read when the config
+        is first used, so that code may build a config before it sets the environment).
 
     Returns
     -------
@@ -481,7 +487,7 @@ def validate_config(
 
 @dataclass(frozen=True)
 class Environment:
-    """The environment variables governance reads, resolved once when a config is built.
+    """The environment variables governance reads, resolved once into a config.
 
     Parameters
     ----------

@@ -244,13 +244,18 @@ def test_changing_the_environment_after_load_config_changes_nothing(
     assert pseudonym_key(config.model_copy(update={"seed": 1})).secret == TEST_KEY.encode()
 
 
-def test_a_config_built_in_code_resolves_the_environment_when_it_is_built(
+def test_a_config_built_in_code_resolves_the_environment_once_at_first_use(
     default_raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = validate_config(default_raw, base_dir=DEFAULT_CONFIG.parent)
+    monkeypatch.setenv("GOVERNANCE_PSEUDONYM_KEY", "set-after-building-0123456789")
+    assert pseudonym_key(config).secret == b"set-after-building-0123456789"
     monkeypatch.delenv("GOVERNANCE_PSEUDONYM_KEY")
-    assert pseudonym_key(config).secret == TEST_KEY.encode()
+    assert pseudonym_key(config).secret == b"set-after-building-0123456789"
     assert pseudonym_key(GovernanceConfig.model_validate(config.model_dump())).development_key
+    given = validate_config(default_raw, base_dir=DEFAULT_CONFIG.parent, environ={"GOVERNANCE_STRICT": "1"})
+    with pytest.raises(PrivacyError, match="GOVERNANCE_PSEUDONYM_KEY is not set"):
+        pseudonym_key(given)
 
 
 def test_the_key_is_in_no_repr_dump_or_error_of_the_config(write_config: WriteConfig) -> None:
