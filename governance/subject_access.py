@@ -366,7 +366,7 @@ def access(
         "status_text": status_text,
     }
     if status == "erased":
-        document.update(_ERASED)
+        document.update(_erased())
     else:
         document.update(_held_and_used(config, account, state, status, consent))
     document["rights"] = [
@@ -380,32 +380,35 @@ def access(
     return AccessReport(document=document, entry=entry)
 
 
-#: What an access report says about an erased account: nothing is used or reported any more.
-_ERASED: Final[dict[str, Any]] = {
-    "consent": None,
-    "held": [],
-    "held_note": "the account was erased: no value of it is used or reported any more",
-    "training": [],
-    "score": None,
-    "score_note": "erased accounts are not scored",
-}
+def _erased() -> dict[str, Any]:
+    """Say what an access report holds about an erased account: nothing is used or reported any more."""
+    return {
+        "consent": None,
+        "held": [],
+        "held_note": "the account was erased: no value of it is used or reported any more",
+        "training": [],
+        "score": None,
+        "score_note": "erased accounts are not scored",
+    }
 
 
 def _held_and_used(
     config: GovernanceConfig, account: _Account, state: SubjectState, status: str, consent: dict[str, Any]
 ) -> dict[str, Any]:
     """Build the report's consent, held fields, training use and score of an account not erased."""
+    held = _held(config, account, state)
     current = prepare(config, subjects=state)  # the ledger was verified and read by the caller
+    training = _training_use(config, account.pseudonym, state, current)
     score, score_note = _access_score(config, account.pseudonym, status, current)
     return {
         "consent": {**consent, "withdrawn_at": state.withdrawn.get(account.pseudonym)},
-        "held": _held(config, account, state),
+        "held": held,
         "held_note": (
             "Only the declared fields are listed; the columns "
             + ", ".join(config.data.pii_columns or ("(none)",))
             + " are personal data the tool drops on loading and never uses or shows"
         ),
-        "training": _training_use(config, account.pseudonym, state, current),
+        "training": training,
         "score": score,
         "score_note": score_note,
     }
