@@ -28,7 +28,9 @@ each step on the output of the previous one:
 Sensitive attributes are kept apart from the model matrix: ``Dataset.X``
 holds the declared features only, ``Dataset.sensitive`` the audit-only
 attributes. Messages never contain cell values: they name columns, counts
-and types.
+and types. The checks of steps 2, 3 and 5 (the data contract) live in
+:mod:`governance.data_checks`; :func:`validate` and :func:`consent_mask` are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ import numpy as np
 import pandas as pd
 
 from governance.config import GovernanceConfig, PseudonymKey, SensitiveSpec, pseudonym_key
-from governance.errors import DataValidationError, PrivacyError, Problem
+from governance.data_checks import _is_missing, consent_mask, refuse_personal_data, validate
+from governance.errors import DataValidationError, Problem
 from governance.ledger import SubjectState, read_state
-from governance.privacy import PSEUDONYM_METHOD, looks_like_pii, pseudonymize
+from governance.privacy import PSEUDONYM_METHOD, pseudonymize
 
 __all__ = [
     "Dataset",
@@ -72,9 +75,6 @@ __all__ = [
 
 SplitName = Literal["train", "validation", "test"]
 _SPLIT_CODES: dict[SplitName, int] = {"train": 0, "validation": 1, "test": 2}
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
-_CONTINUOUS_DISTINCT = 50
 
 
 class DevelopmentKeyWarning(UserWarning):
@@ -100,6 +100,7 @@ class Split:
     sensitive: pd.DataFrame
 
     def __len__(self) -> int:
+        """Count the rows of this side."""
         return len(self.y)
 
 
@@ -160,7 +161,18 @@ class Dataset:
     corrected: int = 0
 
     def part(self, name: SplitName) -> Split:
-        """Rows of one side of the split."""
+        """Rows of one side of the split.
+
+        Parameters
+        ----------
+        name
+            ``train``, ``validation`` or ``test``.
+
+        Returns
+        -------
+        Split
+            Its rows, aligned across features, label, audit attributes and pseudonyms.
+        """
         rows = np.flatnonzero(self.split == _SPLIT_CODES[name])
         return Split(
             name=name,
@@ -192,6 +204,16 @@ class Dataset:
 def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a CSV or Parquet file (chosen by suffix).
 
+    Parameters
+    ----------
+    path
+        A ``.csv`` or ``.parquet`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as the file holds it.
+
     Raises
     ------
     DataValidationError
@@ -217,211 +239,13 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         ) from None
 
 
-# ---------------------------------------------------------------- validation
-
-
-def _is_missing(series: pd.Series) -> pd.Series:
-    missing = series.isna()
-    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        missing = missing | series.astype("string").str.strip().eq("").fillna(False).astype(bool)
-    return missing
-
-
-def _as_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse a consent flag: (value, recognised) per row; missing counts as not recognised."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.fillna(False).astype(bool), series.notna()
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        value = series == 1
-        return value, series.isin([0, 1])
-    text = series.astype("string").str.strip().str.lower()
-    value = text.isin(list(_TRUE)).fillna(False).astype(bool)
-    known = (value | text.isin(list(_FALSE)).fillna(False)).astype(bool)
-    return value, known
-
-
-def validate(frame: pd.DataFrame, config: GovernanceConfig) -> None:
-    """Check a raw table against the config; raise once with every problem.
-
-    Checks: all required columns present; numeric features numeric; a binary
-    label without missing values; unique, non-missing identifiers; no missing
-    sensitive values (unless the attribute maps them to a group); no
-    continuous sensitive attribute; a readable consent flag; at least one row.
-
-    Raises
-    ------
-    DataValidationError
-        Listing every problem, by column, with counts and types, never values.
-    """
-    data = config.data
-    problems: list[Problem] = []
-    if len(frame) == 0:
-        problems.append(Problem("(rows)", "the file has no rows", "check the export that produced it"))
-    required: dict[str, str] = {data.id_column: "id column", data.label: "label"}
-    required.update({f.name: "feature" for f in config.features})
-    required.update({a.name: "sensitive attribute" for a in config.sensitive.attributes})
-    consent = data.consent
-    required[consent.column] = "consent column"
-    if consent.timestamp_column:
-        required[consent.timestamp_column] = "consent timestamp column"
-    if consent.lawful_basis_column:
-        required[consent.lawful_basis_column] = "lawful basis column"
-    missing_cols = [c for c in required if c not in frame.columns]
-    for col in missing_cols:
-        problems.append(
-            Problem(
-                col,
-                f"missing column (the config declares it as the {required[col]})",
-                "add it to the data or fix the name in the config",
-            )
-        )
-
-    if data.id_column in frame.columns:
-        ids = frame[data.id_column]
-        n_missing = int(_is_missing(ids).sum())
-        if n_missing:
-            problems.append(Problem(data.id_column, f"{n_missing} row(s) have no identifier; expected one per account"))
-        n_dup = int(ids[~_is_missing(ids)].duplicated().sum())
-        if n_dup:
-            problems.append(
-                Problem(
-                    data.id_column,
-                    f"{n_dup} duplicated identifier(s); expected one row per account",
-                    "deduplicate the accounts",
-                )
-            )
-
-    if data.label in frame.columns:
-        problems += _label_problems(frame[data.label], data.label)
-
-    for feat in config.features:
-        if feat.name not in frame.columns or feat.type != "numeric":
-            continue
-        column = frame[feat.name]
-        if pd.api.types.is_bool_dtype(column.dtype):
-            continue
-        if not pd.api.types.is_numeric_dtype(column.dtype):
-            problems.append(
-                Problem(
-                    f"features.{feat.name}",
-                    f"declared numeric, found {column.dtype} values",
-                    "fix the data or declare `type: categorical`",
-                )
-            )
-            continue
-        n_inf = int(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
-        if n_inf:
-            problems.append(
-                Problem(f"features.{feat.name}", f"{n_inf} infinite value(s); expected finite numbers or missing")
-            )
-
-    for attr in config.sensitive.attributes:
-        if attr.name not in frame.columns:
-            continue
-        column = frame[attr.name]
-        n_missing = int(_is_missing(column).sum())
-        if n_missing and attr.missing == "error":
-            problems.append(
-                Problem(
-                    attr.name,
-                    f"{n_missing} row(s) have no value for this sensitive attribute",
-                    f"fill them, or set `missing: group` to audit them as {attr.missing_label!r}",
-                )
-            )
-        if pd.api.types.is_float_dtype(column.dtype) and column.nunique(dropna=True) > _CONTINUOUS_DISTINCT:
-            problems.append(
-                Problem(
-                    attr.name,
-                    f"looks continuous ({column.nunique()} distinct numbers); expected categories",
-                    "bin it into bands before auditing",
-                )
-            )
-
-    if consent.column in frame.columns:
-        _, known = _as_bool(frame[consent.column])
-        unreadable = int((~known & frame[consent.column].notna()).sum())
-        if unreadable:
-            problems.append(
-                Problem(
-                    consent.column,
-                    f"{unreadable} value(s) are not a yes/no consent flag; expected true/false, yes/no or 1/0",
-                )
-            )
-    if problems:
-        raise DataValidationError(problems)
-
-
-def _label_problems(label: pd.Series, name: str) -> list[Problem]:
-    problems = []
-    n_missing = int(label.isna().sum())
-    if n_missing:
-        problems.append(Problem(name, f"{n_missing} row(s) have no label; expected 0 or 1 on every row"))
-    present = label.dropna()
-    if pd.api.types.is_bool_dtype(present.dtype):
-        return problems
-    if not pd.api.types.is_numeric_dtype(present.dtype):
-        problems.append(
-            Problem(name, f"the label must be binary 0/1, found {present.dtype} values", "encode it as 0/1")
-        )
-    elif not present.isin([0, 1]).all():
-        distinct = present.nunique()
-        problems.append(
-            Problem(
-                name,
-                f"the label must be binary 0/1, found {distinct} distinct values outside or besides 0/1",
-                "encode it as 0/1",
-            )
-        )
-    return problems
-
-
-# ---------------------------------------------------------------- consent
-
-
-def consent_mask(frame: pd.DataFrame, config: GovernanceConfig) -> tuple[np.ndarray, dict[str, int]]:
-    """Which rows may be used, and how many are excluded for each reason.
-
-    A row may be used when its consent flag is true, its consent timestamp is
-    present (and neither in the future nor older than ``max_age_days``
-    relative to ``as_of`` when configured), and its lawful basis is accepted.
-    A row failing several checks is counted under the first, in that order.
-    """
-    consent = config.data.consent
-    n = len(frame)
-    reasons: list[tuple[str, np.ndarray]] = []
-    flag = frame[consent.column]
-    value, known = _as_bool(flag)
-    reasons.append(("consent_missing", ~known.to_numpy()))
-    reasons.append(("consent_not_given", known.to_numpy() & ~value.to_numpy()))
-    if consent.timestamp_column:
-        stamps = pd.to_datetime(frame[consent.timestamp_column], errors="coerce", utc=True)
-        reasons.append(("consent_timestamp_missing", stamps.isna().to_numpy()))
-        if consent.as_of is not None:
-            as_of = pd.Timestamp(consent.as_of, tz="UTC") + pd.Timedelta(days=1)
-            reasons.append(("consent_timestamp_in_future", (stamps >= as_of).fillna(False).to_numpy(dtype=bool)))
-            if consent.max_age_days is not None:
-                oldest = as_of - pd.Timedelta(days=consent.max_age_days + 1)
-                reasons.append(("consent_expired", (stamps < oldest).fillna(False).to_numpy(dtype=bool)))
-    if consent.lawful_basis_column:
-        basis = frame[consent.lawful_basis_column].astype("string").str.strip().str.lower()
-        accepted = [b.lower() for b in consent.accepted_lawful_bases]
-        reasons.append(("lawful_basis_not_accepted", ~basis.isin(accepted).fillna(False).to_numpy(dtype=bool)))
-    keep = np.ones(n, dtype=bool)
-    excluded: dict[str, int] = {}
-    for reason, failed in reasons:
-        hit = keep & failed
-        excluded[reason] = int(hit.sum())
-        keep &= ~failed
-    return keep, {k: v for k, v in excluded.items() if v}
-
-
 # ---------------------------------------------------------------- the data-subject ledger
 
 FieldKind = Literal["numeric feature", "categorical feature", "sensitive attribute"]
 
 
 def correctable_fields(config: GovernanceConfig) -> dict[str, FieldKind]:
-    """The fields a data-subject correction may change, and what kind of value each takes.
+    """List the fields a data-subject correction may change, and what kind of value each takes.
 
     The declared model features and the audit-only sensitive attributes: the data the
     scoring and the audit rest on. Not the identifier, the label (an outcome recorded by
@@ -429,6 +253,16 @@ def correctable_fields(config: GovernanceConfig) -> dict[str, FieldKind]:
     (consent is given in the consent system of record, and withdrawn with
     ``governance subject withdraw-consent``), personal data columns (never used) or
     undeclared columns (never used).
+
+    Parameters
+    ----------
+    config
+        The validated config.
+
+    Returns
+    -------
+    dict of str to str
+        Field name to its kind: ``numeric feature``, ``categorical feature`` or ``sensitive attribute``.
     """
     kinds: dict[str, FieldKind] = {
         f.name: "numeric feature" if f.type == "numeric" else "categorical feature" for f in config.features
@@ -463,6 +297,22 @@ def apply_corrections(
 
     Each corrected field takes the value of the latest correction; a field that is no longer
     correctable (no longer declared) is ignored, since it is not used. The input is not changed.
+
+    Parameters
+    ----------
+    frame
+        The source table.
+    pseudonyms
+        The pseudonym of each of the table's rows.
+    state
+        The ledger's corrections, by pseudonym.
+    config
+        The validated config.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame and int
+        The corrected table (a new one) and the number of accounts corrected.
 
     Raises
     ------
@@ -589,7 +439,8 @@ def prepare(
     frame
         The raw table; read from ``path``, else ``config.data.path``, when omitted.
     key
-        The pseudonymization key; from the environment when omitted.
+        The pseudonymization key; when omitted, the one resolved into the config by
+        :func:`~governance.config.load_config`.
     path
         Another file with the same columns (a new batch to monitor); default ``config.data.path``.
     subjects
@@ -616,55 +467,102 @@ def prepare(
     source = Path(path) if path is not None else data.path
     raw = load_table(source) if frame is None else frame
     validate(raw, config)
-    _refuse_personal_data(raw, config)
-    secret = key if key is not None else pseudonym_key(require=data.require_pseudonym_key)
+    refuse_personal_data(raw, config)
+    secret = _key(config, key)
+    rows_in = len(raw)
+    state = subjects if subjects is not None else read_state(config.subjects.ledger, secret=secret.secret, as_of=as_of)
+    raw, every_pseudonym, excluded, corrected = _apply_ledger(raw, secret, state, config)
+    keep, consent_excluded = consent_mask(raw, config)
+    excluded.update(consent_excluded)
+    if not keep.any():
+        raise _nothing_usable(config, rows_in, excluded)
+    used = raw.loc[keep].reset_index(drop=True)
+    if corrected and not keep.all():
+        corrected = int(np.isin(every_pseudonym[keep], np.asarray(list(state.corrections), dtype=object)).sum())
+    X, sensitive = _model_matrix(used, config), _audit_attributes(used, config)
+    y = used[data.label].astype(np.int8).to_numpy()
+    pseudonyms = every_pseudonym[keep]
+    return Dataset(
+        source=str(source),
+        rows_in=rows_in,
+        rows_used=len(used),
+        excluded=MappingProxyType(excluded),
+        dropped_columns=MappingProxyType(_dropped_columns(raw, config)),
+        features=config.feature_names,
+        categorical=tuple(f.name for f in config.features if f.type == "categorical"),
+        label=data.label,
+        pseudonyms=pseudonyms,
+        X=X,
+        y=y,
+        sensitive=sensitive,
+        split=_split(used[data.id_column], sensitive, y, config),
+        fingerprint=_fingerprint(_used_columns(pseudonyms, X, sensitive, y)),
+        pseudonymization=Pseudonymization(method=PSEUDONYM_METHOD, development_key=secret.development_key),
+        group_sizes=MappingProxyType(_group_sizes(sensitive)),
+        corrected=corrected,
+    )
+
+
+def _key(config: GovernanceConfig, key: PseudonymKey | None) -> PseudonymKey:
+    """Return the key given, else the config's; warn loudly when it is the development key."""
+    secret = key if key is not None else pseudonym_key(config)
     if secret.development_key:
         warnings.warn(
             "GOVERNANCE_PSEUDONYM_KEY is not set: identifiers are pseudonymized with the PUBLIC development key, "
             "which anyone can reverse; the card will say so. Set a secret key before using real data.",
             DevelopmentKeyWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+    return secret
 
-    rows_in = len(raw)
-    every_pseudonym = pseudonymize(raw[data.id_column].tolist(), secret.secret)
-    state = subjects if subjects is not None else read_state(config.subjects.ledger, secret=secret.secret, as_of=as_of)
-    allowed, excluded = _rights_mask(every_pseudonym, state)
+
+def _apply_ledger(
+    raw: pd.DataFrame, secret: PseudonymKey, state: SubjectState, config: GovernanceConfig
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, int], int]:
+    """Pseudonymize, drop the accounts the ledger excludes, overlay its corrections.
+
+    Returns the table, its pseudonyms, the rows excluded by reason and the accounts corrected.
+    """
+    pseudonyms = pseudonymize(raw[config.data.id_column].tolist(), secret.secret)
+    allowed, excluded = _rights_mask(pseudonyms, state)
     if not allowed.all():
         raw = raw.loc[allowed].reset_index(drop=True)
-        every_pseudonym = every_pseudonym[allowed]
-    raw, corrected = apply_corrections(raw, every_pseudonym, state, config)
+        pseudonyms = pseudonyms[allowed]
+    raw, corrected = apply_corrections(raw, pseudonyms, state, config)
+    return raw, pseudonyms, excluded, corrected
 
-    keep, consent_excluded = consent_mask(raw, config)
-    excluded.update(consent_excluded)
-    if not keep.any():
-        detail = ", ".join(f"{reason}: {count}" for reason, count in excluded.items()) or "the file is empty"
-        raise DataValidationError(
-            [
-                Problem(
-                    data.consent.column,
-                    f"no row is usable after the consent filter ({rows_in} rows in; excluded {detail})",
-                    "check the consent fields and data.consent.accepted_lawful_bases",
-                )
-            ]
-        )
-    used = raw.loc[keep].reset_index(drop=True)
-    corrected_used = corrected
-    if corrected and not keep.all():
-        corrected_used = int(np.isin(every_pseudonym[keep], np.asarray(list(state.corrections), dtype=object)).sum())
 
+def _nothing_usable(config: GovernanceConfig, rows_in: int, excluded: Mapping[str, int]) -> DataValidationError:
+    """Build the error of a table whose every row the ledger or the consent filter excluded."""
+    detail = ", ".join(f"{reason}: {count}" for reason, count in excluded.items()) or "the file is empty"
+    return DataValidationError(
+        [
+            Problem(
+                config.data.consent.column,
+                f"no row is usable after the consent filter ({rows_in} rows in; excluded {detail})",
+                "check the consent fields and data.consent.accepted_lawful_bases",
+            )
+        ]
+    )
+
+
+def _dropped_columns(raw: pd.DataFrame, config: GovernanceConfig) -> dict[str, str]:
+    """Map every column not used to why: ``pii``, ``consent`` or ``undeclared``."""
+    data = config.data
     kept_columns = {data.id_column, data.label, *config.feature_names, *config.sensitive.names}
     consent_columns = {
         c for c in (data.consent.column, data.consent.timestamp_column, data.consent.lawful_basis_column) if c
     }
     pii = set(data.pii_columns)
-    dropped: dict[str, str] = {}
-    for col in raw.columns:
-        if col in kept_columns:
-            continue
-        dropped[str(col)] = "pii" if col in pii else "consent" if col in consent_columns else "undeclared"
+    return {
+        str(col): "pii" if col in pii else "consent" if col in consent_columns else "undeclared"
+        for col in raw.columns
+        if col not in kept_columns
+    }
 
-    categorical = tuple(f.name for f in config.features if f.type == "categorical")
+
+def _model_matrix(used: pd.DataFrame, config: GovernanceConfig) -> pd.DataFrame:
+    """Build the model matrix: declared features only, numbers as float64, categories as objects."""
     X = pd.DataFrame(index=pd.RangeIndex(len(used)))
     for feat in config.features:
         column = used[feat.name]
@@ -672,6 +570,11 @@ def prepare(
             X[feat.name] = column.astype("string").astype(object).where(column.notna(), np.nan)
         else:
             X[feat.name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return X
+
+
+def _audit_attributes(used: pd.DataFrame, config: GovernanceConfig) -> pd.DataFrame:
+    """Build the audit-only attributes as string categories (missing values grouped when configured)."""
     sensitive = pd.DataFrame(index=pd.RangeIndex(len(used)))
     for attr in config.sensitive.attributes:
         column = used[attr.name]
@@ -679,64 +582,37 @@ def prepare(
         if attr.missing == "group":
             values = values.where(~_is_missing(column), attr.missing_label)
         sensitive[attr.name] = values.astype(object)
-    y = used[data.label].astype(np.int8).to_numpy()
-    pseudonyms = every_pseudonym[keep]
+    return sensitive
 
+
+def _split(ids: pd.Series, sensitive: pd.DataFrame, y: np.ndarray, config: GovernanceConfig) -> np.ndarray:
+    """Split the rows, stratified by the label and the cross of the sensitive attributes."""
     strata_frame = sensitive.copy()
     strata_frame["__label__"] = y
     strata = strata_frame.groupby(list(strata_frame.columns), sort=True, dropna=False).ngroup().to_numpy()
-    split = _split_codes(
-        used[data.id_column], strata, validation=data.split.validation, test=data.split.test, seed=data.split.seed
-    )
+    split = config.data.split
+    return _split_codes(ids, strata, validation=split.validation, test=split.test, seed=split.seed)
 
+
+def _used_columns(
+    pseudonyms: np.ndarray, X: pd.DataFrame, sensitive: pd.DataFrame, y: np.ndarray
+) -> dict[str, pd.Series]:
+    """List the columns the fingerprint covers, in order: pseudonym, features, sensitive, label."""
     columns: dict[str, pd.Series] = {"pseudonym": pd.Series(pseudonyms)}
     columns.update({name: X[name] for name in X.columns})
     columns.update({f"sensitive:{name}": sensitive[name] for name in sensitive.columns})
     columns["label"] = pd.Series(y)
-    group_sizes = {
+    return columns
+
+
+def _group_sizes(sensitive: pd.DataFrame) -> dict[str, Mapping[str, int]]:
+    """Count the accounts per group of each sensitive attribute."""
+    return {
         name: MappingProxyType(
             {str(k): int(v) for k, v in sensitive[name].value_counts(sort=False).sort_index().items()}
         )
         for name in sensitive.columns
     }
-
-    return Dataset(
-        source=str(source),
-        rows_in=rows_in,
-        rows_used=len(used),
-        excluded=MappingProxyType(excluded),
-        dropped_columns=MappingProxyType(dropped),
-        features=config.feature_names,
-        categorical=categorical,
-        label=data.label,
-        pseudonyms=pseudonyms,
-        X=X,
-        y=y,
-        sensitive=sensitive,
-        split=split,
-        fingerprint=_fingerprint(columns),
-        pseudonymization=Pseudonymization(method=PSEUDONYM_METHOD, development_key=secret.development_key),
-        group_sizes=MappingProxyType(group_sizes),
-        corrected=corrected_used,
-    )
-
-
-def _refuse_personal_data(frame: pd.DataFrame, config: GovernanceConfig) -> None:
-    """Refuse features and audit attributes whose values look like e-mails or phone numbers."""
-    flagged = []
-    columns = [(f"features.{f.name}", f.name) for f in config.features]
-    columns += [(f"sensitive.{a.name}", a.name) for a in config.sensitive.attributes]
-    for where, name in columns:
-        if name in frame.columns:
-            kind = looks_like_pii(frame[name])
-            if kind:
-                flagged.append(f"{where}: its values look like {kind}")
-    if flagged:
-        raise PrivacyError(
-            "refusing personal data as model input or audit group: "
-            + "; ".join(flagged)
-            + ". Remove these columns from the config (list them under data.pii_columns)."
-        )
 
 
 # ---------------------------------------------------------------- group counts per split
@@ -834,7 +710,7 @@ class ScopeCounts:
 
 
 def _shortfalls(test: SplitCounts, *, min_group_size: int, min_events: int) -> tuple[Shortfall, ...]:
-    """What a group's test counts miss; a group below min_group_size is not judged at all, so only lacks rows."""
+    """List what a group's test counts miss; a group below min_group_size is not judged at all, so only lacks rows."""
     if test.rows < min_group_size:
         return (Shortfall("rows", test.rows, min_group_size),)
     found: list[Shortfall] = []

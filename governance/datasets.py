@@ -183,7 +183,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _take(values: tuple[str, ...], index: np.ndarray) -> pa.Array:
-    """Dictionary lookup of strings by index, done in Arrow (no Python objects per row)."""
+    """Look strings up by index in a dictionary, done in Arrow (no Python objects per row)."""
     return pc.take(pa.array(values, pa.string()), pa.array(index))
 
 
@@ -300,6 +300,20 @@ def iter_account_tables(rows: int, *, seed: int = 0, bias: float = 0.0) -> Itera
 
     Chunk ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``, so the
     output depends only on ``(rows, seed, bias)``.
+
+    Parameters
+    ----------
+    rows
+        Accounts in all.
+    seed
+        Seed of the generator.
+    bias
+        Strength of the planted bias (0: none).
+
+    Returns
+    -------
+    Iterator of pyarrow.Table
+        The chunks, in order.
     """
     _check_args(rows, seed, bias)
     for k, start in enumerate(range(0, rows, CHUNK_ROWS)):

@@ -3,36 +3,9 @@
 Every data-subject request (access, correction, erasure, consent withdrawal) and every piece
 of stakeholder feedback is one line of a JSONL file, keyed by the account's keyed pseudonym and
 never by its identifier. Four files live side by side (``config.subjects.ledger`` names the first):
-
-``ledger.jsonl``
-    The entries, one canonical JSON object a line::
-
-        {"at": "2026-03-01T09:30:00.000Z", "commitment": "<sha256>" | null, "fields": ["intent_score"],
-         "hash": "<sha256>", "key_id": "<16 hex>", "kind": "correct", "model_version": null,
-         "prev": "<sha256 of the previous entry>", "pseudonym": "<32 hex>" | null,
-         "schema": "governance.ledger/1", "seal": "<HMAC-SHA256>", "seq": 7}
-
-    ``hash`` is the sha256 of the entry without ``hash`` and ``seal`` (canonical JSON: sorted
-    keys, no spaces); ``prev`` is the previous entry's hash (64 zeros for the first), so an
-    entry cannot be edited, removed or moved without breaking the chain after it. ``seal`` is
-    HMAC-SHA256 of ``hash`` under the pseudonymization key, so the chain cannot be re-hashed
-    after an edit by anyone who lacks the key; ``key_id`` says which key (a key change would
-    silently stop erasures from matching, so it is refused). An entry is committed with its
-    final newline: an unterminated last line is a write interrupted before that point, not an
-    entry; :func:`verify` notes it and the next write removes it.
-``ledger.vault.json``
-    What an entry commits to but must be erasable: correction values, reasons and feedback
-    texts, each with a random salt. ``commitment`` = sha256(salt, content), so the ledger
-    proves the content without holding it, and a low-entropy value (an employee count)
-    cannot be recovered from the commitment once its salt is gone. Erasing an account
-    purges its records (except the erasure's own reason); the ledger keeps the pseudonym
-    and the fact of each request, and stays verifiable, since past entries are never rewritten.
-``ledger.head.json``
-    The last entry's ``seq`` and ``hash``, sealed with the key: removing entries from the
-    end of the file is detected too.
-``ledger.lock``
-    Writers hold an exclusive ``fcntl`` lock on it (readers a shared one), so two commands
-    never fork the chain.
+``ledger.jsonl`` holds the entries, ``ledger.vault.json`` the erasable content they commit to,
+``ledger.head.json`` the sealed last entry and ``ledger.lock`` the writers' lock.
+:mod:`governance.ledger_format` describes each file and holds the entry format.
 
 :func:`verify` names the first bad entry; :func:`read_state` (what
 :func:`governance.data.prepare` applies) refuses a ledger that fails verification.
@@ -40,23 +13,35 @@ never by its identifier. Four files live side by side (``config.subjects.ledger`
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any
 
 from governance._files import atomic_write, canonical_json
 from governance.errors import ConfigError, PrivacyError, Problem, RegistryError
+from governance.ledger_format import (
+    _GENESIS,
+    _PSEUDONYM,
+    ENTRY_SCHEMA,
+    KINDS,
+    Entry,
+    Kind,
+    LedgerFiles,
+    _compact,
+    _locked,
+    _seal,
+    _sha,
+    key_id,
+    stamp,
+)
 from governance.privacy import redact
 
 __all__ = [
@@ -75,56 +60,11 @@ __all__ = [
     "verify",
 ]
 
-ENTRY_SCHEMA: Final = "governance.ledger/1"
-Kind: TypeAlias = Literal["access", "correct", "erase", "withdraw_consent", "feedback"]
-KINDS: Final[tuple[Kind, ...]] = ("access", "correct", "erase", "withdraw_consent", "feedback")
-_GENESIS: Final = "0" * 64
-_KEYS: Final = frozenset(
-    {
-        "schema",
-        "seq",
-        "at",
-        "kind",
-        "pseudonym",
-        "fields",
-        "model_version",
-        "commitment",
-        "key_id",
-        "prev",
-        "hash",
-        "seal",
-    }
-)
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _compact(payload: Any) -> str:
-    """Canonical one-line JSON: sorted keys, no spaces, finite numbers only."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def key_id(secret: bytes) -> str:
-    """A public fingerprint of the pseudonymization key (16 hex characters); the key cannot be recovered from it."""
-    return hmac.new(secret, b"governance-ledger/1 key id", hashlib.sha256).hexdigest()[:16]
-
-
-def _seal(secret: bytes, text: str) -> str:
-    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def stamp(moment: datetime) -> str:
-    """UTC, ISO 8601 with milliseconds: sorts as text in time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def check_text(text: str, *, what: str, limit: int, required: bool = True, forbidden: Sequence[str] = ()) -> str:
-    """A reason or feedback text as it may be recorded: stripped, bounded, free of personal data.
+    """Return a reason or feedback text as it may be recorded: stripped, bounded, free of personal data.
 
     Parameters
     ----------
@@ -139,6 +79,11 @@ def check_text(text: str, *, what: str, limit: int, required: bool = True, forbi
     forbidden
         Values the text must not contain (the account's identifier, company name, e-mail, phone):
         the ledger is keyed by pseudonym, and a reason that names the account would undo that.
+
+    Returns
+    -------
+    str
+        The stripped text (empty when not required and none was given).
 
     Raises
     ------
@@ -168,149 +113,6 @@ def check_text(text: str, *, what: str, limit: int, required: bool = True, forbi
             "accounts by pseudonym only, so describe the request without naming the account"
         )
     return cleaned
-
-
-# ---------------------------------------------------------------- entries
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One ledger entry (see the module docstring for the format).
-
-    Attributes
-    ----------
-    seq
-        Position in the ledger, from 1.
-    at
-        When, UTC, ISO 8601 with milliseconds.
-    kind
-        ``access``, ``correct``, ``erase``, ``withdraw_consent`` or ``feedback``.
-    pseudonym
-        The account's keyed pseudonym; None for feedback about no particular account.
-    fields
-        Names of the fields a correction changed (never their values).
-    model_version
-        The registered model version feedback is about.
-    commitment
-        sha256 of the salted vault record (values, reason, text), or None.
-    key_id, prev, hash, seal
-        The key's public fingerprint, the previous entry's hash, this entry's hash and its keyed seal.
-    """
-
-    seq: int
-    at: str
-    kind: Kind
-    pseudonym: str | None
-    fields: tuple[str, ...]
-    model_version: int | None
-    commitment: str | None
-    key_id: str
-    prev: str
-    hash: str
-    seal: str
-
-    def body(self) -> dict[str, Any]:
-        """What ``hash`` covers: every field but ``hash`` and ``seal``."""
-        return {
-            "schema": ENTRY_SCHEMA,
-            "seq": self.seq,
-            "at": self.at,
-            "kind": self.kind,
-            "pseudonym": self.pseudonym,
-            "fields": list(self.fields),
-            "model_version": self.model_version,
-            "commitment": self.commitment,
-            "key_id": self.key_id,
-            "prev": self.prev,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """The entry as written: its body, ``hash`` and ``seal``."""
-        return {**self.body(), "hash": self.hash, "seal": self.seal}
-
-    def summary(self) -> dict[str, Any]:
-        """The public facts of the entry (for reports): no hash, seal or commitment."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "kind": self.kind,
-            "fields": list(self.fields),
-            "model_version": self.model_version,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Entry:
-        """Rebuild an entry from its JSON object; ValueError when it is not one."""
-        if set(data) != _KEYS or data.get("schema") != ENTRY_SCHEMA:
-            raise ValueError("not a governance.ledger/1 entry")
-        seq, kind, fields, version = data["seq"], data["kind"], data["fields"], data["model_version"]
-        pseudonym, commitment = data["pseudonym"], data["commitment"]
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or kind not in KINDS:
-            raise ValueError("bad seq or kind")
-        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise ValueError("bad fields")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise ValueError("bad model_version")
-        if pseudonym is not None and not (isinstance(pseudonym, str) and _PSEUDONYM.match(pseudonym)):
-            raise ValueError("bad pseudonym")
-        if commitment is not None and not (isinstance(commitment, str) and _HEX64.match(commitment)):
-            raise ValueError("bad commitment")
-        texts = (data["at"], data["key_id"], data["prev"], data["hash"], data["seal"])
-        if not all(isinstance(t, str) for t in texts):
-            raise ValueError("bad text field")
-        return cls(
-            seq=seq,
-            at=data["at"],
-            kind=kind,
-            pseudonym=pseudonym,
-            fields=tuple(fields),
-            model_version=version,
-            commitment=commitment,
-            key_id=data["key_id"],
-            prev=data["prev"],
-            hash=data["hash"],
-            seal=data["seal"],
-        )
-
-
-@dataclass(frozen=True)
-class LedgerFiles:
-    """The ledger and the files beside it."""
-
-    ledger: Path
-
-    @property
-    def vault(self) -> Path:
-        """Salted private content the entries commit to (erasable)."""
-        return self.ledger.with_name(self.ledger.name + ".vault.json")
-
-    @property
-    def head(self) -> Path:
-        """The sealed last entry (detects removal at the end)."""
-        return self.ledger.with_name(self.ledger.name + ".head.json")
-
-    @property
-    def lock(self) -> Path:
-        """The lock file writers and readers hold."""
-        return self.ledger.with_name(self.ledger.name + ".lock")
-
-
-@contextmanager
-def _locked(files: LedgerFiles, *, exclusive: bool) -> Iterator[None]:
-    """Hold the ledger's lock: exclusive for writers, shared for readers."""
-    try:
-        files.ledger.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(files.lock, "a+")  # noqa: SIM115  # held for the block, closed in finally
-    except OSError as exc:
-        raise RegistryError(
-            f"cannot open the ledger's lock file in {files.ledger.parent} ({exc.strerror}); check the folder of "
-            "subjects.ledger"
-        ) from exc
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        handle.close()  # closing releases the lock
 
 
 # ---------------------------------------------------------------- verification
@@ -346,7 +148,13 @@ class Verification:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
+        """Return the verification as plain data.
+
+        Returns
+        -------
+        dict
+            The verification as JSON-ready data.
+        """
         return {
             "ok": self.ok,
             "entries": self.entries,
@@ -368,7 +176,7 @@ class _Read:
 
 
 def _read_lines(files: LedgerFiles) -> tuple[list[str], int | None]:
-    """The complete (newline-terminated) lines, and the byte offset of an unterminated last line or None."""
+    """Read the complete (newline-terminated) lines, and the byte offset of an unterminated last line or None."""
     try:
         data = files.ledger.read_bytes()
     except FileNotFoundError:
@@ -634,12 +442,23 @@ class SubjectState:
         return not (self.erased or self.withdrawn or self.corrections)
 
     def history(self, pseudonym: str) -> tuple[Entry, ...]:
-        """The entries about one account."""
+        """Return the entries about one account.
+
+        Parameters
+        ----------
+        pseudonym
+            The account's keyed pseudonym.
+
+        Returns
+        -------
+        tuple of Entry
+            Its entries, in ledger order.
+        """
         return tuple(e for e in self.entries if e.pseudonym == pseudonym)
 
 
 def read_state(ledger: str | os.PathLike[str] | None, *, secret: bytes, as_of: datetime | None = None) -> SubjectState:
-    """The exclusions and corrections the ledger asks for, after verifying it.
+    """Read the exclusions and corrections the ledger asks for, after verifying it.
 
     Parameters
     ----------
@@ -649,6 +468,11 @@ def read_state(ledger: str | os.PathLike[str] | None, *, secret: bytes, as_of: d
         The pseudonymization key.
     as_of
         Only entries recorded at or before this time (to replay the data a past run used).
+
+    Returns
+    -------
+    SubjectState
+        The erased and withdrawn accounts, the latest corrections and the feedback texts.
 
     Raises
     ------
@@ -699,11 +523,13 @@ def read_state(ledger: str | os.PathLike[str] | None, *, secret: bytes, as_of: d
 
 
 def _write_vault(files: LedgerFiles, records: Mapping[str, Any]) -> None:
+    """Write the vault's records, in entry order, atomically."""
     ordered = dict(sorted(records.items(), key=lambda kv: int(kv[0])))
     atomic_write(files.vault, canonical_json({"schema": "governance.vault/1", "records": ordered}))
 
 
 def _write_head(files: LedgerFiles, secret: bytes, entry: Entry) -> None:
+    """Write the sealed head (the last entry's seq and hash), atomically."""
     head = {
         "schema": "governance.ledger-head/1",
         "seq": entry.seq,
@@ -714,7 +540,7 @@ def _write_head(files: LedgerFiles, secret: bytes, entry: Entry) -> None:
 
 
 def _purged(records: Mapping[str, Any], entries: Sequence[Entry]) -> dict[str, Any]:
-    """The vault without uncommitted records and without the records of erased accounts (but their erasure's)."""
+    """Keep the vault without uncommitted records and without the records of erased accounts (but their erasure's)."""
     by_seq = {str(e.seq): e for e in entries}
     erased = {e.pseudonym for e in entries if e.kind == "erase" and e.pseudonym}
     kept = {}
@@ -780,46 +606,64 @@ def append(
         entries = read.entries
         seq = len(entries) + 1
         records = _purged(read.vault, entries)
-        commitment = None
         if content is not None:
-            salt = secrets.token_hex(16)
-            record = {"salt": salt, "content": json.loads(_compact(dict(content)))}
-            commitment = _commitment(record)
-            records[str(seq)] = record
+            records[str(seq)] = _vault_record(content)
+        commitment = _commitment(records[str(seq)]) if content is not None else None
+        body = Entry(
+            seq=seq,
+            at=moment,
+            kind=kind,
+            pseudonym=pseudonym,
+            fields=tuple(fields),
+            model_version=model_version,
+            commitment=commitment,
+            key_id="",  # key_id, prev, hash and seal: filled in by _sealed
+            prev="",
+            hash="",
+            seal="",
+        )
+        entry = _sealed(body, secret, prev=entries[-1].hash if entries else _GENESIS)
         try:
             if records != read.vault:
                 _write_vault(files, records)
-            body = Entry(
-                seq=seq,
-                at=moment,
-                kind=kind,
-                pseudonym=pseudonym,
-                fields=tuple(fields),
-                model_version=model_version,
-                commitment=commitment,
-                key_id=key_id(secret),
-                prev=entries[-1].hash if entries else _GENESIS,
-                hash="",
-                seal="",
-            )
-            digest = _sha(_compact(body.body()))
-            entry = replace(body, hash=digest, seal=_seal(secret, digest))
-            line = (_compact(entry.to_dict()) + "\n").encode("utf-8")
-            if read.torn is not None:
-                os.truncate(files.ledger, read.torn)  # drop the uncommitted tail of an interrupted write
-            fd = os.open(files.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                view = memoryview(line)
-                while view:  # os.write may write less than asked (a full disk, a signal)
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _append_line(files, entry, torn=read.torn)
             _write_head(files, secret, entry)
             if kind == "erase":
-                after = _purged(records, [*entries, entry])
-                if after != records:
-                    _write_vault(files, after)
+                _purge_erased(files, records, [*entries, entry])
         except OSError as exc:
             raise RegistryError(f"cannot write the ledger in {files.ledger.parent} ({exc.strerror})") from exc
     return entry
+
+
+def _vault_record(content: Mapping[str, Any]) -> dict[str, Any]:
+    """Salt the private content of an entry, as the vault keeps it."""
+    return {"salt": secrets.token_hex(16), "content": json.loads(_compact(dict(content)))}
+
+
+def _purge_erased(files: LedgerFiles, records: Mapping[str, Any], entries: Sequence[Entry]) -> None:
+    """Drop from the vault the records of the accounts an erasure among ``entries`` erased."""
+    after = _purged(records, entries)
+    if after != records:
+        _write_vault(files, after)
+
+
+def _sealed(body: Entry, secret: bytes, *, prev: str) -> Entry:
+    """Fill in an entry's key id, ``prev``, ``hash`` (of its body) and ``seal`` (of the hash, under the key)."""
+    chained = replace(body, key_id=key_id(secret), prev=prev)
+    digest = _sha(_compact(chained.body()))
+    return replace(chained, hash=digest, seal=_seal(secret, digest))
+
+
+def _append_line(files: LedgerFiles, entry: Entry, *, torn: int | None) -> None:
+    """Append the entry's line and sync it (the commit point), after dropping a torn last line."""
+    line = (_compact(entry.to_dict()) + "\n").encode("utf-8")
+    if torn is not None:
+        os.truncate(files.ledger, torn)  # drop the uncommitted tail of an interrupted write
+    fd = os.open(files.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(line)
+        while view:  # os.write may write less than asked (a full disk, a signal)
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -38,7 +38,20 @@ _SAMPLE = 2000
 
 
 def pseudonymize_one(identifier: object, key: bytes) -> str:
-    """The pseudonym of one identifier under ``key``."""
+    """Compute the pseudonym of one identifier under ``key``.
+
+    Parameters
+    ----------
+    identifier
+        An account identifier (any value; its text is hashed).
+    key
+        The pseudonymization key.
+
+    Returns
+    -------
+    str
+        32 hexadecimal characters.
+    """
     return hmac.new(key, str(identifier).encode("utf-8"), hashlib.sha256).hexdigest()[:_HEX_CHARS]
 
 
@@ -77,6 +90,11 @@ def looks_like_pii(values: pd.Series | Sequence[object]) -> str | None:
     flags the column when more than half of them are e-mail addresses or
     phone numbers (7 to 15 digits, formatted as phone numbers usually are).
 
+    Parameters
+    ----------
+    values
+        A column's values.
+
     Returns
     -------
     str or None
@@ -101,7 +119,7 @@ def looks_like_pii(values: pd.Series | Sequence[object]) -> str | None:
 
 
 def _is_plain_number(text: str) -> bool:
-    """A bare number ("1234567.5") is a measurement, not a phone number."""
+    """Tell whether the text is a bare number ("1234567.5"): a measurement, not a phone number."""
     try:
         float(text)
     except ValueError:
@@ -110,6 +128,17 @@ def _is_plain_number(text: str) -> bool:
 
 
 def redact(text: str) -> str:
-    """Replace anything that looks like an e-mail address or a phone number in ``text``."""
+    """Replace anything that looks like an e-mail address or a phone number in ``text``.
+
+    Parameters
+    ----------
+    text
+        Any text.
+
+    Returns
+    -------
+    str
+        The text with each e-mail address and phone number replaced by a placeholder.
+    """
     text = _EMAIL_ANYWHERE.sub("<redacted e-mail>", text)
     return _PHONE_ANYWHERE.sub(lambda m: "<redacted phone>" if 7 <= _digits(m.group()) <= 15 else m.group(), text)

@@ -11,7 +11,8 @@ pseudonymized at once with the configured key and never stored, logged or printe
     which registered model versions were trained with it and on which side of the split,
     its current score, percentile and reason codes from the champion, the purpose of the
     scoring, and the ledger's history of the account. No other account's data: the
-    percentile is the only figure that involves other accounts.
+    percentile is the only figure that involves other accounts. It is
+    :mod:`governance.subject_access`, re-exported here.
 ``correct``
     Validates the new values against the data contract, records them (values in the
     ledger's vault, field names in the entry) and shows the score before and after:
@@ -26,7 +27,8 @@ pseudonymized at once with the configured key and never stored, logged or printe
     record must delete the row itself: this tool never rewrites the user's data file.
 ``feedback``
     Stakeholder feedback on a registered model version, recorded in the ledger and
-    listed on that version's card (in the registry and the local card files).
+    listed on that version's card (in the registry and the local card files); it is
+    :mod:`governance.feedback`, re-exported here.
 
 Models trained before a request still embody the account's data: the next
 ``governance run`` trains without it. The access report says which versions those are.
@@ -36,26 +38,21 @@ from __future__ import annotations
 
 import math
 import shutil
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
-from governance.config import GovernanceConfig, pseudonym_key, tracking_uri
-from governance.data import consent_mask, correctable_fields, load_table, prepare
-from governance.errors import ConfigError, DataValidationError, Problem
-from governance.ledger import Entry, SubjectState, Verification, append, check_text, read_state, stamp, verify
-from governance.privacy import pseudonymize, pseudonymize_one
-
-if TYPE_CHECKING:
-    from governance.data import Dataset
-    from governance.registry import ResolvedModel, VerifiedCard
-    from governance.train import ScoringModel
+from governance._subject_account import _Account, _find, _ledger_path, _personal_values, _secret
+from governance.config import GovernanceConfig
+from governance.data import correctable_fields, prepare
+from governance.errors import ConfigError, Problem
+from governance.feedback import MAX_FEEDBACK_CHARS as MAX_FEEDBACK_CHARS  # re-exported: its old home
+from governance.feedback import FeedbackOutcome, _sync_feedback, add_feedback
+from governance.ledger import Entry, Verification, append, check_text, read_state, verify
+from governance.subject_access import ACCESS_SCHEMA, AccessReport, Score, _champion, _score, access
 
 __all__ = [
     "ACCESS_SCHEMA",
@@ -73,463 +70,25 @@ __all__ = [
     "withdraw_consent",
 ]
 
-ACCESS_SCHEMA: Final = "governance.access/1"
 MAX_REASON_CHARS: Final = 500
-MAX_FEEDBACK_CHARS: Final = 2000
 _MAX_CATEGORIES_SHOWN: Final = 20
-
-
-# ---------------------------------------------------------------- the account
-
-
-@dataclass(frozen=True)
-class _Account:
-    """One account as the source file holds it: its pseudonym and raw row (never leaves this module)."""
-
-    pseudonym: str
-    row: pd.Series
-    frame: pd.DataFrame  # the whole source table (to validate against and to read categories from)
-    position: int
-
-
-def _ledger_path(config: GovernanceConfig) -> Path:
-    if config.subjects.ledger is None:
-        raise ConfigError(
-            [
-                Problem(
-                    "subjects.ledger",
-                    "expected the path of the data-subject ledger, found none",
-                    "set subjects.ledger in the config (configs/default.yaml uses ../data/ledger.jsonl)",
-                )
-            ]
-        )
-    return config.subjects.ledger
-
-
-def _secret(config: GovernanceConfig) -> bytes:
-    return pseudonym_key(require=config.data.require_pseudonym_key).secret
-
-
-def _unknown() -> DataValidationError:
-    return DataValidationError(
-        [
-            Problem(
-                "ID",
-                "no account in the data has this identifier",
-                "check the identifier as it appears in the data's id column (the identifier is not repeated here)",
-            )
-        ]
-    )
-
-
-def _find(config: GovernanceConfig, account_id: str, secret: bytes) -> _Account:
-    """The account's source row, found by pseudonym; DataValidationError (not echoing the id) when absent."""
-    from governance.pipeline import ensure_data
-
-    ensure_data(config)
-    frame = load_table(config.data.path)
-    if config.data.id_column not in frame.columns:
-        raise DataValidationError(
-            [Problem(config.data.id_column, "missing column (the config declares it as the id column)")]
-        )
-    pseudonym = pseudonymize_one(account_id, secret)
-    every = pseudonymize(frame[config.data.id_column].tolist(), secret)
-    found = np.flatnonzero(every == pseudonym)
-    if len(found) == 0:
-        raise _unknown()
-    if len(found) > 1:
-        raise DataValidationError(
-            [Problem(config.data.id_column, f"{len(found)} rows share this identifier; expected one per account")]
-        )
-    position = int(found[0])
-    return _Account(pseudonym=pseudonym, row=frame.iloc[position], frame=frame, position=position)
-
-
-def _personal_values(config: GovernanceConfig, account: _Account) -> list[str]:
-    """The account's identifier and personal data: a reason or feedback text must not contain them."""
-    names = [config.data.id_column, *config.data.pii_columns]
-    return [str(account.row[n]) for n in names if n in account.row.index and pd.notna(account.row[n])]
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready scalar (numpy and pandas scalars, missing values as None)."""
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-# ---------------------------------------------------------------- scoring with the champion
-
-
-@dataclass(frozen=True)
-class Score:
-    """An account's score from one model: the score, its percentile among the scored accounts, the model."""
-
-    score: float
-    percentile: float
-    accounts: int
-    model_version: int | None
-    candidate: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return {
-            "score": self.score,
-            "percentile": self.percentile,
-            "accounts": self.accounts,
-            "model_version": self.model_version,
-            "candidate": self.candidate,
-            "text": self.text,
-        }
-
-    @property
-    def text(self) -> str:
-        """The score in words."""
-        return (
-            f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} accounts "
-            f"(model version {self.model_version}, {self.candidate})"
-        )
-
-
-def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | None:
-    """The champion, loaded after its checksum is verified; None when no version holds the alias."""
-    from governance.pipeline import load_scoring_model
-
-    try:
-        return load_scoring_model(config)
-    except ConfigError as exc:
-        if any("no version with the alias" in p.message for p in exc.problems):
-            return None
-        raise
-
-
-def _score(
-    champion: tuple[ResolvedModel, ScoringModel] | None, dataset: Dataset, pseudonym: str
-) -> tuple[Score | None, str | None]:
-    """The account's score in the prepared data, or None and why."""
-    from governance.pipeline import check_features
-
-    if champion is None:
-        return None, "no model is champion yet, so the account has no current score"
-    found = np.flatnonzero(dataset.pseudonyms == pseudonym)
-    if len(found) != 1:
-        return None, "the account is excluded from scoring (see its status)"
-    resolved, model = champion
-    check_features(model, dataset, resolved)
-    scores = np.asarray(model.scores(dataset.X, dataset.sensitive), dtype=np.float64)
-    own = float(scores[int(found[0])])
-    percentile = 100.0 * float(np.mean(scores < own))
-    return (
-        Score(
-            score=own,
-            percentile=percentile,
-            accounts=len(scores),
-            model_version=resolved.version,
-            candidate=resolved.candidate,
-        ),
-        None,
-    )
-
-
-# ---------------------------------------------------------------- access
-
-
-@dataclass(frozen=True)
-class AccessReport:
-    """A data-subject access report (``governance.access/1``), keyed by pseudonym."""
-
-    document: Mapping[str, Any]
-    entry: Entry
-
-    @property
-    def pseudonym(self) -> str:
-        """The account's pseudonym."""
-        return str(self.document["account"]["pseudonym"])
-
-    def to_dict(self) -> dict[str, Any]:
-        """The document."""
-        return dict(self.document)
-
-
-def _status(state: SubjectState, pseudonym: str, consent_reason: str | None) -> tuple[str, str]:
-    if pseudonym in state.erased:
-        return "erased", f"erased on {state.erased[pseudonym]}: excluded from every use since"
-    if pseudonym in state.withdrawn:
-        return "consent_withdrawn", f"consent withdrawn on {state.withdrawn[pseudonym]}: excluded from every use since"
-    if consent_reason is not None:
-        return "excluded", f"not used: {consent_reason.replace('_', ' ')}"
-    return "active", "used for training, auditing and scoring"
-
-
-def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any], str | None]:
-    """The account's consent facts from the source, and why it is excluded (None: valid consent)."""
-    spec = config.data.consent
-    one = account.frame.iloc[[account.position]].reset_index(drop=True)
-    keep, excluded = consent_mask(one, config)
-    reason = None if bool(keep[0]) else next(iter(excluded), "consent_not_valid")
-    facts: dict[str, Any] = {
-        "given": _consent_given(one[spec.column]) if spec.column in one.columns else None,
-        "recorded_at": _plain(account.row.get(spec.timestamp_column)) if spec.timestamp_column else None,
-        "lawful_basis": _plain(account.row.get(spec.lawful_basis_column)) if spec.lawful_basis_column else None,
-        "accepted_lawful_bases": list(spec.accepted_lawful_bases),
-        "valid": reason is None,
-        "reason_not_valid": reason,
-    }
-    return facts, reason
-
-
-def _consent_given(column: pd.Series) -> bool | None:
-    """The consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
-    from governance.data import _as_bool
-
-    value, known = _as_bool(column)
-    return bool(value.iloc[0]) if bool(known.iloc[0]) else None
-
-
-def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> list[dict[str, Any]]:
-    """The declared fields held on the account, with the corrections applied and what each is used for."""
-    corrections = state.corrections.get(account.pseudonym, {})
-    held: list[dict[str, Any]] = []
-    for feature in config.features:
-        value = account.row.get(feature.name)
-        corrected = feature.name in corrections
-        held.append(
-            {
-                "field": feature.name,
-                "role": "model feature",
-                "value": _plain(corrections[feature.name][0] if corrected else value),
-                "corrected": corrected,
-                "used_for": "scoring (an input of the model)",
-                "justification": feature.justification,
-            }
-        )
-    for attribute in config.sensitive.attributes:
-        value = account.row.get(attribute.name)
-        corrected = attribute.name in corrections
-        held.append(
-            {
-                "field": attribute.name,
-                "role": "sensitive attribute",
-                "value": _plain(corrections[attribute.name][0] if corrected else value),
-                "corrected": corrected,
-                "used_for": "fairness audits only: never an input of the model, never a reason for a score",
-                "justification": "to check that the scores treat groups of accounts fairly",
-            }
-        )
-    held.append(
-        {
-            "field": config.data.label,
-            "role": "recorded outcome",
-            "value": _plain(account.row.get(config.data.label)),
-            "corrected": False,
-            "used_for": "training and auditing (what the model learns to predict)",
-            "justification": "whether the account bought: the outcome the score predicts",
-        }
-    )
-    return held
-
-
-def _training_use(
-    config: GovernanceConfig, pseudonym: str, state: SubjectState, current: Dataset
-) -> list[dict[str, Any]]:
-    """For each registered version: whether the account was in its data, and on which side of the split.
-
-    A version's data is replayed (the configured file with the ledger entries recorded before
-    the version's run started); only when its fingerprint equals the version's recorded
-    ``data.sha256`` is the answer known, otherwise it is ``unknown`` (the file changed since).
-    ``current`` is the data with every entry of ``state`` applied: the replay of a version trained
-    after the latest entry, so it is not prepared again.
-    """
-    from governance.registry import version_history
-
-    versions = version_history(
-        tracking_uri(config),
-        registered_model=config.mlflow.registered_model,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    names = {0: "train", 1: "validation", 2: "test"}
-    # A version's data is the file with the ledger entries recorded before it was trained: prepare
-    # it once per number of such entries (usually once), and compare fingerprints.
-    times = sorted(e.at for e in state.entries)
-
-    def side(dataset: Dataset) -> tuple[str, str]:
-        found = np.flatnonzero(dataset.pseudonyms == pseudonym)
-        return dataset.fingerprint, names[int(dataset.split[found[0]])] if len(found) == 1 else "not used"
-
-    prepared: dict[int, tuple[str, str] | None] = {len(times): side(current)}
-    replayed: dict[str, str] = {}
-    for facts in versions:
-        if not facts.data_sha256 or facts.trained_at is None or facts.data_sha256 in replayed:
-            continue
-        applied = bisect_right(times, stamp(facts.trained_at))
-        if applied not in prepared:
-            try:
-                prepared[applied] = side(prepare(config, as_of=facts.trained_at))
-            except DataValidationError:
-                prepared[applied] = None
-        known = prepared[applied]
-        if known is not None and known[0] == facts.data_sha256:
-            replayed[facts.data_sha256] = known[1]
-    rows: list[dict[str, Any]] = []
-    for facts in versions:
-        used = replayed.get(facts.data_sha256)
-        rows.append(
-            {
-                "model_version": facts.version,
-                "candidate": facts.candidate,
-                "trained_at": None if facts.trained_at is None else _stamp(facts.trained_at),
-                "aliases": list(facts.aliases),
-                "verdict": facts.verdict,
-                "used": used if used is not None else "unknown",
-                "meaning": _USE_MEANING[used if used is not None else "unknown"],
-            }
-        )
-    return rows
-
-
-_USE_MEANING: Final = {
-    "train": "the model learned from the account's data",
-    "validation": "the account's data was used to choose between models, not to fit this one",
-    "test": "the account's data was used to audit the model (performance and fairness), not to fit it",
-    "not used": "the account's data was not used (no valid consent, or excluded at the time)",
-    "unknown": "cannot be told: the data file changed since this version was trained",
-}
-
-
-def access(
-    config: GovernanceConfig,
-    account_id: str,
-    *,
-    now: datetime | None = None,
-) -> AccessReport:
-    """What is held on one account and why it got its score; recorded in the ledger as an ``access`` entry.
-
-    Parameters
-    ----------
-    config
-        The validated config (data, ledger, registered model).
-    account_id
-        The identifier as the requester knows it; pseudonymized at once, never stored.
-    now
-        The report's time (default: now, UTC).
-
-    Raises
-    ------
-    ConfigError
-        (exit 2) No ledger configured.
-    DataValidationError
-        (exit 2) No account has this identifier.
-    PrivacyError
-        (exit 4) The ledger fails verification; the champion's files fail their checksum.
-    RegistryError
-        (exit 3) MLflow or the ledger's files cannot be reached.
-    """
-    ledger = _ledger_path(config)
-    secret = _secret(config)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    account = _find(config, account_id, secret)
-    state = read_state(ledger, secret=secret)
-    consent, reason = _consent(config, account)
-    status, status_text = _status(state, account.pseudonym, reason)
-    document: dict[str, Any] = {
-        "schema": ACCESS_SCHEMA,
-        "generated_at": _stamp(moment),
-        "account": {
-            "pseudonym": account.pseudonym,
-            "note": "the account is named here by its keyed pseudonym; its identifier is neither stored nor shown",
-        },
-        "controller": {"owner": config.purpose.owner, "contact": config.purpose.contact},
-        "purpose": {"intended_use": config.purpose.intended_use, "out_of_scope": list(config.purpose.out_of_scope)},
-        "status": status,
-        "status_text": status_text,
-    }
-    if status == "erased":
-        document.update(
-            {
-                "consent": None,
-                "held": [],
-                "held_note": "the account was erased: no value of it is used or reported any more",
-                "training": [],
-                "score": None,
-                "score_note": "erased accounts are not scored",
-            }
-        )
-    else:
-        document["consent"] = {**consent, "withdrawn_at": state.withdrawn.get(account.pseudonym)}
-        document["held"] = _held(config, account, state)
-        document["held_note"] = (
-            "Only the declared fields are listed; the columns "
-            + ", ".join(config.data.pii_columns or ("(none)",))
-            + " are personal data the tool drops on loading and never uses or shows"
-        )
-        current = prepare(config, subjects=state)  # the ledger was verified and read just above
-        document["training"] = _training_use(config, account.pseudonym, state, current)
-        document["score"], document["score_note"] = _access_score(config, account.pseudonym, status, current)
-    document["rights"] = [
-        "correct a value: governance subject correct ID --set FIELD=VALUE --reason TEXT",
-        "withdraw consent: governance subject withdraw-consent ID",
-        "erasure: governance subject erase ID --reason TEXT",
-        f"contest the score or give feedback: {config.purpose.contact or 'the model owner'}",
-    ]
-    entry = append(ledger, secret=secret, kind="access", pseudonym=account.pseudonym, at=moment)
-    document["history"] = [e.summary() for e in (*state.history(account.pseudonym), entry)]
-    return AccessReport(document=document, entry=entry)
-
-
-def _access_score(
-    config: GovernanceConfig, pseudonym: str, status: str, dataset: Dataset
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The champion's score, percentile and reason codes for an active account."""
-    from governance.explain import explain_account
-    from governance.pipeline import check_features
-
-    if status != "active":
-        return None, "the account is excluded from scoring (see its status)"
-    champion = _champion(config)
-    if champion is None:
-        return None, "no model is champion yet, so the account has no current score"
-    resolved, model = champion
-    check_features(model, dataset, resolved)
-    explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
-    return (
-        {
-            "model_version": resolved.version,
-            "candidate": resolved.candidate,
-            "score": explanation.score,
-            "percentile": explanation.percentile,
-            "accounts": explanation.accounts,
-            "text": explanation.score_text,
-            "reasons": [r.to_dict() for r in explanation.reasons],
-            "reasons_note": "each reason is one feature's contribution (SHAP, in log-odds) to the score; sensitive "
-            "attributes are never reasons",
-        },
-        None,
-    )
 
 
 # ---------------------------------------------------------------- rectification
 
 
 def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """``FIELD=VALUE`` texts as a mapping; every malformed or repeated one is reported at once.
+    """Parse ``FIELD=VALUE`` texts into a mapping; every malformed or repeated one is reported at once.
+
+    Parameters
+    ----------
+    assignments
+        Texts such as ``employee_count=42``.
+
+    Returns
+    -------
+    dict of str to str
+        Field name to its new value, as text.
 
     Raises
     ------
@@ -629,7 +188,13 @@ class Correction:
     note: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (the field names, never the values)."""
+        """Return the correction as plain data (the field names, never the values).
+
+        Returns
+        -------
+        dict
+            The correction as JSON-ready data (the field names, never the values).
+        """
         return {
             "pseudonym": self.pseudonym,
             "ledger_entry": self.entry.seq,
@@ -663,6 +228,11 @@ def correct(
         Why (recorded in the ledger's vault; must not name the account).
     now
         When (default: now).
+
+    Returns
+    -------
+    Correction
+        The entry recorded, the fields changed and the scores before and after.
 
     Raises
     ------
@@ -715,7 +285,13 @@ class Request:
     feedback_updated: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
+        """Return the request as plain data.
+
+        Returns
+        -------
+        dict
+            The request as JSON-ready data.
+        """
         return {
             "pseudonym": self.pseudonym,
             "kind": self.kind,
@@ -750,6 +326,22 @@ def erase(config: GovernanceConfig, account_id: str, *, reason: str, now: dateti
 
     An account already erased is not recorded twice (``entry`` None, ``earlier`` its date).
 
+    Parameters
+    ----------
+    config
+        The validated config.
+    account_id
+        The identifier as the requester knows it; pseudonymized at once, never stored.
+    reason
+        Why (recorded in the ledger's vault; must not name the account).
+    now
+        When (default: now).
+
+    Returns
+    -------
+    Request
+        The entry recorded (None when the account was erased before), the reports removed and the cards updated.
+
     Raises
     ------
     ConfigError
@@ -781,6 +373,22 @@ def withdraw_consent(
 ) -> Request:
     """Record a consent withdrawal: the account is excluded from all later training, scoring and reports.
 
+    Parameters
+    ----------
+    config
+        The validated config.
+    account_id
+        The identifier as the requester knows it; pseudonymized at once, never stored.
+    reason
+        Why, optionally (recorded in the ledger's vault; must not name the account).
+    now
+        When (default: now).
+
+    Returns
+    -------
+    Request
+        The entry recorded (None when recorded before) and the reports removed.
+
     Raises
     ------
     ConfigError, DataValidationError, PrivacyError
@@ -810,132 +418,22 @@ def withdraw_consent(
     return Request(account.pseudonym, "withdraw_consent", entry, None, removed)
 
 
-# ---------------------------------------------------------------- feedback
-
-
-@dataclass(frozen=True)
-class FeedbackOutcome:
-    """What :func:`add_feedback` recorded and where the card shows it."""
-
-    entry: Entry
-    version: int
-    items: int
-    card_sha256: str
-    card_files: tuple[str, ...]
-
-
-def _items(state: SubjectState, version: int) -> list[dict[str, Any]]:
-    """The card's ``feedback.items`` for one version, oldest first (texts of erased accounts purged)."""
-    return [
-        {
-            "id": f"F{entry.seq}",
-            "text": text,
-            "at": entry.at,
-            "about_account": entry.pseudonym is not None,
-            "status": "open",
-        }
-        for entry, text in state.feedback
-        if entry.model_version == version
-    ]
-
-
-def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret: bytes) -> tuple[int, ...]:
-    """Make each version's card list exactly the ledger's feedback on it; re-render the local card files."""
-    from governance.pipeline import rerender_card
-    from governance.registry import record_feedback
-
-    state = read_state(_ledger_path(config), secret=secret)
-    done = []
-    for version in versions:
-        verified = record_feedback(
-            tracking_uri(config),
-            registered_model=config.mlflow.registered_model,
-            version=version,
-            items=_items(state, version),
-            timeout=config.mlflow.timeout_seconds,
-            retries=config.mlflow.max_retries,
-        )
-        rerender_card(config, verified)
-        done.append(version)
-    return tuple(done)
-
-
-def add_feedback(
-    config: GovernanceConfig,
-    *,
-    model_version: int,
-    text: str,
-    account_id: str | None = None,
-    now: datetime | None = None,
-) -> FeedbackOutcome:
-    """Record stakeholder feedback on a model version; the version's card lists it from now on.
-
-    The text is recorded in the ledger's vault (the entry commits to it) and the version's
-    card in the registry is updated (tag ``card.sha256`` moves to the new card; the audited
-    part is unchanged), then the local card files of the version are rendered again.
-
-    Raises
-    ------
-    ConfigError
-        (exit 2) No ledger configured; no such version; an empty or too long text.
-    DataValidationError
-        (exit 2) ``account_id`` given and no account has it.
-    PrivacyError
-        (exit 4) The text holds contact details or names the account; the ledger or the card fails verification.
-    RegistryError
-        (exit 3) MLflow cannot be reached.
-    """
-    from governance.pipeline import rerender_card
-    from governance.registry import record_feedback, verified_card
-
-    ledger = _ledger_path(config)
-    secret = _secret(config)
-    forbidden: list[str] = []
-    pseudonym = None
-    if account_id is not None:
-        account = _find(config, account_id, secret)
-        pseudonym, forbidden = account.pseudonym, _personal_values(config, account)
-    cleaned = check_text(text, what="--text", limit=MAX_FEEDBACK_CHARS, forbidden=forbidden)
-    uri = tracking_uri(config)
-    verified_card(  # the version exists and its card verifies, before anything is recorded
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    entry = append(
-        ledger,
-        secret=secret,
-        kind="feedback",
-        pseudonym=pseudonym,
-        model_version=model_version,
-        content={"text": cleaned},
-        at=now,
-    )
-    state = read_state(ledger, secret=secret)
-    items = _items(state, model_version)
-    card: VerifiedCard = record_feedback(
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        items=items,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    written = rerender_card(config, card)
-    return FeedbackOutcome(
-        entry=entry,
-        version=model_version,
-        items=len(items),
-        card_sha256=card.card_sha256,
-        card_files=() if written is None else tuple(str(p) for p in written),
-    )
-
-
 # ---------------------------------------------------------------- the ledger
 
 
 def verify_ledger(config: GovernanceConfig, *, expected_head: str | None = None) -> Verification:
-    """:func:`governance.ledger.verify` on the config's ledger with the config's key."""
+    """Verify the config's ledger with the config's key (:func:`governance.ledger.verify`).
+
+    Parameters
+    ----------
+    config
+        The validated config (its ledger and its key).
+    expected_head
+        The head hash the ledger must end with, when known.
+
+    Returns
+    -------
+    Verification
+        The outcome, naming the first bad entry.
+    """
     return verify(_ledger_path(config), secret=_secret(config), expected_head=expected_head)

@@ -6,9 +6,16 @@ from typing import Any
 import pytest
 import yaml
 
-from governance.config import DEVELOPMENT_KEY, load_config, pseudonym_key, tracking_uri
+from governance.config import (
+    DEVELOPMENT_KEY,
+    GovernanceConfig,
+    load_config,
+    pseudonym_key,
+    tracking_uri,
+    validate_config,
+)
 from governance.errors import ConfigError, PrivacyError
-from tests.conftest import DEFAULT_CONFIG, WriteConfig
+from tests.conftest import DEFAULT_CONFIG, TEST_KEY, WriteConfig
 
 DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "default.yaml"
 
@@ -187,11 +194,12 @@ def test_tracking_uri_with_password_is_refused(write_config: WriteConfig, monkey
     (problem,) = _problems(write_config(edit=edit))
     assert problem.startswith("mlflow.tracking_uri") and "password" in problem and "s3cret" not in problem
 
-    config = load_config(write_config())
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://bob:hunter2@mlflow.example.com")
+    config = load_config(write_config())
     with pytest.raises(PrivacyError, match="carries a password") as info:
         tracking_uri(config)
     assert "hunter2" not in str(info.value)
+    assert "hunter2" not in repr(config.environment)
 
 
 def test_tracking_uri_precedence_config_then_env_then_embedded(
@@ -200,12 +208,84 @@ def test_tracking_uri_precedence_config_then_env_then_embedded(
     config = load_config(write_config())
     assert tracking_uri(config) == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
-    assert tracking_uri(config) == "http://127.0.0.1:5999"
+    assert tracking_uri(load_config(write_config())) == "http://127.0.0.1:5999"
 
     def edit(raw: dict[str, Any]) -> None:
         raw["mlflow"]["tracking_uri"] = "http://127.0.0.1:5001"
 
     assert tracking_uri(load_config(write_config(edit=edit))) == "http://127.0.0.1:5001"
+
+
+def test_load_config_resolves_the_environment_variables(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    monkeypatch.setenv("GOVERNANCE_STRICT", "1")
+    config = load_config(write_config())
+    assert config.environment.tracking_uri == "http://127.0.0.1:5999" and config.environment.strict
+    assert tracking_uri(config) == "http://127.0.0.1:5999"
+    assert pseudonym_key(config).secret == TEST_KEY.encode()
+    given = load_config(write_config(), environ={"GOVERNANCE_PSEUDONYM_KEY": "another-key-0123456789abcdef"})
+    assert pseudonym_key(given).secret == b"another-key-0123456789abcdef"
+    assert given.environment.tracking_uri is None and not given.environment.strict
+
+
+def test_changing_the_environment_after_load_config_changes_nothing(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = load_config(write_config())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    monkeypatch.setenv("GOVERNANCE_PSEUDONYM_KEY", "short")
+    monkeypatch.setenv("GOVERNANCE_STRICT", "1")
+    assert tracking_uri(config) == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    key = pseudonym_key(config)
+    assert key.secret == TEST_KEY.encode() and not key.development_key
+    monkeypatch.delenv("GOVERNANCE_PSEUDONYM_KEY")
+    assert pseudonym_key(config.model_copy(update={"seed": 1})).secret == TEST_KEY.encode()
+
+
+def test_a_config_built_in_code_resolves_the_environment_once_at_first_use(
+    default_raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = validate_config(default_raw, base_dir=DEFAULT_CONFIG.parent)
+    monkeypatch.setenv("GOVERNANCE_PSEUDONYM_KEY", "set-after-building-0123456789")
+    assert pseudonym_key(config).secret == b"set-after-building-0123456789"
+    monkeypatch.delenv("GOVERNANCE_PSEUDONYM_KEY")
+    assert pseudonym_key(config).secret == b"set-after-building-0123456789"
+    assert pseudonym_key(GovernanceConfig.model_validate(config.model_dump())).development_key
+    given = validate_config(default_raw, base_dir=DEFAULT_CONFIG.parent, environ={"GOVERNANCE_STRICT": "1"})
+    with pytest.raises(PrivacyError, match="GOVERNANCE_PSEUDONYM_KEY is not set"):
+        pseudonym_key(given)
+
+
+def test_the_key_is_in_no_repr_dump_or_error_of_the_config(write_config: WriteConfig) -> None:
+    config = load_config(write_config())
+    for text in (
+        repr(config),
+        str(config),
+        config.model_dump_json(),
+        str(config.model_dump()),
+        repr(config.environment),
+    ):
+        assert TEST_KEY not in text
+    raw = yaml.safe_load(write_config().read_text())
+    raw["seed"] = "not a seed"
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw)
+    assert TEST_KEY not in str(info.value)
+
+
+def test_the_key_of_a_config_that_requires_one_is_refused_when_missing(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["data"]["require_pseudonym_key"] = True
+
+    monkeypatch.delenv("GOVERNANCE_PSEUDONYM_KEY")
+    config = load_config(write_config(edit=edit))
+    with pytest.raises(PrivacyError, match="GOVERNANCE_PSEUDONYM_KEY is not set"):
+        pseudonym_key(config)
+    assert pseudonym_key(config, require=False).development_key
 
 
 def test_pseudonym_key_from_env_is_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,7 +312,7 @@ def test_short_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         pseudonym_key()
 
 
-# ---------------------------------------------------------------- explanations (issue #5)
+# ---------------------------------------------------------------- explanations
 
 
 def test_derived_from_must_name_declared_features(write_config: WriteConfig) -> None:

@@ -1,0 +1,169 @@
+"""Building blocks shared by :mod:`governance.config` and :mod:`governance.policy`.
+
+The frozen section base of every config model, the YAML line index, and the
+formatting of problems: a YAML path with its line, pydantic's messages turned
+into "expected ..., found ...", and the allowed keys of an unknown one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from governance.errors import Problem
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+#: A problem found by a cross-field rule: its YAML path, the message and the fix.
+_Found = tuple[tuple[str | int, ...], str, str]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _unique(problems: Sequence[Problem]) -> list[Problem]:
+    """Drop repeated problems, keeping the first occurrence's order."""
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _format_loc(loc: Sequence[str | int]) -> str:
+    """Write a YAML path as ``a.b[0].c``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def _with_line(loc: Sequence[str | int], lines: Mapping[tuple[str | int, ...], int]) -> str:
+    """Write a YAML path with its line, or the line of the nearest mapping that holds it."""
+    key = tuple(loc)
+    if key in lines:
+        return f"{_format_loc(loc)} (line {lines[key]})"
+    while key and key not in lines:
+        key = key[:-1]
+    line = lines.get(key) if key else None
+    return _format_loc(loc) + (f" (in the mapping at line {line})" if line else "")
+
+
+def _short(value: Any) -> str:
+    """Repr a found value, cut at 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _pydantic_problem(
+    err: Mapping[str, Any],
+    lines: Mapping[tuple[str | int, ...], int],
+    *,
+    root: type[BaseModel],
+    prefix: tuple[str | int, ...] = (),
+) -> Problem:
+    """Turn one pydantic error of ``root`` into a problem located at ``prefix`` + its YAML path."""
+    # pydantic puts union / tagged members and function validators in the loc; keep the YAML path only
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
+    kind = err["type"]
+    where = _with_line([*prefix, *loc], lines)
+    if kind == "missing":
+        return Problem(where, "required key is missing", f"add `{loc[-1]}:`" if loc else "")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1], root=root)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"expected one of: {', '.join(allowed)}"
+        return Problem(where, f"unknown key `{loc[-1]}`", hint)
+    message = str(err["msg"])
+    if message.startswith("Input should be "):
+        message = "expected " + message[len("Input should be ") :]
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    else:
+        message = message[0].lower() + message[1:]
+    return Problem(where, f"{message}, found {_short(err.get('input'))}")
+
+
+def _allowed_keys(loc: Sequence[str | int], *, root: type[BaseModel]) -> list[str]:
+    """List the keys of the section at ``loc`` under ``root`` (empty when it is no section)."""
+    model = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """Find the pydantic model in a field's annotation (through unions, tuples, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map every YAML path to the 1-based line where its value starts."""
+    index: dict[tuple[str | int, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, str(key.value))
+                walk(value, sub)
+                index[sub] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _items(raw: Any, key: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Yield the mappings of the list ``raw[key]`` with their index, skipping anything else."""
+    seq = raw.get(key) if isinstance(raw, Mapping) else None
+    if isinstance(seq, list):
+        for i, item in enumerate(seq):
+            if isinstance(item, Mapping):
+                yield i, item
+
+
+def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """Return ``raw[key]`` when it is a mapping, else an empty one."""
+    value = raw.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _has_password(uri: str) -> bool:
+    """Tell whether a URI carries a password."""
+    try:
+        return urlsplit(uri).password is not None
+    except ValueError:
+        return False

@@ -1,0 +1,174 @@
+"""Stakeholder feedback on a registered model version, recorded in the data-subject ledger.
+
+:func:`add_feedback` records the text in the ledger's vault (the entry commits to it) and
+lists it on the version's card, in the registry and in the local card files. Feedback texts
+of an erased account are purged from the vault, and the cards listing them are updated
+(:func:`governance.subjects.erase`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from governance._subject_account import _find, _ledger_path, _personal_values, _secret
+from governance.config import GovernanceConfig, tracking_uri
+from governance.ledger import Entry, SubjectState, append, check_text, read_state
+
+if TYPE_CHECKING:
+    from governance.registry import VerifiedCard
+
+__all__ = ["MAX_FEEDBACK_CHARS", "FeedbackOutcome", "add_feedback"]
+
+MAX_FEEDBACK_CHARS: Final = 2000
+
+
+@dataclass(frozen=True)
+class FeedbackOutcome:
+    """What :func:`add_feedback` recorded and where the card shows it."""
+
+    entry: Entry
+    version: int
+    items: int
+    card_sha256: str
+    card_files: tuple[str, ...]
+
+
+def _items(state: SubjectState, version: int) -> list[dict[str, Any]]:
+    """List the card's ``feedback.items`` for one version, oldest first (texts of erased accounts purged)."""
+    return [
+        {
+            "id": f"F{entry.seq}",
+            "text": text,
+            "at": entry.at,
+            "about_account": entry.pseudonym is not None,
+            "status": "open",
+        }
+        for entry, text in state.feedback
+        if entry.model_version == version
+    ]
+
+
+def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret: bytes) -> tuple[int, ...]:
+    """Make each version's card list exactly the ledger's feedback on it; re-render the local card files."""
+    from governance.pipeline import rerender_card
+    from governance.registry import record_feedback
+
+    state = read_state(_ledger_path(config), secret=secret)
+    done = []
+    for version in versions:
+        verified = record_feedback(
+            tracking_uri(config),
+            registered_model=config.mlflow.registered_model,
+            version=version,
+            items=_items(state, version),
+            timeout=config.mlflow.timeout_seconds,
+            retries=config.mlflow.max_retries,
+        )
+        rerender_card(config, verified)
+        done.append(version)
+    return tuple(done)
+
+
+def add_feedback(
+    config: GovernanceConfig,
+    *,
+    model_version: int,
+    text: str,
+    account_id: str | None = None,
+    now: datetime | None = None,
+) -> FeedbackOutcome:
+    """Record stakeholder feedback on a model version; the version's card lists it from now on.
+
+    The text is recorded in the ledger's vault (the entry commits to it) and the version's
+    card in the registry is updated (tag ``card.sha256`` moves to the new card; the audited
+    part is unchanged), then the local card files of the version are rendered again.
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    model_version
+        The registered model version the feedback is about.
+    text
+        The feedback (recorded in the ledger's vault; must not hold contact details).
+    account_id
+        The account the feedback is about, if any; pseudonymized at once, never stored.
+    now
+        When (default: now).
+
+    Returns
+    -------
+    FeedbackOutcome
+        The entry recorded, the number of items on the card, its new sha256 and files.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) No ledger configured; no such version; an empty or too long text.
+    DataValidationError
+        (exit 2) ``account_id`` given and no account has it.
+    PrivacyError
+        (exit 4) The text holds contact details or names the account; the ledger or the card fails verification.
+    RegistryError
+        (exit 3) MLflow cannot be reached.
+    """
+    from governance.pipeline import rerender_card
+    from governance.registry import record_feedback
+
+    ledger = _ledger_path(config)
+    secret = _secret(config)
+    pseudonym, forbidden = _about(config, account_id, secret)
+    cleaned = check_text(text, what="--text", limit=MAX_FEEDBACK_CHARS, forbidden=forbidden)
+    uri = tracking_uri(config)
+    _check_version(config, uri, model_version)
+    entry = append(
+        ledger,
+        secret=secret,
+        kind="feedback",
+        pseudonym=pseudonym,
+        model_version=model_version,
+        content={"text": cleaned},
+        at=now,
+    )
+    state = read_state(ledger, secret=secret)
+    items = _items(state, model_version)
+    card: VerifiedCard = record_feedback(
+        uri,
+        registered_model=config.mlflow.registered_model,
+        version=model_version,
+        items=items,
+        timeout=config.mlflow.timeout_seconds,
+        retries=config.mlflow.max_retries,
+    )
+    written = rerender_card(config, card)
+    return FeedbackOutcome(
+        entry=entry,
+        version=model_version,
+        items=len(items),
+        card_sha256=card.card_sha256,
+        card_files=() if written is None else tuple(str(p) for p in written),
+    )
+
+
+def _about(config: GovernanceConfig, account_id: str | None, secret: bytes) -> tuple[str | None, list[str]]:
+    """Find the account feedback is about: its pseudonym and the personal values its text must not hold."""
+    if account_id is None:
+        return None, []
+    account = _find(config, account_id, secret)
+    return account.pseudonym, _personal_values(config, account)
+
+
+def _check_version(config: GovernanceConfig, uri: str, model_version: int) -> None:
+    """Check the version exists and its card verifies, before anything is recorded."""
+    from governance.registry import verified_card
+
+    verified_card(
+        uri,
+        registered_model=config.mlflow.registered_model,
+        version=model_version,
+        timeout=config.mlflow.timeout_seconds,
+        retries=config.mlflow.max_retries,
+    )

@@ -1,0 +1,445 @@
+"""The right of access: what is held on one account, and why it got its score.
+
+:func:`access` reports the declared fields held on the account (model features,
+audit-only sensitive attributes, the recorded outcome), its consent status and lawful
+basis, which registered model versions were trained with it and on which side of the
+split, its current score, percentile and reason codes from the champion, the purpose of
+the scoring, and the ledger's history of the account; the report is recorded in the
+ledger as an ``access`` entry. No other account's data: the percentile is the only
+figure that involves other accounts. :class:`Score` (the champion's score of one
+account) is shared with :func:`governance.subjects.correct`.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from governance._subject_account import _Account, _find, _ledger_path, _secret
+from governance.config import GovernanceConfig, tracking_uri
+from governance.data import consent_mask, prepare
+from governance.errors import ConfigError, DataValidationError
+from governance.ledger import Entry, SubjectState, append, read_state, stamp
+
+if TYPE_CHECKING:
+    from governance.data import Dataset
+    from governance.registry import ResolvedModel
+    from governance.train import ScoringModel
+
+__all__ = ["ACCESS_SCHEMA", "AccessReport", "Score", "access"]
+
+ACCESS_SCHEMA: Final = "governance.access/1"
+
+
+def _plain(value: Any) -> Any:
+    """Convert to a JSON-ready scalar (numpy and pandas scalars, missing values as None)."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- scoring with the champion
+
+
+@dataclass(frozen=True)
+class Score:
+    """An account's score from one model: the score, its percentile among the scored accounts, the model."""
+
+    score: float
+    percentile: float
+    accounts: int
+    model_version: int | None
+    candidate: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the score as plain data.
+
+        Returns
+        -------
+        dict
+            The score as JSON-ready data.
+        """
+        return {
+            "score": self.score,
+            "percentile": self.percentile,
+            "accounts": self.accounts,
+            "model_version": self.model_version,
+            "candidate": self.candidate,
+            "text": self.text,
+        }
+
+    @property
+    def text(self) -> str:
+        """The score in words."""
+        return (
+            f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} accounts "
+            f"(model version {self.model_version}, {self.candidate})"
+        )
+
+
+def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | None:
+    """Load the champion after its checksum is verified; None when no version holds the alias."""
+    from governance.pipeline import load_scoring_model
+
+    try:
+        return load_scoring_model(config)
+    except ConfigError as exc:
+        if any("no version with the alias" in p.message for p in exc.problems):
+            return None
+        raise
+
+
+def _score(
+    champion: tuple[ResolvedModel, ScoringModel] | None, dataset: Dataset, pseudonym: str
+) -> tuple[Score | None, str | None]:
+    """Find the account's score in the prepared data, or None and why."""
+    from governance.pipeline import check_features
+
+    if champion is None:
+        return None, "no model is champion yet, so the account has no current score"
+    found = np.flatnonzero(dataset.pseudonyms == pseudonym)
+    if len(found) != 1:
+        return None, "the account is excluded from scoring (see its status)"
+    resolved, model = champion
+    check_features(model, dataset, resolved)
+    scores = np.asarray(model.scores(dataset.X, dataset.sensitive), dtype=np.float64)
+    own = float(scores[int(found[0])])
+    percentile = 100.0 * float(np.mean(scores < own))
+    return (
+        Score(
+            score=own,
+            percentile=percentile,
+            accounts=len(scores),
+            model_version=resolved.version,
+            candidate=resolved.candidate,
+        ),
+        None,
+    )
+
+
+# ---------------------------------------------------------------- access
+
+
+@dataclass(frozen=True)
+class AccessReport:
+    """A data-subject access report (``governance.access/1``), keyed by pseudonym."""
+
+    document: Mapping[str, Any]
+    entry: Entry
+
+    @property
+    def pseudonym(self) -> str:
+        """The account's pseudonym."""
+        return str(self.document["account"]["pseudonym"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the access report's document.
+
+        Returns
+        -------
+        dict
+            The access report as JSON-ready data.
+        """
+        return dict(self.document)
+
+
+def _status(state: SubjectState, pseudonym: str, consent_reason: str | None) -> tuple[str, str]:
+    if pseudonym in state.erased:
+        return "erased", f"erased on {state.erased[pseudonym]}: excluded from every use since"
+    if pseudonym in state.withdrawn:
+        return "consent_withdrawn", f"consent withdrawn on {state.withdrawn[pseudonym]}: excluded from every use since"
+    if consent_reason is not None:
+        return "excluded", f"not used: {consent_reason.replace('_', ' ')}"
+    return "active", "used for training, auditing and scoring"
+
+
+def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any], str | None]:
+    """Read the account's consent facts from the source, and why it is excluded (None: valid consent)."""
+    spec = config.data.consent
+    one = account.frame.iloc[[account.position]].reset_index(drop=True)
+    keep, excluded = consent_mask(one, config)
+    reason = None if bool(keep[0]) else next(iter(excluded), "consent_not_valid")
+    facts: dict[str, Any] = {
+        "given": _consent_given(one[spec.column]) if spec.column in one.columns else None,
+        "recorded_at": _plain(account.row.get(spec.timestamp_column)) if spec.timestamp_column else None,
+        "lawful_basis": _plain(account.row.get(spec.lawful_basis_column)) if spec.lawful_basis_column else None,
+        "accepted_lawful_bases": list(spec.accepted_lawful_bases),
+        "valid": reason is None,
+        "reason_not_valid": reason,
+    }
+    return facts, reason
+
+
+def _consent_given(column: pd.Series) -> bool | None:
+    """Read the consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
+    from governance.data_checks import _as_bool
+
+    value, known = _as_bool(column)
+    return bool(value.iloc[0]) if bool(known.iloc[0]) else None
+
+
+def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> list[dict[str, Any]]:
+    """List the declared fields held on the account, with the corrections applied and what each is used for."""
+    corrections = state.corrections.get(account.pseudonym, {})
+    held: list[dict[str, Any]] = []
+    for feature in config.features:
+        value = account.row.get(feature.name)
+        corrected = feature.name in corrections
+        held.append(
+            {
+                "field": feature.name,
+                "role": "model feature",
+                "value": _plain(corrections[feature.name][0] if corrected else value),
+                "corrected": corrected,
+                "used_for": "scoring (an input of the model)",
+                "justification": feature.justification,
+            }
+        )
+    for attribute in config.sensitive.attributes:
+        value = account.row.get(attribute.name)
+        corrected = attribute.name in corrections
+        held.append(
+            {
+                "field": attribute.name,
+                "role": "sensitive attribute",
+                "value": _plain(corrections[attribute.name][0] if corrected else value),
+                "corrected": corrected,
+                "used_for": "fairness audits only: never an input of the model, never a reason for a score",
+                "justification": "to check that the scores treat groups of accounts fairly",
+            }
+        )
+    held.append(
+        {
+            "field": config.data.label,
+            "role": "recorded outcome",
+            "value": _plain(account.row.get(config.data.label)),
+            "corrected": False,
+            "used_for": "training and auditing (what the model learns to predict)",
+            "justification": "whether the account bought: the outcome the score predicts",
+        }
+    )
+    return held
+
+
+def _training_use(
+    config: GovernanceConfig, pseudonym: str, state: SubjectState, current: Dataset
+) -> list[dict[str, Any]]:
+    """For each registered version: whether the account was in its data, and on which side of the split.
+
+    A version's data is replayed (the configured file with the ledger entries recorded before
+    the version's run started); only when its fingerprint equals the version's recorded
+    ``data.sha256`` is the answer known, otherwise it is ``unknown`` (the file changed since).
+    ``current`` is the data with every entry of ``state`` applied: the replay of a version trained
+    after the latest entry, so it is not prepared again.
+    """
+    from governance.registry import version_history
+
+    versions = version_history(
+        tracking_uri(config),
+        registered_model=config.mlflow.registered_model,
+        timeout=config.mlflow.timeout_seconds,
+        retries=config.mlflow.max_retries,
+    )
+    names = {0: "train", 1: "validation", 2: "test"}
+    # A version's data is the file with the ledger entries recorded before it was trained: prepare
+    # it once per number of such entries (usually once), and compare fingerprints.
+    times = sorted(e.at for e in state.entries)
+
+    def side(dataset: Dataset) -> tuple[str, str]:
+        found = np.flatnonzero(dataset.pseudonyms == pseudonym)
+        return dataset.fingerprint, names[int(dataset.split[found[0]])] if len(found) == 1 else "not used"
+
+    prepared: dict[int, tuple[str, str] | None] = {len(times): side(current)}
+    replayed: dict[str, str] = {}
+    for facts in versions:
+        if not facts.data_sha256 or facts.trained_at is None or facts.data_sha256 in replayed:
+            continue
+        applied = bisect_right(times, stamp(facts.trained_at))
+        if applied not in prepared:
+            try:
+                prepared[applied] = side(prepare(config, as_of=facts.trained_at))
+            except DataValidationError:
+                prepared[applied] = None
+        known = prepared[applied]
+        if known is not None and known[0] == facts.data_sha256:
+            replayed[facts.data_sha256] = known[1]
+    rows: list[dict[str, Any]] = []
+    for facts in versions:
+        used = replayed.get(facts.data_sha256)
+        rows.append(
+            {
+                "model_version": facts.version,
+                "candidate": facts.candidate,
+                "trained_at": None if facts.trained_at is None else _stamp(facts.trained_at),
+                "aliases": list(facts.aliases),
+                "verdict": facts.verdict,
+                "used": used if used is not None else "unknown",
+                "meaning": _USE_MEANING[used if used is not None else "unknown"],
+            }
+        )
+    return rows
+
+
+_USE_MEANING: Final = {
+    "train": "the model learned from the account's data",
+    "validation": "the account's data was used to choose between models, not to fit this one",
+    "test": "the account's data was used to audit the model (performance and fairness), not to fit it",
+    "not used": "the account's data was not used (no valid consent, or excluded at the time)",
+    "unknown": "cannot be told: the data file changed since this version was trained",
+}
+
+
+def access(
+    config: GovernanceConfig,
+    account_id: str,
+    *,
+    now: datetime | None = None,
+) -> AccessReport:
+    """Report what is held on one account and why it got its score; recorded in the ledger as an ``access`` entry.
+
+    Parameters
+    ----------
+    config
+        The validated config (data, ledger, registered model).
+    account_id
+        The identifier as the requester knows it; pseudonymized at once, never stored.
+    now
+        The report's time (default: now, UTC).
+
+    Returns
+    -------
+    AccessReport
+        The report, also recorded in the ledger.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) No ledger configured.
+    DataValidationError
+        (exit 2) No account has this identifier.
+    PrivacyError
+        (exit 4) The ledger fails verification; the champion's files fail their checksum.
+    RegistryError
+        (exit 3) MLflow or the ledger's files cannot be reached.
+    """
+    ledger = _ledger_path(config)
+    secret = _secret(config)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    account = _find(config, account_id, secret)
+    state = read_state(ledger, secret=secret)
+    consent, reason = _consent(config, account)
+    status, status_text = _status(state, account.pseudonym, reason)
+    document: dict[str, Any] = {
+        "schema": ACCESS_SCHEMA,
+        "generated_at": _stamp(moment),
+        "account": {
+            "pseudonym": account.pseudonym,
+            "note": "the account is named here by its keyed pseudonym; its identifier is neither stored nor shown",
+        },
+        "controller": {"owner": config.purpose.owner, "contact": config.purpose.contact},
+        "purpose": {"intended_use": config.purpose.intended_use, "out_of_scope": list(config.purpose.out_of_scope)},
+        "status": status,
+        "status_text": status_text,
+    }
+    if status == "erased":
+        document.update(_erased())
+    else:
+        document.update(_held_and_used(config, account, state, status, consent))
+    document["rights"] = [
+        "correct a value: governance subject correct ID --set FIELD=VALUE --reason TEXT",
+        "withdraw consent: governance subject withdraw-consent ID",
+        "erasure: governance subject erase ID --reason TEXT",
+        f"contest the score or give feedback: {config.purpose.contact or 'the model owner'}",
+    ]
+    entry = append(ledger, secret=secret, kind="access", pseudonym=account.pseudonym, at=moment)
+    document["history"] = [e.summary() for e in (*state.history(account.pseudonym), entry)]
+    return AccessReport(document=document, entry=entry)
+
+
+def _erased() -> dict[str, Any]:
+    """Say what an access report holds about an erased account: nothing is used or reported any more."""
+    return {
+        "consent": None,
+        "held": [],
+        "held_note": "the account was erased: no value of it is used or reported any more",
+        "training": [],
+        "score": None,
+        "score_note": "erased accounts are not scored",
+    }
+
+
+def _held_and_used(
+    config: GovernanceConfig, account: _Account, state: SubjectState, status: str, consent: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the report's consent, held fields, training use and score of an account not erased."""
+    held = _held(config, account, state)
+    current = prepare(config, subjects=state)  # the ledger was verified and read by the caller
+    training = _training_use(config, account.pseudonym, state, current)
+    score, score_note = _access_score(config, account.pseudonym, status, current)
+    return {
+        "consent": {**consent, "withdrawn_at": state.withdrawn.get(account.pseudonym)},
+        "held": held,
+        "held_note": (
+            "Only the declared fields are listed; the columns "
+            + ", ".join(config.data.pii_columns or ("(none)",))
+            + " are personal data the tool drops on loading and never uses or shows"
+        ),
+        "training": training,
+        "score": score,
+        "score_note": score_note,
+    }
+
+
+def _access_score(
+    config: GovernanceConfig, pseudonym: str, status: str, dataset: Dataset
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Score an active account with the champion: score, percentile and reason codes."""
+    from governance.explain import explain_account
+    from governance.pipeline import check_features
+
+    if status != "active":
+        return None, "the account is excluded from scoring (see its status)"
+    champion = _champion(config)
+    if champion is None:
+        return None, "no model is champion yet, so the account has no current score"
+    resolved, model = champion
+    check_features(model, dataset, resolved)
+    explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
+    return (
+        {
+            "model_version": resolved.version,
+            "candidate": resolved.candidate,
+            "score": explanation.score,
+            "percentile": explanation.percentile,
+            "accounts": explanation.accounts,
+            "text": explanation.score_text,
+            "reasons": [r.to_dict() for r in explanation.reasons],
+            "reasons_note": "each reason is one feature's contribution (SHAP, in log-odds) to the score; sensitive "
+            "attributes are never reasons",
+        },
+        None,
+    )
