@@ -100,7 +100,7 @@ class _Bins:
         return len(self.labels) + 2 if self.categorical else len(self.edges) + 2
 
     def codes(self, values: pd.Series) -> np.ndarray:
-        """The bin of every value: 0 for a missing value, then the value bins."""
+        """Return the bin of every value: 0 for a missing value, then the value bins."""
         if self.categorical:
             text = values.astype("string")
             missing = text.isna().to_numpy()
@@ -143,7 +143,7 @@ def _psi(reference_codes: np.ndarray, new_codes: np.ndarray, count: int) -> floa
 
 
 def sampling_noise(bins: int, n_reference: int, n_new: int, *, level: float = NOISE_LEVEL) -> float:
-    """The PSI two samples of these sizes from one distribution exceed with probability ``1 - level``.
+    """Return the PSI two samples of these sizes from one distribution exceed with probability ``1 - level``.
 
     PSI is the symmetric (Jeffreys) divergence of the two histograms; under no drift
     ``PSI * n_reference * n_new / (n_reference + n_new)`` is asymptotically chi-squared
@@ -249,12 +249,28 @@ def drift_report(
     batch_scores: np.ndarray,
     config: GovernanceConfig,
 ) -> dict[str, Any]:
-    """PSI of every feature and of the score, overall and within each group of each sensitive attribute,
-    and of each attribute's group shares, between the reference (the training split) and the batch.
+    """Measure the drift (PSI) between the reference (the training split) and the batch.
 
-    Groups with fewer than ``sensitive.min_group_size`` accounts on either side get no value
-    (``insufficient_data``); groups below ``sensitive.publish_min_group_size`` are not published
-    with their counts.
+    The PSI of every feature and of the score, overall and within each group of each
+    sensitive attribute, and of each attribute's group shares. Groups with fewer than
+    ``sensitive.min_group_size`` accounts on either side get no value
+    (``insufficient_data``); groups below ``sensitive.publish_min_group_size`` are not
+    published with their counts.
+
+    Parameters
+    ----------
+    reference, batch
+        The prepared reference data (its training split is used) and the new batch.
+    reference_scores, batch_scores
+        The champion's scores of the reference's training split and of the batch.
+    config
+        The validated config (``monitor`` bins and bounds, group sizes).
+
+    Returns
+    -------
+    dict
+        ``overall``, ``groups``, ``composition``, ``worst`` and the counts of moderate
+        and significant drifts, with the method's parameters.
     """
     spec = config.monitor
     train = reference.train
@@ -310,7 +326,7 @@ def _judged(
     rows: tuple[np.ndarray, np.ndarray],
     config: GovernanceConfig,
 ) -> Drift:
-    """The drift of one feature on some rows of each side; none below the minimum group size."""
+    """Measure the drift of one feature on some rows of each side; none below the minimum group size."""
     spec = config.monitor
     ref_rows, new_rows = rows
     n_ref, n_new = len(ref_rows), len(new_rows)
@@ -336,7 +352,7 @@ def _judged(
 def _composition(
     attribute: str, ref_groups: np.ndarray, new_groups: np.ndarray, config: GovernanceConfig
 ) -> dict[str, Any]:
-    """The drift of one attribute's group shares; shares of unpublished groups are left out."""
+    """Measure the drift of one attribute's group shares; shares of unpublished groups are left out."""
     spec = config.monitor
     value = round(population_stability_index(pd.Series(ref_groups), pd.Series(new_groups), categorical=True), 6)
     groups_noise = sampling_noise(len(set(ref_groups) | set(new_groups)), len(ref_groups), len(new_groups))
@@ -510,70 +526,35 @@ def monitor(
     RegistryError
         (exit 3) MLflow cannot be reached or written.
     """
-    from governance.card import card_figures, card_policy
+    from governance.card import card_figures
     from governance.config import tracking_uri
-    from governance.data import prepare
-    from governance.pipeline import audit_scores, check_features, load_scoring_model
-    from governance.registry import verified_card
 
     def step(done: int) -> None:
         if progress is not None:
             progress("monitor", done, 6)
 
-    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    uri = tracking_uri(config)
-    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
+    created, uri = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0), tracking_uri(config)
     step(0)
-    champion = verified_card(uri, registered_model=config.mlflow.registered_model, timeout=timeout, retries=retries)
-    resolved, model = load_scoring_model(config, model_version=champion.version)
-    policy = card_policy(champion.card)
-    step(1)
-    batch = prepare(config, path=data)
-    reference = prepare(config)
-    check_features(model, batch, resolved)
-    step(2)
-    batch_scores = np.asarray(model.scores(batch.X, batch.sensitive), dtype=np.float64)
-    reference_scores = np.asarray(model.scores(reference.train.X, reference.train.sensitive), dtype=np.float64)
-    step(3)
-    report = audit_scores(config, batch.y, batch_scores, batch.sensitive)
-    drift = drift_report(reference, batch, reference_scores=reference_scores, batch_scores=batch_scores, config=config)
+    champion, policy, scored = _load_champion(config, uri, data, step)
+    batch, _, batch_scores, _ = scored
+    card, report, drift = _batch_card(config, champion, scored, created=created, policy=policy, data=data)
     step(4)
-    card = monitoring_card(
-        champion,
-        report,
-        batch,
-        config=config,
-        drift=drift,
-        created=created,
-        valid_for_days=policy.valid_for_days,
-        batch_name=Path(data).name,
-    )
     card, gate, monitoring = _gated(card, champion, policy, created)
     folder = _monitoring_folder(config, created, champion.version)
     step(5)
     figures = card_figures(config, report, y=batch.y, scores=batch_scores, sensitive=batch.sensitive)
     writer = _Writer(card, monitoring, folder, figures)
-    final = writer.write(None)
-    result, final, run_id = _record(
-        config, uri, champion, batch, gate, writer, final, report=report, drift=drift, demote=demote, policy=policy
+    outcome = _record(
+        config, uri, champion, batch, gate, writer, report=report, drift=drift, demote=demote, policy=policy
     )
     step(6)
-    return MonitorOutcome(
-        verdict=gate.verdict,
-        gate=gate,
-        version=champion.version,
-        candidate=champion.candidate,
-        folder=folder,
-        run_id=run_id,
-        demotion=result,
-        document=dict(final.monitoring or {}),
-    )
+    return outcome
 
 
 def _gated(
     card: ModelCard, champion: VerifiedCard, policy: PolicySpec, created: datetime
 ) -> tuple[ModelCard, GateReport, dict[str, Any]]:
-    """The monitoring card gated with the champion card's policy, and its ``monitoring`` block with the comparison."""
+    """Gate the monitoring card with the champion card's policy, and its ``monitoring`` block with the comparison."""
     from governance.gate import evaluate
 
     gate = evaluate(card.to_dict(), policy, today=created.date())
@@ -585,6 +566,58 @@ def _gated(
     if expires and expires < created.date().isoformat():
         monitoring["champion_card_expired"] = True
     return card, gate, monitoring
+
+
+def _load_champion(
+    config: GovernanceConfig, uri: str, data: str | Path, step: Callable[[int], None]
+) -> tuple[VerifiedCard, PolicySpec, tuple[Dataset, Dataset, np.ndarray, np.ndarray]]:
+    """Verify and load the champion, prepare the batch and the reference, and score both."""
+    from governance.card import card_policy
+    from governance.data import prepare
+    from governance.pipeline import check_features, load_scoring_model
+    from governance.registry import verified_card
+
+    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
+    champion = verified_card(uri, registered_model=config.mlflow.registered_model, timeout=timeout, retries=retries)
+    resolved, model = load_scoring_model(config, model_version=champion.version)
+    policy = card_policy(champion.card)
+    step(1)
+    batch = prepare(config, path=data)
+    reference = prepare(config)
+    check_features(model, batch, resolved)
+    step(2)
+    batch_scores = np.asarray(model.scores(batch.X, batch.sensitive), dtype=np.float64)
+    reference_scores = np.asarray(model.scores(reference.train.X, reference.train.sensitive), dtype=np.float64)
+    step(3)
+    return champion, policy, (batch, reference, batch_scores, reference_scores)
+
+
+def _batch_card(
+    config: GovernanceConfig,
+    champion: VerifiedCard,
+    scored: tuple[Dataset, Dataset, np.ndarray, np.ndarray],
+    *,
+    created: datetime,
+    policy: PolicySpec,
+    data: str | Path,
+) -> tuple[ModelCard, AuditReport, dict[str, Any]]:
+    """Audit the batch, measure its drift, and re-issue the champion's card on it (ungated)."""
+    from governance.pipeline import audit_scores
+
+    batch, reference, batch_scores, reference_scores = scored
+    report = audit_scores(config, batch.y, batch_scores, batch.sensitive)
+    drift = drift_report(reference, batch, reference_scores=reference_scores, batch_scores=batch_scores, config=config)
+    card = monitoring_card(
+        champion,
+        report,
+        batch,
+        config=config,
+        drift=drift,
+        created=created,
+        valid_for_days=policy.valid_for_days,
+        batch_name=Path(data).name,
+    )
+    return card, report, drift
 
 
 def _monitoring_folder(config: GovernanceConfig, created: datetime, version: int) -> Path:
@@ -624,19 +657,19 @@ def _record(
     batch: Dataset,
     gate: GateReport,
     writer: _Writer,
-    final: ModelCard,
     *,
     report: AuditReport,
     drift: Mapping[str, Any],
     demote: bool,
     policy: PolicySpec,
-) -> tuple[DemotionResult | None, ModelCard, str]:
-    """The MLflow run ``governance-monitor``: params, the demotion, the version's tags, metrics and files."""
+) -> MonitorOutcome:
+    """Record the MLflow run ``governance-monitor``: params, the demotion, the version's tags, metrics and files."""
     from governance.registry import demote as demote_version
     from governance.registry import log_audit_results, tag_version, tracked_run
 
     timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
     name = config.mlflow.registered_model
+    final = writer.write(None)
     tags = {
         "monitor.verdict": gate.verdict,
         "model.version": champion.version,
@@ -665,15 +698,7 @@ def _record(
                 timeout=timeout,
                 retries=retries,
             )
-            final = writer.write(
-                {
-                    "version": result.version,
-                    "was_champion": result.was_champion,
-                    "champion_after": result.champion,
-                    "repairs": list(result.repairs),
-                    "monitoring_run": run.run_id,
-                }
-            )
+            final = writer.write(_demotion_facts(result, run.run_id))
         tag_version(
             uri,
             registered_model=name,
@@ -691,11 +716,31 @@ def _record(
             timeout=timeout,
             retries=retries,
         )
-    return result, final, run.run_id
+    return MonitorOutcome(
+        verdict=gate.verdict,
+        gate=gate,
+        version=champion.version,
+        candidate=champion.candidate,
+        folder=writer.folder,
+        run_id=run.run_id,
+        demotion=result,
+        document=dict(final.monitoring or {}),
+    )
+
+
+def _demotion_facts(result: DemotionResult, monitoring_run: str) -> dict[str, Any]:
+    """Describe what ``--demote`` did, as the monitoring card records it."""
+    return {
+        "version": result.version,
+        "was_champion": result.was_champion,
+        "champion_after": result.champion,
+        "repairs": list(result.repairs),
+        "monitoring_run": monitoring_run,
+    }
 
 
 def _monitor_metrics(report: AuditReport, drift: Mapping[str, Any]) -> dict[str, float]:
-    """The run's metrics: the audit's overall and fairness values, every PSI computed."""
+    """Collect the run's metrics: the audit's overall and fairness values, every PSI computed."""
     from governance.registry import metric_name
 
     metrics = {metric_name("audit", k): v.value for k, v in report.overall.items() if v.value is not None}

@@ -33,7 +33,7 @@ __all__ = ["build_card", "candidate_entry", "monitoring_card", "publishable_fair
 
 
 def publishable_fairness(document: Mapping[str, Any], *, publish_min: int) -> dict[str, Any]:
-    """An audit document with groups below the publication minimum reduced to "fewer than k".
+    """Reduce the groups of an audit document below the publication minimum reduced to "fewer than k".
 
     Their ``n`` becomes ``null`` with ``"n_published": "fewer than k"`` and every metric
     value and interval is removed (status ``insufficient_data``, reason "not published").
@@ -55,7 +55,7 @@ def publishable_fairness(document: Mapping[str, Any], *, publish_min: int) -> di
 
 
 def _worst_disparity(document: Mapping[str, Any], attributes: Sequence[str]) -> tuple[float | None, str]:
-    """The largest demographic parity difference over the single sensitive attributes."""
+    """Return the largest demographic parity difference over the single sensitive attributes."""
     worst: tuple[float | None, str] = (None, "")
     for item in document.get("fairness", []):
         if item.get("metric") != "demographic_parity_difference" or item.get("attribute") not in attributes:
@@ -93,7 +93,7 @@ def candidate_entry(
 
 
 def _policy_dict(config: GovernanceConfig) -> dict[str, Any]:
-    """The policy as the card records it (JSON data)."""
+    """Return the policy as the card records it (JSON data)."""
     policy: dict[str, Any] = config.policy.model_dump(mode="json")
     return policy
 
@@ -180,7 +180,7 @@ def build_card(
 def _run_model(
     config: GovernanceConfig, candidate: Mapping[str, Any], *, run_id: str, created: datetime, version: str | None
 ) -> dict[str, Any]:
-    """The ``model`` section of a run card: the candidate, its run, its dates."""
+    """Build the ``model`` section of a run card: the candidate, its run, its dates."""
     valid_until = (created + timedelta(days=config.policy.valid_for_days)).date().isoformat()
     return {
         "name": config.mlflow.registered_model,
@@ -199,7 +199,7 @@ def _run_model(
 
 
 def _run_data(config: GovernanceConfig, dataset: Dataset, candidate: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``data`` section of a run card: rows, split, features, sensitive attributes, pseudonymization."""
+    """Build the ``data`` section of a run card: rows, split, features, sensitive attributes, pseudonymization."""
     split_sizes = {
         name: int((dataset.split == code).sum()) for code, name in enumerate(("train", "validation", "test"))
     }
@@ -238,7 +238,7 @@ def _caveats(
     candidate: Mapping[str, Any],
     explanations: Mapping[str, Any] | None,
 ) -> list[str]:
-    """What a reader must keep in mind: the key, sensitive use, small groups, intervals, proxies."""
+    """List what a reader must keep in mind: the key, sensitive use, small groups, intervals, proxies."""
     notes = []
     if dataset.pseudonymization.development_key:
         notes.append(
@@ -353,7 +353,7 @@ def monitoring_card(
 
 
 def _champion_facts(champion: VerifiedCard, model: Mapping[str, Any]) -> dict[str, Any]:
-    """The champion a monitoring card re-audits: its registry version and its card's dates and verdict."""
+    """Describe the champion a monitoring card re-audits: its registry version and its card's dates and verdict."""
     return {
         "registered_model": champion.registered_model,
         "version": champion.version,
@@ -367,7 +367,7 @@ def _champion_facts(champion: VerifiedCard, model: Mapping[str, Any]) -> dict[st
 
 
 def _batch_data(source: Mapping[str, Any], batch: Dataset, *, batch_name: str, publish_min: int) -> dict[str, Any]:
-    """The ``data`` section of a monitoring card: the batch's rows, the champion card's features."""
+    """Build the ``data`` section of a monitoring card: the batch's rows, the champion card's features."""
     return {
         "source": batch_name,
         "rows_in": batch.rows_in,
@@ -389,7 +389,7 @@ def _batch_data(source: Mapping[str, Any], batch: Dataset, *, batch_name: str, p
 def _monitoring_caveats(
     champion: VerifiedCard, batch: Dataset, *, batch_name: str, drift: Mapping[str, Any]
 ) -> list[str]:
-    """The monitoring card's caveats: what was re-audited, significant drift, then the champion card's."""
+    """List the monitoring card's caveats: what was re-audited, significant drift, then the champion card's."""
     caveats = [
         f"Monitoring card: champion version {champion.version} ({champion.candidate}) re-audited on the batch "
         f"{batch_name} ({batch.rows_used:,} accounts), with the policy of its own card. Its explanations, proxy "

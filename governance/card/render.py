@@ -39,7 +39,7 @@ def _fmt(value: Any) -> str:
 
 
 def summarize(card: Mapping[str, Any]) -> CardSummary:
-    """The 30-second summary of a card document."""
+    """Summarize a card document for a 30-second read."""
     gate = card.get("gate") or {}
     verdict = str(gate.get("verdict", "not gated"))
     rules = gate.get("rules", [])
@@ -130,17 +130,17 @@ _NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010f
 
 
 def _xml_text(value: object) -> str:
-    """The text with the characters XML cannot hold replaced by U+FFFD."""
+    """Replace the characters XML cannot hold by U+FFFD."""
     return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _num(value: float) -> str:
-    """A number as the gate's reasons print it."""
+    """Print a number as the gate's reasons do."""
     return f"{value:.4g}"
 
 
 def junit_xml(report: GateReport, *, suite: str = "governance gate") -> str:
-    """The report as JUnit XML: one testsuite, one testcase per rule.
+    """Write a gate report as JUnit XML: one testsuite, one testcase per rule.
 
     A failed rule is a ``<failure type="fail">``; an inconclusive rule (or one
     with insufficient data) is a ``<failure type="inconclusive">`` when it

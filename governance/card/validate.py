@@ -78,7 +78,7 @@ def read_card(path: str | Path) -> dict[str, Any]:
 
 
 def card_policy(card: Mapping[str, Any]) -> PolicySpec:
-    """The policy a card carries (its ``policy`` field), checked against ``lineage.policy_sha256``.
+    """Return the policy a card carries (its ``policy`` field), checked against ``lineage.policy_sha256``.
 
     Raises
     ------
@@ -165,7 +165,7 @@ class _Checker:
             self.add(path, f"expected a string, found {_kind(value)}")
 
     def metric_value(self, value: Any, path: str) -> None:
-        """A ``{value, ci, status, reason?}`` object."""
+        """Check a ``{value, ci, status, reason?}`` object."""
         item = self.mapping(value, path)
         if item is None:
             return
@@ -197,7 +197,7 @@ class _Checker:
 
 
 def _check_audit(doc: Any, check: _Checker) -> None:
-    """The parts of a governance.audit/1 document the gate reads, with their JSON paths."""
+    """Check the parts of a governance.audit/1 document the gate reads, with their JSON paths."""
     root = check.mapping(doc, "fairness")
     if root is None:
         return
@@ -266,7 +266,7 @@ def _read_audit(card: Mapping[str, Any], check: _Checker) -> AuditReport | None:
 
 
 def _read_performance(card: Mapping[str, Any], wanted: set[str], check: _Checker) -> dict[str, MetricValue]:
-    """The ``performance`` entries an overall rule needs (the audit lacks them); others are not the gate's."""
+    """Read the ``performance`` entries an overall rule needs (the audit lacks them); others are not the gate's."""
     performance = card.get("performance")
     if performance is None or not wanted:
         return {}
@@ -298,7 +298,7 @@ def _parse_date(value: Any, path: str, check: _Checker) -> date | None:
 
 
 def _model_features(card: Mapping[str, Any], check: _Checker) -> set[str] | None:
-    """The model's features from ``data.features``, when the card lists them."""
+    """Read the model's features from ``data.features``, when the card lists them."""
     data = card.get("data")
     if not isinstance(data, Mapping) or "features" not in data:
         return None
@@ -313,7 +313,7 @@ def _model_features(card: Mapping[str, Any], check: _Checker) -> set[str] | None
 
 
 def _read_proxies(explanations: Mapping[str, Any], check: _Checker) -> tuple[Mapping[str, Any], ...] | None:
-    """The ``explanations.proxies`` entries, each checked; None when the block has none."""
+    """Read the ``explanations.proxies`` entries, each checked; None when the block has none."""
     if "proxies" not in explanations:
         return None
     items = []
@@ -456,7 +456,7 @@ def read_evidence(card: Any, *, audit: bool = True, performance: Collection[str]
 
 
 def _check_registration(card: Mapping[str, Any], run_id: str, check: _Checker) -> None:
-    """What a registry requires of a card it registers: a verdict, no reviews or feedback yet, its run."""
+    """Check what a registry requires of a card it registers: a verdict, no reviews or feedback yet, its run."""
     gate = card.get("gate")
     verdict = gate.get("verdict") if isinstance(gate, Mapping) else None
     if verdict not in VERDICTS:

@@ -194,7 +194,7 @@ def evaluate(card: Mapping[str, Any], policy: PolicySpec, *, today: date | None 
 
 
 def _require_rules(policy: PolicySpec) -> None:
-    """A policy that checks nothing is a configuration error, not a pass."""
+    """Refuse a policy that checks nothing: a configuration error, not a pass."""
     if not policy.rules and not policy.fail_on_proxies and not policy.require_minimal_features:
         raise ConfigError(
             [
@@ -210,7 +210,7 @@ def _require_rules(policy: PolicySpec) -> None:
 def _add_card_rules(
     evidence: CardEvidence, policy: PolicySpec, as_of: date, results: list[RuleResult], warnings: list[str]
 ) -> None:
-    """The rules on the card's facts (proxies, minimization, validity, sensitive use), and their warnings."""
+    """Judge the rules on the card's facts (proxies, minimization, validity, sensitive use), and their warnings."""
     explanations = evidence.explanations
     if policy.fail_on_proxies:
         results.append(_proxy_rule(explanations, policy.on_inconclusive))

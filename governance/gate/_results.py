@@ -21,7 +21,7 @@ _MAX_LISTED: Final = 10  # groups named in a reason or warning; the rest are cou
 
 
 def _num(value: float) -> str:
-    """A number as the gate's reasons print it."""
+    """Print a number as the gate's reasons do."""
     return f"{value:.4g}"
 
 
@@ -211,7 +211,7 @@ class ErrorControl:
 
     @classmethod
     def of(cls, policy: PolicySpec) -> ErrorControl:
-        """The error control a policy asks for."""
+        """Return the error control a policy asks for."""
         rules = len(policy.rules)
         level = policy.confidence
         if policy.error_control == "bonferroni" and rules > 1:
@@ -229,7 +229,7 @@ class ErrorControl:
         return min(1.0, self.rules * self.per_rule_error)
 
     def text(self) -> str:
-        """The statement the card prints."""
+        """Return the statement the card prints."""
         head = (
             f"Each statistical rule is judged on intervals at {self.rule_confidence:.4g} confidence, simultaneous "
             "over the groups and pairs it compares, so it fails a compliant model, or passes a breaching one, "

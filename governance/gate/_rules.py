@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from governance.audit import AuditReport, MetricValue
 from governance.audit._disparities import (
@@ -21,11 +21,13 @@ from governance.audit._disparities import (
     spread,
 )
 from governance.card.validate import CardExplanations
-from governance.config import FAIRNESS_METRICS, PolicyRule, PolicySpec
 from governance.errors import ConfigError, Problem
 from governance.gate._results import Comparison, Mode, RuleResult, Side, Verdict, _listing, _num
-from governance.metrics import FAIRNESS_DEFINITIONS
+from governance.metrics import FAIRNESS_DEFINITIONS, FAIRNESS_METRICS
 from governance.stats import z_value
+
+if TYPE_CHECKING:
+    from governance.config import PolicyRule, PolicySpec
 
 __all__ = ["judge"]
 
@@ -106,7 +108,7 @@ def _attributes(rule: PolicyRule, report: AuditReport) -> list[str]:
 def _check_rules_fit_card(
     rules: Sequence[PolicyRule], report: AuditReport, performance: Mapping[str, MetricValue]
 ) -> None:
-    """A rule on an attribute or metric the card does not have is a policy / card mismatch."""
+    """Refuse a rule on an attribute or metric the card does not have (a policy / card mismatch)."""
     problems: list[Problem] = []
     attributes = [a.name for a in report.attributes]
     group_metrics = set().union(*(g.metrics for g in report.groups)) if report.groups else set()
@@ -245,7 +247,7 @@ def _comparisons(
 
 
 def _at_level(value: MetricValue, z: float) -> MetricValue:
-    """The value with its interval at the normal quantile ``z``, when it carries the evidence to recompute it."""
+    """Return the value with its interval at the normal quantile ``z``, when it carries the evidence to recompute it."""
     if value.status != "ok" or value.method is None:
         return value
     ci = group_interval(value, z)
@@ -255,7 +257,7 @@ def _at_level(value: MetricValue, z: float) -> MetricValue:
 def _disparity_value(
     rule: PolicyRule, report: AuditReport, attribute: str, confidence: float
 ) -> tuple[MetricValue, tuple[str, ...], Spread | None]:
-    """The rule's disparity of one attribute, recomputed pair by pair at ``confidence`` from the groups' evidence."""
+    """Return the rule's disparity of one attribute, recomputed pair by pair at ``confidence`` from the groups' evidence."""
     if rule.metric in FAIRNESS_METRICS:
         named = [f for f in report.fairness if f.attribute == attribute and f.metric == rule.metric]
         if not named:
@@ -310,7 +312,7 @@ def _judged(
     rows: int | None = None,
     spread_found: Spread | None = None,
 ) -> Comparison:
-    """A comparison from one audit value; small groups and a group's undefined metric are not judged."""
+    """Judge one audit value; small groups and a group's undefined metric are not judged."""
     if value.status == "insufficient_data":
         return Comparison(
             attribute, group, value.value, value.ci, "insufficient_data", value.reason or "insufficient data"
@@ -344,7 +346,7 @@ def _judged(
 
 
 def _insufficient_warning(result: RuleResult) -> list[str]:
-    """Groups a passing or failing rule could not look at: listed, never silently dropped."""
+    """Warn of the groups a passing or failing rule could not look at: listed, never silently dropped."""
     if result.verdict == "insufficient_data":
         return []  # the rule's own verdict says it
     warnings = []
@@ -368,7 +370,7 @@ def _fact_rule(
     *,
     attribute: str | None = None,
 ) -> Callable[[float | None, Verdict, str], RuleResult]:
-    """A built-in rule on a fact of the card (no interval, bound 0): returns its verdict maker."""
+    """Make a built-in rule on a fact of the card (no interval, bound 0): returns its verdict maker."""
 
     def result(observed: float | None, verdict: Verdict, reason: str) -> RuleResult:
         return RuleResult(
@@ -415,7 +417,7 @@ def _validity_rule(valid_until: date | None, created: date | None, policy: Polic
 
 
 def _treatment_rule(model: Mapping[str, Any], policy: PolicySpec) -> RuleResult | None:
-    """A model that reads a sensitive attribute when it scores fails unless the policy allows it (disparate treatment)."""
+    """Fail a model that reads a sensitive attribute when it scores, unless the policy allows it (disparate treatment)."""
     if "uses_sensitive_at_inference" not in model:
         return None
     reads = model.get("uses_sensitive_at_inference") is True
@@ -450,7 +452,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _describe_proxies(explanations: CardExplanations) -> str:
-    """The flagged proxies in words, with their NMI and AUC."""
+    """Describe the flagged proxies in words, with their NMI and AUC."""
     parts = []
     for proxy in explanations.flagged:
         numbers = ", ".join(f"{k.upper()} {_num(proxy[k])}" for k in ("nmi", "auc") if _is_number(proxy.get(k)))
@@ -476,7 +478,7 @@ def _proxy_rule(explanations: CardExplanations, on_inconclusive: Literal["fail",
 
 
 def _proxy_warning(explanations: CardExplanations) -> str:
-    """The warning for flagged proxies when ``fail_on_proxies`` is off."""
+    """Warn of flagged proxies when ``fail_on_proxies`` is off."""
     return (
         "proxies of sensitive attributes among the features (fail_on_proxies is off): "
         f"{_describe_proxies(explanations)}"
@@ -484,7 +486,7 @@ def _proxy_warning(explanations: CardExplanations) -> str:
 
 
 def _describe_removable(explanations: CardExplanations) -> str:
-    """The removable features in words, with how they were found."""
+    """Describe the removable features in words, with how they were found."""
     how = f" by {explanations.method}" if explanations.method else ""
     tolerance = f" within a tolerance of {_num(explanations.tolerance)}" if explanations.tolerance is not None else ""
     return f"{_listing(list(explanations.removable or ()))} can be removed{how}{tolerance}"
@@ -503,5 +505,5 @@ def _minimization_rule(explanations: CardExplanations, on_inconclusive: Literal[
 
 
 def _minimization_warning(explanations: CardExplanations) -> str:
-    """The warning for removable features when ``require_minimal_features`` is off."""
+    """Warn of removable features when ``require_minimal_features`` is off."""
     return f"features not needed (require_minimal_features is off): {_describe_removable(explanations)}"

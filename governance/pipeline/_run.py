@@ -109,7 +109,7 @@ class Outcome:
 
 
 def git_commit(folder: Path | None = None) -> str:
-    """The commit of the code being run, or ``unknown`` outside a git checkout."""
+    """Return the commit of the code being run, or ``unknown`` outside a git checkout."""
     here = folder or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -268,7 +268,7 @@ class _RunEvidence:
     commit: str
 
     def card(self, name: str, comparison: Sequence[Mapping[str, Any]]) -> ModelCard:
-        """The ungated card of one candidate, with the run's candidate comparison."""
+        """Build the ungated card of one candidate, with the run's candidate comparison."""
         fact = self.facts[name]
         return build_card(
             config=self.config,
@@ -359,7 +359,7 @@ def _promote(
 
 
 def _undecided_rules(report: GateReport) -> tuple[str, ...]:
-    """The rules of a passing gate that were let through undecided (``on_inconclusive: warn``), as ``rule (verdict)``."""
+    """List the rules of a passing gate that were let through undecided (``on_inconclusive: warn``), as ``rule (verdict)``."""
     if not report.passed:
         return ()
     return tuple(f"{r.name} ({r.verdict.replace('_', ' ')})" for r in report.rules if r.verdict != "pass")
@@ -406,7 +406,7 @@ class RunOutcome:
         return self.chosen is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``governance.summary/2`` document written to ``reports/summary.json``."""
+        """Return the ``governance.summary/2`` document written to ``reports/summary.json``."""
         return {
             "schema": "governance.summary/2",
             **asdict(self.training),
@@ -460,7 +460,7 @@ def audit_candidate(
 
 
 def _policy_attributes(config: GovernanceConfig) -> list[str]:
-    """The attributes the policy's disparity rules name (else every single attribute): where disparity matters."""
+    """List the attributes the policy's disparity rules name (else every single attribute): where disparity matters."""
     named = [
         r.attribute for r in config.policy.rules if r.scope == "disparity" and r.attribute in config.sensitive.names
     ]
@@ -630,7 +630,7 @@ def _train_and_track(
 
 
 def _dataset_record(dataset: Dataset, config: GovernanceConfig) -> DatasetRecord:
-    """The data used, for MLflow: schema, rows and fingerprint; the source is the file name only."""
+    """Describe the data used, for MLflow: schema, rows and fingerprint; the source is the file name only."""
     from governance.registry import dataset_record
 
     return dataset_record(

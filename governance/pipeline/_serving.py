@@ -39,7 +39,7 @@ class AccountReasons:
         return bool(self.model.data_sha256) and self.model.data_sha256 == self.data_sha256
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``governance.reasons/1`` document."""
+        """Return the ``governance.reasons/1`` document."""
         return {
             **self.explanation.to_dict(),
             "model": {
@@ -108,7 +108,7 @@ def load_scoring_model(
     candidate: str | None = None,
     alias: str = "champion",
 ) -> tuple[ResolvedModel, ScoringModel]:
-    """The champion (or a registered version, or a candidate of the latest run), loaded after its checksum is verified.
+    """Load the champion (or a registered version, or a candidate of the latest run) after its checksum is verified.
 
     Raises
     ------
