@@ -149,6 +149,20 @@ def sampling_noise(bins: int, n_reference: int, n_new: int, *, level: float = NO
     ``PSI * n_reference * n_new / (n_reference + n_new)`` is asymptotically chi-squared
     with ``bins - 1`` degrees of freedom. A PSI below this bound cannot be told from
     sampling noise: small groups binned finely reach 0.25 by chance alone.
+
+    Parameters
+    ----------
+    bins
+        Bins the two histograms have.
+    n_reference, n_new
+        Accounts on each side.
+    level
+        The probability the noise bound holds under no drift.
+
+    Returns
+    -------
+    float
+        The bound; 0 with fewer than two bins or an empty side.
     """
     from scipy.stats import chi2
 

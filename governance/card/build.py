@@ -37,6 +37,18 @@ def publishable_fairness(document: Mapping[str, Any], *, publish_min: int) -> di
 
     Their ``n`` becomes ``null`` with ``"n_published": "fewer than k"`` and every metric
     value and interval is removed (status ``insufficient_data``, reason "not published").
+
+    Parameters
+    ----------
+    document
+        A ``governance.audit/1`` document.
+    publish_min
+        ``sensitive.publish_min_group_size``.
+
+    Returns
+    -------
+    dict
+        A copy of the document; the input is not changed.
     """
     out = json.loads(json.dumps(document))
     note = f"fewer than {publish_min} accounts; not published"
@@ -76,7 +88,25 @@ def candidate_entry(
     attributes: Sequence[str],
     verdict: str | None,
 ) -> dict[str, Any]:
-    """One row of the card's candidate comparison."""
+    """One row of the card's candidate comparison.
+
+    Parameters
+    ----------
+    name, kind, mitigation, uses_sensitive_at_inference
+        The candidate's facts.
+    audit
+        Its audit on the test split.
+    attributes
+        The attributes whose demographic parity difference is compared.
+    verdict
+        The gate's verdict on its card, or None before the gate.
+
+    Returns
+    -------
+    dict
+        ``name``, ``kind``, ``mitigation``, ``uses_sensitive_at_inference``, ``auc``,
+        ``worst_disparity``, ``worst_disparity_metric`` and ``verdict``.
+    """
     document = audit.to_dict()
     worst, label = _worst_disparity(document, attributes)
     auc = audit.overall["auc"].value

@@ -39,7 +39,18 @@ def _fmt(value: Any) -> str:
 
 
 def summarize(card: Mapping[str, Any]) -> CardSummary:
-    """Summarize a card document for a 30-second read."""
+    """Summarize a card document for a 30-second read.
+
+    Parameters
+    ----------
+    card
+        The card document (:meth:`ModelCard.to_dict`).
+
+    Returns
+    -------
+    CardSummary
+        The verdict, why, the worst gaps and what needs attention.
+    """
     gate = card.get("gate") or {}
     verdict = str(gate.get("verdict", "not gated"))
     rules = gate.get("rules", [])
@@ -102,7 +113,20 @@ def _environment() -> Any:
 
 
 def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
-    """Render the self-contained HTML card (autoescaped; plots inlined as PNG data URIs)."""
+    """Render the self-contained HTML card (autoescaped; plots inlined as PNG data URIs).
+
+    Parameters
+    ----------
+    card
+        The card.
+    figures
+        The figures to embed (:func:`governance.card.card_figures`).
+
+    Returns
+    -------
+    str
+        One self-contained HTML page.
+    """
     document = card.to_dict()
     images = [
         {
@@ -119,7 +143,18 @@ def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
 
 
 def render_access_html(report: Mapping[str, Any]) -> str:
-    """Render a data-subject access report (``governance.access/1``) as one self-contained, autoescaped page."""
+    """Render a data-subject access report (``governance.access/1``) as one self-contained, autoescaped page.
+
+    Parameters
+    ----------
+    report
+        The ``governance.access/1`` document.
+
+    Returns
+    -------
+    str
+        One self-contained HTML page.
+    """
     template = _environment().get_template("subject_report.html.j2")
     html: str = template.render(report=report)
     return html
@@ -148,6 +183,18 @@ def junit_xml(report: GateReport, *, suite: str = "governance gate") -> str:
     pass. Messages carry the observed value, the interval and the bound. Every
     name and message is escaped by ElementTree; characters XML cannot hold are
     replaced by U+FFFD.
+
+    Parameters
+    ----------
+    report
+        The gate's report.
+    suite
+        The test suite's name.
+
+    Returns
+    -------
+    str
+        The XML document, with its declaration.
     """
     failures = sum(r.blocks for r in report.rules)
     skipped = sum(not r.blocks and r.verdict != "pass" for r in report.rules)

@@ -48,6 +48,16 @@ _MAX_PROBLEMS: Final = 25  # a malformed card with thousands of groups is report
 def read_card(path: str | Path) -> dict[str, Any]:
     """Read a ``card.json`` file: a JSON object, without NaN or infinities.
 
+    Parameters
+    ----------
+    path
+        The ``card.json`` file.
+
+    Returns
+    -------
+    dict
+        The card document.
+
     Raises
     ------
     DataValidationError
@@ -79,6 +89,16 @@ def read_card(path: str | Path) -> dict[str, Any]:
 
 def card_policy(card: Mapping[str, Any]) -> PolicySpec:
     """Return the policy a card carries (its ``policy`` field), checked against ``lineage.policy_sha256``.
+
+    Parameters
+    ----------
+    card
+        The card document.
+
+    Returns
+    -------
+    PolicySpec
+        The validated policy.
 
     Raises
     ------

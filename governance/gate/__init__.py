@@ -238,6 +238,16 @@ def _decide(results: Sequence[RuleResult]) -> Decision:
 def require_pass(report: GateReport) -> GateReport:
     """Return the report when the gate passed; raise :class:`GateFailure` (exit 1) otherwise.
 
+    Parameters
+    ----------
+    report
+        The gate's report.
+
+    Returns
+    -------
+    GateReport
+        The same report.
+
     Raises
     ------
     GateFailure

@@ -18,7 +18,20 @@ Progress = Callable[[str, int, int], None]
 
 
 def config_proxies(config: GovernanceConfig, dataset: Dataset) -> ProxyReport:
-    """Proxy detection on the prepared data with the config's thresholds (shared by every candidate)."""
+    """Proxy detection on the prepared data with the config's thresholds (shared by every candidate).
+
+    Parameters
+    ----------
+    config
+        The validated config (explain thresholds, sensitive attributes).
+    dataset
+        The prepared data.
+
+    Returns
+    -------
+    ProxyReport
+        Every feature's association with every sensitive attribute.
+    """
     from governance.explain import detect_proxies
 
     spec = config.explain

@@ -109,7 +109,18 @@ class Outcome:
 
 
 def git_commit(folder: Path | None = None) -> str:
-    """Return the commit of the code being run, or ``unknown`` outside a git checkout."""
+    """Return the commit of the code being run, or ``unknown`` outside a git checkout.
+
+    Parameters
+    ----------
+    folder
+        Where to ask git; default this package's folder.
+
+    Returns
+    -------
+    str
+        The commit hash, or ``unknown``.
+    """
     here = folder or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -128,6 +139,13 @@ def ensure_data(config: GovernanceConfig, *, progress: Progress | None = None) -
     ``seed`` and ``bias``; when the config asks for other values the file is
     generated again. A file without a sidecar is the user's data and is never
     overwritten.
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    progress
+        Called as ``progress(stage, done, total)`` while rows are generated.
 
     Returns
     -------
@@ -427,7 +445,22 @@ class RunOutcome:
 
 
 def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, sensitive: pd.DataFrame) -> AuditReport:
-    """Audit scores with the config's decision rule, groups, intersections, bootstrap and small-group rules."""
+    """Audit scores with the config's decision rule, groups, intersections, bootstrap and small-group rules.
+
+    Parameters
+    ----------
+    config
+        The validated config (decision rule, attributes, bootstrap, group minimums).
+    y, scores
+        Labels and scores of the audited rows.
+    sensitive
+        Their sensitive attributes.
+
+    Returns
+    -------
+    AuditReport
+        The audit.
+    """
     from governance.audit import audit
 
     attributes = config.sensitive.attributes
@@ -454,7 +487,22 @@ def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, se
 def audit_candidate(
     config: GovernanceConfig, split: Split, candidate: TrainedCandidate
 ) -> tuple[AuditReport, np.ndarray]:
-    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores."""
+    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores.
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    split
+        The rows to audit (the test split).
+    candidate
+        The trained candidate.
+
+    Returns
+    -------
+    tuple of (AuditReport, numpy.ndarray)
+        The audit and the scores.
+    """
     scores = np.asarray(candidate.score(split.X, split.sensitive), dtype=np.float64)
     return audit_scores(config, split.y, scores, split.sensitive), scores
 
@@ -719,5 +767,13 @@ def _log_candidate(
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    """Write JSON atomically: a reader sees the old file or the new one, never half of one.
+
+    Parameters
+    ----------
+    path
+        The file.
+    payload
+        Plain JSON data (written as canonical JSON).
+    """
     atomic_write(path, canonical_json(payload))

@@ -110,6 +110,22 @@ def load_scoring_model(
 ) -> tuple[ResolvedModel, ScoringModel]:
     """Load the champion (or a registered version, or a candidate of the latest run) after its checksum is verified.
 
+    Parameters
+    ----------
+    config
+        The validated config (tracking URI, registered model).
+    model_version
+        A registered version instead of the alias.
+    candidate
+        A candidate of the latest run instead of a registered version.
+    alias
+        The registry alias to load by default.
+
+    Returns
+    -------
+    tuple of (ResolvedModel, ScoringModel)
+        Where the model came from, and the model.
+
     Raises
     ------
     ConfigError
@@ -149,6 +165,15 @@ def load_scoring_model(
 def check_features(model: ScoringModel, dataset: Dataset, resolved: ResolvedModel) -> None:
     """Refuse a model that reads features the prepared data lacks (the config changed since it was trained).
 
+    Parameters
+    ----------
+    model
+        The loaded model.
+    dataset
+        The prepared data.
+    resolved
+        Where the model came from (named in the error).
+
     Raises
     ------
     ConfigError
@@ -176,6 +201,18 @@ def rerender_card(config: GovernanceConfig, verified: VerifiedCard) -> tuple[Pat
     Only when those files describe the same version and run (a later run may have written
     the candidate's folder since); the figures saved beside the card are embedded again.
     Returns the paths written, or None when the folder belongs to another version.
+
+    Parameters
+    ----------
+    config
+        The validated config (``output.reports``).
+    verified
+        The registered version's verified card.
+
+    Returns
+    -------
+    tuple of (Path, Path) or None
+        ``card.json`` and ``card.html``, or None when the folder belongs to another version.
     """
     from governance.card import ModelCard, load_figures
 
