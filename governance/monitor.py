@@ -44,18 +44,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from governance.card import PERFORMANCE_METRICS, ModelCard, publishable_fairness
+from governance.card import MONITORING_SCHEMA, ModelCard, monitoring_card
+from governance.metrics import PERFORMANCE_METRICS
 
 if TYPE_CHECKING:
     from governance.audit import AuditReport
-    from governance.config import GovernanceConfig
+    from governance.config import GovernanceConfig, PolicySpec
     from governance.data import Dataset
     from governance.gate import GateReport
     from governance.plots import Figure
@@ -72,7 +73,8 @@ __all__ = [
     "population_stability_index",
 ]
 
-SCHEMA: Final = "governance.monitoring/1"
+#: The version of a monitoring card's ``monitoring`` block (:data:`governance.card.MONITORING_SCHEMA`).
+SCHEMA: Final = MONITORING_SCHEMA
 Status: TypeAlias = Literal["stable", "moderate", "significant", "insufficient_data"]
 _SMOOTHING: Final = 0.5
 #: A PSI within the sampling noise at this level is ``stable`` whatever its size (see :func:`sampling_noise`).
@@ -98,7 +100,7 @@ class _Bins:
         return len(self.labels) + 2 if self.categorical else len(self.edges) + 2
 
     def codes(self, values: pd.Series) -> np.ndarray:
-        """The bin of every value: 0 for a missing value, then the value bins."""
+        """Return the bin of every value: 0 for a missing value, then the value bins."""
         if self.categorical:
             text = values.astype("string")
             missing = text.isna().to_numpy()
@@ -141,12 +143,26 @@ def _psi(reference_codes: np.ndarray, new_codes: np.ndarray, count: int) -> floa
 
 
 def sampling_noise(bins: int, n_reference: int, n_new: int, *, level: float = NOISE_LEVEL) -> float:
-    """The PSI two samples of these sizes from one distribution exceed with probability ``1 - level``.
+    """Return the PSI two samples of these sizes from one distribution exceed with probability ``1 - level``.
 
     PSI is the symmetric (Jeffreys) divergence of the two histograms; under no drift
     ``PSI * n_reference * n_new / (n_reference + n_new)`` is asymptotically chi-squared
     with ``bins - 1`` degrees of freedom. A PSI below this bound cannot be told from
     sampling noise: small groups binned finely reach 0.25 by chance alone.
+
+    Parameters
+    ----------
+    bins
+        Bins the two histograms have.
+    n_reference, n_new
+        Accounts on each side.
+    level
+        The probability the noise bound holds under no drift.
+
+    Returns
+    -------
+    float
+        The bound; 0 with fewer than two bins or an empty side.
     """
     from scipy.stats import chi2
 
@@ -247,12 +263,28 @@ def drift_report(
     batch_scores: np.ndarray,
     config: GovernanceConfig,
 ) -> dict[str, Any]:
-    """PSI of every feature and of the score, overall and within each group of each sensitive attribute,
-    and of each attribute's group shares, between the reference (the training split) and the batch.
+    """Measure the drift (PSI) between the reference (the training split) and the batch.
 
-    Groups with fewer than ``sensitive.min_group_size`` accounts on either side get no value
-    (``insufficient_data``); groups below ``sensitive.publish_min_group_size`` are not published
-    with their counts.
+    The PSI of every feature and of the score, overall and within each group of each
+    sensitive attribute, and of each attribute's group shares. Groups with fewer than
+    ``sensitive.min_group_size`` accounts on either side get no value
+    (``insufficient_data``); groups below ``sensitive.publish_min_group_size`` are not
+    published with their counts.
+
+    Parameters
+    ----------
+    reference, batch
+        The prepared reference data (its training split is used) and the new batch.
+    reference_scores, batch_scores
+        The champion's scores of the reference's training split and of the batch.
+    config
+        The validated config (``monitor`` bins and bounds, group sizes).
+
+    Returns
+    -------
+    dict
+        ``overall``, ``groups``, ``composition``, ``worst`` and the counts of moderate
+        and significant drifts, with the method's parameters.
     """
     spec = config.monitor
     train = reference.train
@@ -260,34 +292,12 @@ def drift_report(
         name: (train.X[name], batch.X[name], name in reference.categorical) for name in reference.features
     }
     columns["score"] = (pd.Series(reference_scores), pd.Series(batch_scores), False)
-    binned = {}
+    binned: _Binned = {}
     for name, (ref, new, categorical) in columns.items():
         binning = _bins_of(ref, categorical=categorical, bins=spec.psi_bins)
         binned[name] = (binning.codes(ref), binning.codes(new.reset_index(drop=True)), binning.count)
-
-    def judged(feature: str, attribute: str | None, group: str | None, rows: tuple[np.ndarray, np.ndarray]) -> Drift:
-        ref_rows, new_rows = rows
-        n_ref, n_new = len(ref_rows), len(new_rows)
-        small = attribute is not None and min(n_ref, n_new) < config.sensitive.min_group_size
-        hidden = attribute is not None and min(n_ref, n_new) < config.sensitive.publish_min_group_size
-        value = noise = None
-        if not small and n_ref and n_new:
-            ref_codes, new_codes, count = binned[feature]
-            psi, used = _psi_and_bins(ref_codes[ref_rows], new_codes[new_rows], count)
-            value, noise = round(psi, 6), round(sampling_noise(used, n_ref, n_new), 6)
-        return Drift(
-            feature=feature,
-            attribute=attribute,
-            group=group,
-            psi=value,
-            status=_status(value, moderate=spec.psi_moderate, significant=spec.psi_significant, noise=noise or 0.0),
-            n_reference=None if hidden else n_ref,
-            n_new=None if hidden else n_new,
-            noise=noise,
-        )
-
     everyone = (np.arange(len(train)), np.arange(len(batch.y)))
-    overall = [judged(name, None, None, everyone) for name in columns]
+    overall = [_judged(binned, name, None, None, everyone, config) for name in columns]
     by_group: list[Drift] = []
     composition: list[dict[str, Any]] = []
     for attribute in config.sensitive.names:
@@ -295,28 +305,8 @@ def drift_report(
         new_groups = batch.sensitive[attribute].astype(str).to_numpy()
         for group in sorted(set(ref_groups) | set(new_groups)):
             rows = (np.flatnonzero(ref_groups == group), np.flatnonzero(new_groups == group))
-            by_group += [judged(name, attribute, group, rows) for name in columns]
-        value = round(population_stability_index(pd.Series(ref_groups), pd.Series(new_groups), categorical=True), 6)
-        groups_noise = sampling_noise(len(set(ref_groups) | set(new_groups)), len(ref_groups), len(new_groups))
-        shares = {}
-        for group in sorted(set(ref_groups) | set(new_groups)):
-            counts = (int((ref_groups == group).sum()), int((new_groups == group).sum()))
-            hidden = min(counts) < config.sensitive.publish_min_group_size
-            shares[group] = {
-                "reference": None if hidden else counts[0] / len(ref_groups),
-                "new": None if hidden else counts[1] / len(new_groups),
-            }
-        composition.append(
-            {
-                "attribute": attribute,
-                "psi": value,
-                "status": _status(
-                    value, moderate=spec.psi_moderate, significant=spec.psi_significant, noise=groups_noise
-                ),
-                "noise": round(groups_noise, 6),
-                "shares": shares,
-            }
-        )
+            by_group += [_judged(binned, name, attribute, group, rows, config) for name in columns]
+        composition.append(_composition(attribute, ref_groups, new_groups, config))
     judged_values = [d for d in (*overall, *by_group) if d.psi is not None]
     worst = sorted(judged_values, key=lambda d: (d.status != "significant", d.status != "moderate", -(d.psi or 0.0)))[
         :5
@@ -335,6 +325,65 @@ def drift_report(
         "worst": [d.to_dict() for d in worst],
         "significant_count": sum(d.status == "significant" for d in (*overall, *by_group)),
         "moderate_count": sum(d.status == "moderate" for d in (*overall, *by_group)),
+    }
+
+
+#: Per feature: the reference's bin codes, the batch's, and the number of bins.
+_Binned: TypeAlias = dict[str, tuple[np.ndarray, np.ndarray, int]]
+
+
+def _judged(
+    binned: _Binned,
+    feature: str,
+    attribute: str | None,
+    group: str | None,
+    rows: tuple[np.ndarray, np.ndarray],
+    config: GovernanceConfig,
+) -> Drift:
+    """Measure the drift of one feature on some rows of each side; none below the minimum group size."""
+    spec = config.monitor
+    ref_rows, new_rows = rows
+    n_ref, n_new = len(ref_rows), len(new_rows)
+    small = attribute is not None and min(n_ref, n_new) < config.sensitive.min_group_size
+    hidden = attribute is not None and min(n_ref, n_new) < config.sensitive.publish_min_group_size
+    value = noise = None
+    if not small and n_ref and n_new:
+        ref_codes, new_codes, count = binned[feature]
+        psi, used = _psi_and_bins(ref_codes[ref_rows], new_codes[new_rows], count)
+        value, noise = round(psi, 6), round(sampling_noise(used, n_ref, n_new), 6)
+    return Drift(
+        feature=feature,
+        attribute=attribute,
+        group=group,
+        psi=value,
+        status=_status(value, moderate=spec.psi_moderate, significant=spec.psi_significant, noise=noise or 0.0),
+        n_reference=None if hidden else n_ref,
+        n_new=None if hidden else n_new,
+        noise=noise,
+    )
+
+
+def _composition(
+    attribute: str, ref_groups: np.ndarray, new_groups: np.ndarray, config: GovernanceConfig
+) -> dict[str, Any]:
+    """Measure the drift of one attribute's group shares; shares of unpublished groups are left out."""
+    spec = config.monitor
+    value = round(population_stability_index(pd.Series(ref_groups), pd.Series(new_groups), categorical=True), 6)
+    groups_noise = sampling_noise(len(set(ref_groups) | set(new_groups)), len(ref_groups), len(new_groups))
+    shares = {}
+    for group in sorted(set(ref_groups) | set(new_groups)):
+        counts = (int((ref_groups == group).sum()), int((new_groups == group).sum()))
+        hidden = min(counts) < config.sensitive.publish_min_group_size
+        shares[group] = {
+            "reference": None if hidden else counts[0] / len(ref_groups),
+            "new": None if hidden else counts[1] / len(new_groups),
+        }
+    return {
+        "attribute": attribute,
+        "psi": value,
+        "status": _status(value, moderate=spec.psi_moderate, significant=spec.psi_significant, noise=groups_noise),
+        "noise": round(groups_noise, 6),
+        "shares": shares,
     }
 
 
@@ -398,104 +447,6 @@ def compare(card: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
         for r in (new.get("gate") or {}).get("rules", [])
     ]
     return {"performance": performance, "fairness": fairness, "rules": rules}
-
-
-# ---------------------------------------------------------------- the monitoring card
-
-
-def monitoring_card(
-    champion: VerifiedCard,
-    audit_report: AuditReport,
-    batch: Dataset,
-    *,
-    config: GovernanceConfig,
-    drift: Mapping[str, Any],
-    created: datetime,
-    valid_for_days: int,
-    batch_name: str,
-) -> ModelCard:
-    """The champion's card re-issued on the batch's evidence (ungated; the gate is added with ``with_gate``).
-
-    Model, lineage, purpose, explanations, candidates, policy and feedback are the
-    champion card's (the model has not changed); data, performance and fairness are the
-    batch's; ``model.created`` is now and ``model.valid_until`` ``valid_for_days`` later
-    (the champion card's policy); reviews start empty; ``monitoring`` holds the
-    batch, the drift and (once gated) the comparison.
-    """
-    source = champion.card
-    publish_min = config.sensitive.publish_min_group_size
-    model = dict(source["model"])
-    champion_facts = {
-        "registered_model": champion.registered_model,
-        "version": champion.version,
-        "run_id": champion.run_id,
-        "candidate": champion.candidate,
-        "card_sha256": champion.card_sha256,
-        "card_created": model.get("created"),
-        "card_valid_until": model.get("valid_until"),
-        "card_verdict": (source.get("gate") or {}).get("verdict"),
-    }
-    model["created"] = created.isoformat(timespec="seconds")
-    model["valid_until"] = (created + timedelta(days=valid_for_days)).date().isoformat()
-    data = {
-        "source": batch_name,
-        "rows_in": batch.rows_in,
-        "rows_used": batch.rows_used,
-        "excluded": dict(batch.excluded),
-        "split": {"monitoring": batch.rows_used},
-        "features": list(source.get("data", {}).get("features", [])),
-        "dropped_columns": [{"name": k, "reason": v} for k, v in batch.dropped_columns.items()],
-        "sensitive": list(source.get("data", {}).get("sensitive", [])),
-        "pseudonymization": {
-            "method": batch.pseudonymization.method,
-            "development_key": batch.pseudonymization.development_key,
-        },
-        "publish_min_group_size": publish_min,
-        "corrections_applied": batch.corrected,
-    }
-    performance = {name: audit_report.overall[name].to_dict() for name in PERFORMANCE_METRICS}
-    caveats = [
-        f"Monitoring card: champion version {champion.version} ({champion.candidate}) re-audited on the batch "
-        f"{batch_name} ({batch.rows_used:,} accounts), with the policy of its own card. Its explanations, proxy "
-        "checks and candidate comparison are those of its card, from training.",
-        *[c for c in source.get("caveats", []) if isinstance(c, str)],
-    ]
-    if int(drift.get("significant_count", 0)):
-        caveats.insert(
-            1,
-            f"{drift['significant_count']} feature distribution(s), overall or within a group, shifted significantly "
-            f"(PSI >= {drift['significant']}) since training.",
-        )
-    return ModelCard(
-        model=model,
-        lineage=dict(source["lineage"]),
-        purpose=dict(source["purpose"]),
-        data=data,
-        performance=performance,
-        fairness=publishable_fairness(audit_report.to_dict(), publish_min=publish_min),
-        explanations=source.get("explanations"),
-        candidates=tuple(source.get("candidates", ())),
-        gate=None,
-        policy=dict(source["policy"]),
-        reviews=(),
-        feedback=dict(source.get("feedback") or {}),
-        caveats=tuple(caveats),
-        monitoring={
-            "schema": SCHEMA,
-            "at": created.isoformat(timespec="seconds"),
-            "champion": champion_facts,
-            "batch": {
-                "source": batch_name,
-                "rows_in": batch.rows_in,
-                "rows_used": batch.rows_used,
-                "excluded": dict(batch.excluded),
-                "fingerprint": batch.fingerprint,
-            },
-            "drift": dict(drift),
-            "comparison": None,
-            "demotion": None,
-        },
-    )
 
 
 # ---------------------------------------------------------------- composition
@@ -589,24 +540,59 @@ def monitor(
     RegistryError
         (exit 3) MLflow cannot be reached or written.
     """
-    from governance.card import render_html, write_card
+    from governance.card import card_figures
     from governance.config import tracking_uri
-    from governance.data import prepare
-    from governance.gate import card_policy, evaluate
-    from governance.pipeline import audit_scores, check_features, load_scoring_model, write_json
-    from governance.registry import demote as demote_version
-    from governance.registry import log_audit_results, metric_name, tag_version, tracked_run, verified_card
 
     def step(done: int) -> None:
         if progress is not None:
             progress("monitor", done, 6)
 
-    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    uri = tracking_uri(config)
-    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
-    name = config.mlflow.registered_model
+    created, uri = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0), tracking_uri(config)
     step(0)
-    champion = verified_card(uri, registered_model=name, timeout=timeout, retries=retries)
+    champion, policy, scored = _load_champion(config, uri, data, step)
+    batch, _, _, _ = scored
+    card, report, drift = _batch_card(config, champion, scored, created=created, policy=policy, data=data)
+    step(4)
+    card, gate, monitoring = _gated(card, champion, policy, created)
+    folder = _monitoring_folder(config, created, champion.version)
+    step(5)
+    figures = card_figures(config, report)
+    writer = _Writer(card, monitoring, folder, figures)
+    outcome = _record(
+        config, uri, champion, batch, gate, writer, report=report, drift=drift, demote=demote, policy=policy
+    )
+    step(6)
+    return outcome
+
+
+def _gated(
+    card: ModelCard, champion: VerifiedCard, policy: PolicySpec, created: datetime
+) -> tuple[ModelCard, GateReport, dict[str, Any]]:
+    """Gate the monitoring card with the champion card's policy, and its ``monitoring`` block with the comparison."""
+    from governance.gate import evaluate
+
+    gate = evaluate(card.to_dict(), policy, today=created.date())
+    card = card.with_gate(gate.to_dict())
+    monitoring = dict(card.monitoring or {})
+    monitoring["comparison"] = compare(champion.card, card.to_dict())
+    monitoring["verdict"] = gate.verdict
+    expires = str(champion.card.get("model", {}).get("valid_until") or "")
+    if expires and expires < created.date().isoformat():
+        monitoring["champion_card_expired"] = True
+    return card, gate, monitoring
+
+
+def _load_champion(
+    config: GovernanceConfig, uri: str, data: str | Path, step: Callable[[int], None]
+) -> tuple[VerifiedCard, PolicySpec, tuple[Dataset, Dataset, np.ndarray, np.ndarray]]:
+    """Verify and load the champion, prepare the batch and the reference, and score both."""
+    from governance.card import card_policy
+    from governance.data import prepare
+    from governance.pipeline import check_features, load_scoring_model
+    from governance.registry import verified_card
+
+    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
+    champion = verified_card(uri, registered_model=config.mlflow.registered_model, timeout=timeout, retries=retries)
     resolved, model = load_scoring_model(config, model_version=champion.version)
     policy = card_policy(champion.card)
     step(1)
@@ -617,10 +603,24 @@ def monitor(
     batch_scores = np.asarray(model.scores(batch.X, batch.sensitive), dtype=np.float64)
     reference_scores = np.asarray(model.scores(reference.train.X, reference.train.sensitive), dtype=np.float64)
     step(3)
+    return champion, policy, (batch, reference, batch_scores, reference_scores)
+
+
+def _batch_card(
+    config: GovernanceConfig,
+    champion: VerifiedCard,
+    scored: tuple[Dataset, Dataset, np.ndarray, np.ndarray],
+    *,
+    created: datetime,
+    policy: PolicySpec,
+    data: str | Path,
+) -> tuple[ModelCard, AuditReport, dict[str, Any]]:
+    """Audit the batch, measure its drift, and re-issue the champion's card on it (ungated)."""
+    from governance.pipeline import audit_scores
+
+    batch, reference, batch_scores, reference_scores = scored
     report = audit_scores(config, batch.y, batch_scores, batch.sensitive)
     drift = drift_report(reference, batch, reference_scores=reference_scores, batch_scores=batch_scores, config=config)
-    step(4)
-    batch_name = Path(data).name
     card = monitoring_card(
         champion,
         report,
@@ -629,32 +629,61 @@ def monitor(
         drift=drift,
         created=created,
         valid_for_days=policy.valid_for_days,
-        batch_name=batch_name,
+        batch_name=Path(data).name,
     )
-    gate = evaluate(card.to_dict(), policy, today=created.date())
-    card = card.with_gate(gate.to_dict())
-    monitoring = dict(card.monitoring or {})
-    monitoring["comparison"] = compare(champion.card, card.to_dict())
-    monitoring["verdict"] = gate.verdict
-    expires = str(champion.card.get("model", {}).get("valid_until") or "")
-    if expires and expires < created.date().isoformat():
-        monitoring["champion_card_expired"] = True
-    base = config.output.reports / "monitoring" / f"{created.strftime('%Y%m%dT%H%M%SZ')}-v{champion.version}"
+    return card, report, drift
+
+
+def _monitoring_folder(config: GovernanceConfig, created: datetime, version: int) -> Path:
+    """``<output.reports>/monitoring/<UTC time>-v<version>/``, never one a monitoring already wrote."""
+    base = config.output.reports / "monitoring" / f"{created.strftime('%Y%m%dT%H%M%SZ')}-v{version}"
     folder, n = base, 1
     while folder.exists():  # two monitorings in the same second: never overwrite the first one's card
         n += 1
         folder = base.with_name(f"{base.name}-{n}")
+    return folder
 
-    step(5)
-    figures = _figures(config, batch, report, batch_scores)
 
-    def write(demotion: Mapping[str, Any] | None) -> ModelCard:
-        final = ModelCard.from_dict({**card.to_dict(), "monitoring": {**monitoring, "demotion": demotion}})
-        write_card(final, folder, html=render_html(final, figures))
-        write_json(folder / "monitoring.json", dict(final.monitoring or {}))
+@dataclass(frozen=True)
+class _Writer:
+    """Writes the monitoring card's files, before and after a demotion."""
+
+    card: ModelCard
+    monitoring: Mapping[str, Any]
+    folder: Path
+    figures: Sequence[Figure]
+
+    def write(self, demotion: Mapping[str, Any] | None) -> ModelCard:
+        """Write ``card.json``, ``card.html`` and ``monitoring.json`` with this demotion; return the card."""
+        from governance.card import render_html, write_card
+        from governance.pipeline import write_json
+
+        final = ModelCard.from_dict({**self.card.to_dict(), "monitoring": {**self.monitoring, "demotion": demotion}})
+        write_card(final, self.folder, html=render_html(final, self.figures))
+        write_json(self.folder / "monitoring.json", dict(final.monitoring or {}))
         return final
 
-    final = write(None)
+
+def _record(
+    config: GovernanceConfig,
+    uri: str,
+    champion: VerifiedCard,
+    batch: Dataset,
+    gate: GateReport,
+    writer: _Writer,
+    *,
+    report: AuditReport,
+    drift: Mapping[str, Any],
+    demote: bool,
+    policy: PolicySpec,
+) -> MonitorOutcome:
+    """Record the MLflow run ``governance-monitor``: params, the demotion, the version's tags, metrics and files."""
+    from governance.registry import demote as demote_version
+    from governance.registry import log_audit_results, tag_version, tracked_run
+
+    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
+    name = config.mlflow.registered_model
+    final = writer.write(None)
     tags = {
         "monitor.verdict": gate.verdict,
         "model.version": champion.version,
@@ -683,64 +712,61 @@ def monitor(
                 timeout=timeout,
                 retries=retries,
             )
-            final = write(
-                {
-                    "version": result.version,
-                    "was_champion": result.was_champion,
-                    "champion_after": result.champion,
-                    "repairs": list(result.repairs),
-                    "monitoring_run": run.run_id,
-                }
-            )
+            final = writer.write(_demotion_facts(result, run.run_id))
         tag_version(
             uri,
             registered_model=name,
             version=champion.version,
-            tags={"monitor.verdict": gate.verdict, "monitor.run_id": run.run_id, "monitor.at": monitoring["at"]},
+            tags={"monitor.verdict": gate.verdict, "monitor.run_id": run.run_id, "monitor.at": writer.monitoring["at"]},
             timeout=timeout,
             retries=retries,
         )
-        metrics = {metric_name("audit", k): v.value for k, v in report.overall.items() if v.value is not None}
-        metrics |= {
-            metric_name("fairness", f.attribute, f.metric): f.value.value
-            for f in report.fairness
-            if f.value.value is not None
-        }
-        metrics |= {metric_name("psi", d["feature"]): d["psi"] for d in drift["overall"] if d["psi"] is not None}
-        metrics |= {
-            metric_name("psi", str(d["attribute"]), str(d["group"]), d["feature"]): d["psi"]
-            for d in drift["groups"]
-            if d["psi"] is not None and d["n_new"] is not None
-        }
         log_audit_results(
             uri,
             run.run_id,
-            metrics={k: float(v) for k, v in metrics.items()},
-            files=[folder / "card.json", folder / "card.html", folder / "monitoring.json"],
+            metrics=_monitor_metrics(report, drift),
+            files=[writer.folder / file for file in ("card.json", "card.html", "monitoring.json")],
             artifact_path="monitoring",
             timeout=timeout,
             retries=retries,
         )
-    step(6)
     return MonitorOutcome(
         verdict=gate.verdict,
         gate=gate,
         version=champion.version,
         candidate=champion.candidate,
-        folder=folder,
+        folder=writer.folder,
         run_id=run.run_id,
         demotion=result,
         document=dict(final.monitoring or {}),
     )
 
 
-def _figures(config: GovernanceConfig, batch: Dataset, report: AuditReport, scores: np.ndarray) -> list[Figure]:
-    """The monitoring card's figures: rates by group, ROC and calibration on the batch."""
-    from governance import plots
+def _demotion_facts(result: DemotionResult, monitoring_run: str) -> dict[str, Any]:
+    """Describe what ``--demote`` did, as the monitoring card records it."""
+    return {
+        "version": result.version,
+        "was_champion": result.was_champion,
+        "champion_after": result.champion,
+        "repairs": list(result.repairs),
+        "monitoring_run": monitoring_run,
+    }
 
-    publish_min = config.sensitive.publish_min_group_size
-    figures = [plots.group_metric_bars(report, a, publish_min=publish_min) for a in config.sensitive.names]
-    first = config.sensitive.names[0]
-    figures.append(plots.roc_by_group(report, attribute=first, publish_min=publish_min))
-    figures.append(plots.calibration_by_group(report, attribute=first, publish_min=publish_min))
-    return figures
+
+def _monitor_metrics(report: AuditReport, drift: Mapping[str, Any]) -> dict[str, float]:
+    """Collect the run's metrics: the audit's overall and fairness values, every PSI computed."""
+    from governance.registry import metric_name
+
+    metrics = {metric_name("audit", k): v.value for k, v in report.overall.items() if v.value is not None}
+    metrics |= {
+        metric_name("fairness", f.attribute, f.metric): f.value.value
+        for f in report.fairness
+        if f.value.value is not None
+    }
+    metrics |= {metric_name("psi", d["feature"]): d["psi"] for d in drift["overall"] if d["psi"] is not None}
+    metrics |= {
+        metric_name("psi", str(d["attribute"]), str(d["group"]), d["feature"]): d["psi"]
+        for d in drift["groups"]
+        if d["psi"] is not None and d["n_new"] is not None
+    }
+    return {k: float(v) for k, v in metrics.items()}

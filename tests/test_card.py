@@ -193,7 +193,7 @@ def test_write_card_writes_readable_files_atomically(
 def _schema() -> dict[str, Any]:
     from importlib.resources import files
 
-    schema: dict[str, Any] = json.loads(files("governance").joinpath("schemas/card.schema.json").read_text())
+    schema: dict[str, Any] = json.loads(files("governance.card").joinpath("schema.json").read_text())
     return schema
 
 

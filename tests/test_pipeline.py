@@ -9,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-import governance.pipeline
+import governance.pipeline._run
 from governance.cli import app
 from governance.config import load_config, tracking_uri
 from governance.data import prepare
@@ -99,14 +99,14 @@ def test_a_candidate_failing_midway_leaves_no_run_running(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = load_config(write_config(edit=_two_candidates))
-    real = governance.pipeline.train_candidate
+    real = governance.pipeline._run.train_candidate
 
     def fail_on_second(candidate: Any, *args: Any, **kwargs: Any) -> Any:
         if candidate.name == KEEP[1]:
             raise MemoryError("out of memory while training")
         return real(candidate, *args, **kwargs)
 
-    monkeypatch.setattr(governance.pipeline, "train_candidate", fail_on_second)
+    monkeypatch.setattr(governance.pipeline._run, "train_candidate", fail_on_second)
     with pytest.raises(MemoryError):
         run(config)
     client = MlflowClient(tracking_uri(config))

@@ -31,33 +31,30 @@ from governance.card import ModelCard, build_card, candidate_entry, render_html,
 from governance.config import GovernanceConfig, tracking_uri
 from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
+from governance.pipeline._explanations import explain_candidates
 from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train_candidate
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from governance.audit import AuditReport
-    from governance.explain import AccountExplanation, Explanation, Minimization, ProxyReport
     from governance.gate import GateReport
-    from governance.registry import DatasetRecord, ModelVersionRecord, ResolvedModel, RunHandle, VerifiedCard
-    from governance.train import ScoringModel
+    from governance.registry import (
+        Contender,
+        DatasetRecord,
+        ModelVersionRecord,
+        RunHandle,
+    )
 
 __all__ = [
-    "AccountReasons",
     "CandidateOutcome",
     "CardOutcome",
     "Outcome",
     "RunOutcome",
-    "account_reasons",
     "audit_candidate",
     "audit_scores",
-    "check_features",
-    "config_proxies",
     "ensure_data",
-    "explain_candidates",
     "git_commit",
-    "load_scoring_model",
-    "rerender_card",
     "run",
     "train",
     "write_json",
@@ -112,7 +109,18 @@ class Outcome:
 
 
 def git_commit(folder: Path | None = None) -> str:
-    """The commit of the code being run, or ``unknown`` outside a git checkout."""
+    """Return the commit of the code being run, or ``unknown`` outside a git checkout.
+
+    Parameters
+    ----------
+    folder
+        Where to ask git; default this package's folder.
+
+    Returns
+    -------
+    str
+        The commit hash, or ``unknown``.
+    """
     here = folder or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -131,6 +139,13 @@ def ensure_data(config: GovernanceConfig, *, progress: Progress | None = None) -
     ``seed`` and ``bias``; when the config asks for other values the file is
     generated again. A file without a sidecar is the user's data and is never
     overwritten.
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    progress
+        Called as ``progress(stage, done, total)`` while rows are generated.
 
     Returns
     -------
@@ -209,12 +224,45 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         Also written to ``<output.reports>/summary.json``.
     """
     from governance.gate import evaluate
-    from governance.registry import Contender, champion_reason, promote_best
 
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     outcome, trained, dataset = _train_and_track(config, progress=progress)
-    facts = {c.name: c for c in outcome.candidates}
-    test = dataset.test
+    audits = _audit_all(config, dataset.test, trained, progress)
+    explained = explain_candidates(config, dataset, trained, progress=progress)
+    evidence = _RunEvidence(
+        config=config,
+        dataset=dataset,
+        facts={c.name: c for c in outcome.candidates},
+        audits=audits,
+        explanations={name: e.to_dict() for name, e in explained.items()},
+        created=created,
+        commit=git_commit(),
+    )
+    verdicts = {
+        c.name: evaluate(evidence.card(c.name, ()).to_dict(), config.policy, today=created.date()) for c in trained
+    }
+    comparison = [
+        candidate_entry(
+            name=c.name,
+            kind=c.kind,
+            mitigation=c.mitigation,
+            uses_sensitive_at_inference=c.uses_sensitive_at_inference,
+            audit=evidence.audits[c.name][0],
+            attributes=_policy_attributes(config),
+            verdict=verdicts[c.name].verdict,
+        )
+        for c in trained
+    ]
+    cards, registered = _publish(evidence, outcome, trained, verdicts, comparison, progress)
+    result = _promote(config, outcome, cards, registered)
+    write_json(config.output.reports / "summary.json", result.to_dict())
+    return result
+
+
+def _audit_all(
+    config: GovernanceConfig, test: Split, trained: Sequence[TrainedCandidate], progress: Progress | None
+) -> dict[str, tuple[AuditReport, np.ndarray]]:
+    """Every candidate audited on the test split: its report and its scores."""
     audits: dict[str, tuple[AuditReport, np.ndarray]] = {}
     for i, candidate in enumerate(trained):
         if progress is not None:
@@ -222,51 +270,65 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         audits[candidate.name] = audit_candidate(config, test, candidate)
     if progress is not None:
         progress("audit candidates", len(trained), len(trained))
-    explanations = {
-        name: e.to_dict() for name, e in explain_candidates(config, dataset, trained, progress=progress).items()
-    }
-    commit = git_commit()
+    return audits
 
-    def card_of(name: str, comparison: Sequence[Mapping[str, Any]]) -> ModelCard:
-        fact = facts[name]
+
+@dataclass(frozen=True)
+class _RunEvidence:
+    """What a run's cards are built from: the config, the data, each candidate's facts, audit and explanations."""
+
+    config: GovernanceConfig
+    dataset: Dataset
+    facts: Mapping[str, CandidateOutcome]
+    audits: Mapping[str, tuple[AuditReport, np.ndarray]]
+    explanations: Mapping[str, Mapping[str, Any]]
+    created: datetime
+    commit: str
+
+    def card(self, name: str, comparison: Sequence[Mapping[str, Any]]) -> ModelCard:
+        """Build the ungated card of one candidate, with the run's candidate comparison."""
+        fact = self.facts[name]
         return build_card(
-            config=config,
-            dataset=dataset,
+            config=self.config,
+            dataset=self.dataset,
             candidate=_candidate_facts(fact),
-            audit=audits[name][0],
-            explanations=explanations.get(name),
+            audit=self.audits[name][0],
+            explanations=self.explanations.get(name),
             candidates=comparison,
             run_id=fact.run_id,
-            created=created,
-            git_commit=commit,
+            created=self.created,
+            git_commit=self.commit,
             model_sha256=fact.model_sha256,
             validation=fact.validation,
         )
 
-    verdicts = {c.name: evaluate(card_of(c.name, ()).to_dict(), config.policy, today=created.date()) for c in trained}
-    comparison = [
-        candidate_entry(
-            name=c.name,
-            kind=c.kind,
-            mitigation=c.mitigation,
-            uses_sensitive_at_inference=c.uses_sensitive_at_inference,
-            audit=audits[c.name][0],
-            attributes=_policy_attributes(config),
-            verdict=verdicts[c.name].verdict,
-        )
-        for c in trained
-    ]
+
+def _publish(
+    evidence: _RunEvidence,
+    outcome: Outcome,
+    trained: Sequence[TrainedCandidate],
+    verdicts: Mapping[str, GateReport],
+    comparison: Sequence[Mapping[str, Any]],
+    progress: Progress | None,
+) -> tuple[list[CardOutcome], list[Contender]]:
+    """Each candidate's gated card registered, written and logged; the contenders for promotion."""
+    from governance.registry import Contender
+
+    config = evidence.config
     cards: list[CardOutcome] = []
-    registered = []
+    registered: list[Contender] = []
     for i, candidate in enumerate(trained):
         if progress is not None:
             progress("cards and registry", i, len(trained))
-        card = card_of(candidate.name, comparison).with_gate(verdicts[candidate.name].to_dict())
-        card, record = _register(config, outcome.tracking_uri, card, facts[candidate.name].run_id)
+        fact, audited = evidence.facts[candidate.name], evidence.audits[candidate.name]
+        card = evidence.card(candidate.name, comparison).with_gate(verdicts[candidate.name].to_dict())
+        card, record = _register(config, outcome.tracking_uri, card, fact.run_id)
         folder = config.output.reports / "cards" / candidate.name
-        paths = _write_card_files(config, card, test, audits[candidate.name], explanations.get(candidate.name), folder)
-        _log_results(config, outcome.tracking_uri, facts[candidate.name].run_id, audits[candidate.name][0], paths)
-        selection = facts[candidate.name].validation.get(config.policy.selection_metric, float("nan"))
+        paths = _write_card_files(
+            config, card, evidence.dataset.test, audited, evidence.explanations.get(candidate.name), folder
+        )
+        _log_results(config, outcome.tracking_uri, fact.run_id, audited[0], paths)
+        selection = fact.validation.get(config.policy.selection_metric, float("nan"))
         registered.append(Contender(record, selection, undecided=_undecided_rules(verdicts[candidate.name])))
         cards.append(
             CardOutcome(
@@ -275,13 +337,22 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
                 version=record.version,
                 card_json=paths[0],
                 card_html=paths[1],
-                test_auc=audits[candidate.name][0].overall["auc"].value,
+                test_auc=audited[0].overall["auc"].value,
                 worst_disparity=next(e["worst_disparity"] for e in comparison if e["name"] == candidate.name),
                 uses_sensitive_at_inference=candidate.uses_sensitive_at_inference,
             )
         )
     if progress is not None:
         progress("cards and registry", len(trained), len(trained))
+    return cards, registered
+
+
+def _promote(
+    config: GovernanceConfig, outcome: Outcome, cards: Sequence[CardOutcome], registered: Sequence[Contender]
+) -> RunOutcome:
+    """Promote the best passing candidate (when the policy lets one be promoted); the run's outcome."""
+    from governance.registry import champion_reason, promote_best
+
     why = champion_reason(registered, metric=config.policy.selection_metric)
     promotion = promote_best(
         outcome.tracking_uri,
@@ -294,7 +365,7 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
     chosen = None
     if promotion is not None:
         chosen = next(c for c in cards if c.version == promotion.version)
-    result = RunOutcome(
+    return RunOutcome(
         training=outcome,
         cards=tuple(cards),
         chosen=None if chosen is None else chosen.name,
@@ -303,12 +374,10 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         previous_champion=None if promotion is None else promotion.previous_champion,
         why=why,
     )
-    write_json(config.output.reports / "summary.json", result.to_dict())
-    return result
 
 
 def _undecided_rules(report: GateReport) -> tuple[str, ...]:
-    """The rules of a passing gate that were let through undecided (``on_inconclusive: warn``), as ``rule (verdict)``."""
+    """List the rules of a passing gate that were let through undecided (``on_inconclusive: warn``), as ``rule (verdict)``."""
     if not report.passed:
         return ()
     return tuple(f"{r.name} ({r.verdict.replace('_', ' ')})" for r in report.rules if r.verdict != "pass")
@@ -355,7 +424,7 @@ class RunOutcome:
         return self.chosen is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``governance.summary/2`` document written to ``reports/summary.json``."""
+        """Return the ``governance.summary/2`` document written to ``reports/summary.json``."""
         return {
             "schema": "governance.summary/2",
             **asdict(self.training),
@@ -376,7 +445,22 @@ class RunOutcome:
 
 
 def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, sensitive: pd.DataFrame) -> AuditReport:
-    """Audit scores with the config's decision rule, groups, intersections, bootstrap and small-group rules."""
+    """Audit scores with the config's decision rule, groups, intersections, bootstrap and small-group rules.
+
+    Parameters
+    ----------
+    config
+        The validated config (decision rule, attributes, bootstrap, group minimums).
+    y, scores
+        Labels and scores of the audited rows.
+    sensitive
+        Their sensitive attributes.
+
+    Returns
+    -------
+    AuditReport
+        The audit.
+    """
     from governance.audit import audit
 
     attributes = config.sensitive.attributes
@@ -403,13 +487,28 @@ def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, se
 def audit_candidate(
     config: GovernanceConfig, split: Split, candidate: TrainedCandidate
 ) -> tuple[AuditReport, np.ndarray]:
-    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores."""
+    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores.
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    split
+        The rows to audit (the test split).
+    candidate
+        The trained candidate.
+
+    Returns
+    -------
+    tuple of (AuditReport, numpy.ndarray)
+        The audit and the scores.
+    """
     scores = np.asarray(candidate.score(split.X, split.sensitive), dtype=np.float64)
     return audit_scores(config, split.y, scores, split.sensitive), scores
 
 
 def _policy_attributes(config: GovernanceConfig) -> list[str]:
-    """The attributes the policy's disparity rules name (else every single attribute): where disparity matters."""
+    """List the attributes the policy's disparity rules name (else every single attribute): where disparity matters."""
     named = [
         r.attribute for r in config.policy.rules if r.scope == "disparity" and r.attribute in config.sensitive.names
     ]
@@ -459,30 +558,10 @@ def _write_card_files(
     folder: Path,
 ) -> tuple[Path, Path, Path]:
     """card.json, card.html (with its plots) and audit.json of one candidate, written atomically."""
-    from governance import plots
+    from governance.card import card_figures
 
     report, _ = audited
-    publish_min = config.sensitive.publish_min_group_size
-    figures = []
-    for attribute in config.sensitive.names:
-        figures.append(plots.group_metric_bars(report, attribute, publish_min=publish_min))
-    first = config.sensitive.names[0]
-    figures.append(plots.roc_by_group(report, attribute=first, publish_min=publish_min))
-    figures.append(plots.calibration_by_group(report, attribute=first, publish_min=publish_min))
-    if explanations is not None and explanations.get("by_group"):
-        published = [
-            str(g["group"])
-            for g in card.fairness.get("groups", [])
-            if g.get("attribute") == first and g.get("n") is not None
-        ]
-        figures.append(
-            plots.shap_importance_by_group(explanations["by_group"], attribute=first, publish_groups=published)
-        )
-    figures.append(
-        plots.candidate_tradeoff(
-            card.candidates, chosen=card.model["candidate"], disparity_label="largest demographic parity difference"
-        )
-    )
+    figures = card_figures(config, report, run_card=card, explanations=explanations)
     json_path, html_path = write_card(card, folder, html=render_html(card, figures))
     save_figures(folder, figures)  # so that a later render (feedback) embeds the same figures
     audit_path = folder / "audit.json"
@@ -597,7 +676,7 @@ def _train_and_track(
 
 
 def _dataset_record(dataset: Dataset, config: GovernanceConfig) -> DatasetRecord:
-    """The data used, for MLflow: schema, rows and fingerprint; the source is the file name only."""
+    """Describe the data used, for MLflow: schema, rows and fingerprint; the source is the file name only."""
     from governance.registry import dataset_record
 
     return dataset_record(
@@ -686,266 +765,13 @@ def _log_candidate(
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    """Write JSON atomically: a reader sees the old file or the new one, never half of one.
+
+    Parameters
+    ----------
+    path
+        The file.
+    payload
+        Plain JSON data (written as canonical JSON).
+    """
     atomic_write(path, canonical_json(payload))
-
-
-# ---------------------------------------------------------------- explanations (issue #5)
-
-
-def config_proxies(config: GovernanceConfig, dataset: Dataset) -> ProxyReport:
-    """Proxy detection on the prepared data with the config's thresholds (shared by every candidate)."""
-    from governance.explain import detect_proxies
-
-    spec = config.explain
-    return detect_proxies(
-        dataset.X,
-        dataset.sensitive,
-        categorical=dataset.categorical,
-        nmi_threshold=spec.proxy_nmi_threshold,
-        auc_threshold=spec.proxy_auc_threshold,
-        derived_from={a.name: a.derived_from for a in config.sensitive.attributes},
-        min_group_size=config.sensitive.min_group_size,
-        joint_rows=spec.proxy_rows,
-        seed=spec.seed,
-    )
-
-
-def explain_candidates(
-    config: GovernanceConfig,
-    dataset: Dataset,
-    trained: Sequence[TrainedCandidate],
-    *,
-    progress: Progress | None = None,
-) -> dict[str, Explanation]:
-    """Explain every trained candidate for its card: SHAP by group, proxies, minimization.
-
-    Proxies depend only on the data, so they are measured once; the
-    minimization audit depends only on a candidate's estimator and
-    hyper-parameters (its mitigation adds no feature), so candidates sharing
-    them share it.
-
-    Parameters
-    ----------
-    config, dataset
-        The run's config and prepared data.
-    trained
-        The fitted candidates.
-    progress
-        Called as ``progress("explain candidates", done, total)``.
-
-    Returns
-    -------
-    dict
-        Each candidate's :class:`~governance.explain.Explanation`, by name;
-        ``to_dict()`` is the card's ``explanations`` block.
-    """
-    from governance.explain import explain, minimize_features
-
-    spec = config.explain
-    proxies = config_proxies(config, dataset)
-    minimizations: dict[str, Minimization] = {}
-    out: dict[str, Explanation] = {}
-    for i, candidate in enumerate(trained):
-        if progress is not None:
-            progress("explain candidates", i, len(trained))
-        key = _estimator_key(candidate.model)
-        if key not in minimizations:
-            minimizations[key] = minimize_features(
-                candidate.model,
-                dataset,
-                tolerance=spec.minimization_tolerance,
-                rows=spec.minimization_rows,
-                seed=spec.seed,
-                confidence=spec.confidence,
-            )
-        out[candidate.name] = explain(
-            candidate.model,
-            dataset,
-            config=config,
-            name=candidate.name,
-            proxies=proxies,
-            minimization=minimizations[key],
-        )
-    if progress is not None:
-        progress("explain candidates", len(trained), len(trained))
-    return out
-
-
-def _estimator_key(model: ScoringModel) -> str:
-    """Candidates with the same estimator, effective hyper-parameters, features and seed refit identically."""
-    params = {k: repr(v) for k, v in sorted(model.base_estimator().get_params(deep=False).items())}
-    return json.dumps(
-        [model.kind, params, list(model.features), list(model.categorical), model.seed], sort_keys=True, default=repr
-    )
-
-
-@dataclass(frozen=True)
-class AccountReasons:
-    """``governance explain --account``: one account's reasons, and which model gave them.
-
-    The document holds the account's pseudonym, never its identifier.
-    """
-
-    explanation: AccountExplanation
-    model: ResolvedModel
-    data_sha256: str
-
-    @property
-    def data_matches_training(self) -> bool:
-        """Whether the data is the one the model was trained on (same fingerprint)."""
-        return bool(self.model.data_sha256) and self.model.data_sha256 == self.data_sha256
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``governance.reasons/1`` document."""
-        return {
-            **self.explanation.to_dict(),
-            "model": {
-                "candidate": self.model.candidate,
-                "run_id": self.model.run_id,
-                "version": self.model.version,
-                "source": self.model.source,
-            },
-            "data": {"sha256": self.data_sha256, "matches_training": self.data_matches_training},
-        }
-
-
-def account_reasons(
-    config: GovernanceConfig,
-    account_id: str,
-    *,
-    model_version: int | None = None,
-    candidate: str | None = None,
-) -> AccountReasons:
-    """Why one account got its score, from the champion, a registered version, or a candidate of the latest run.
-
-    The identifier is pseudonymized with the configured key at once and only
-    its pseudonym is used from then on; the account must be in the prepared
-    data (consent given), and the model is loaded only after its checksum is
-    verified (:func:`governance.registry.load_model`).
-
-    Parameters
-    ----------
-    config
-        The validated config.
-    account_id
-        The account's identifier as the user knows it.
-    model_version, candidate
-        A registered model version, or a candidate of the latest finished run;
-        neither: the registered model's ``champion``.
-
-    Raises
-    ------
-    DataValidationError
-        No usable account has this identifier (unknown, or excluded for lack of
-        consent: not told apart).
-    ConfigError
-        No such version, candidate or champion; or the model reads features the data lacks.
-    RegistryError
-        MLflow cannot be reached (exit 3).
-    PrivacyError
-        The model's files do not match their checksum (exit 4).
-    """
-    from governance.config import pseudonym_key
-    from governance.explain import account_row, explain_account
-    from governance.privacy import pseudonymize_one
-
-    dataset = prepare(config)
-    pseudonym = pseudonymize_one(account_id, pseudonym_key(require=config.data.require_pseudonym_key).secret)
-    account_row(dataset, pseudonym)  # an unknown account fails before MLflow is asked anything
-    resolved, model = load_scoring_model(config, model_version=model_version, candidate=candidate)
-    check_features(model, dataset, resolved)
-    explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)
-    return AccountReasons(explanation=explanation, model=resolved, data_sha256=dataset.fingerprint)
-
-
-def load_scoring_model(
-    config: GovernanceConfig,
-    *,
-    model_version: int | None = None,
-    candidate: str | None = None,
-    alias: str = "champion",
-) -> tuple[ResolvedModel, ScoringModel]:
-    """The champion (or a registered version, or a candidate of the latest run), loaded after its checksum is verified.
-
-    Raises
-    ------
-    ConfigError
-        (exit 2) No such version, candidate or alias; or the model is not a governance scoring model.
-    RegistryError
-        (exit 3) MLflow cannot be reached.
-    PrivacyError
-        (exit 4) The model's files do not match their checksum.
-    """
-    from governance.errors import ConfigError, Problem
-    from governance.registry import load_model, resolve_model
-    from governance.train import ScoringModel
-
-    uri = tracking_uri(config)
-    resolved = resolve_model(
-        uri,
-        experiment=config.mlflow.experiment,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        candidate=candidate,
-        alias=alias,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    model = load_model(
-        uri,
-        resolved.run_id,
-        trusted_types=MODEL_TYPES,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
-    if not isinstance(model, ScoringModel):
-        raise ConfigError([Problem("model", f"{resolved.source} is not a governance scoring model")])
-    return resolved, model
-
-
-def check_features(model: ScoringModel, dataset: Dataset, resolved: ResolvedModel) -> None:
-    """Refuse a model that reads features the prepared data lacks (the config changed since it was trained).
-
-    Raises
-    ------
-    ConfigError
-        (exit 2) Naming the missing features.
-    """
-    from governance.errors import ConfigError, Problem
-
-    missing = [f for f in model.features if f not in dataset.features]
-    if missing:
-        raise ConfigError(
-            [
-                Problem(
-                    "features",
-                    f"{resolved.source} reads {len(missing)} feature(s) the config no longer declares: "
-                    f"{', '.join(missing)}",
-                    "use it with the config it was trained with",
-                )
-            ]
-        )
-
-
-def rerender_card(config: GovernanceConfig, verified: VerifiedCard) -> tuple[Path, Path] | None:
-    """Write a registered version's current card over its files in ``<output.reports>/cards/<candidate>/``.
-
-    Only when those files describe the same version and run (a later run may have written
-    the candidate's folder since); the figures saved beside the card are embedded again.
-    Returns the paths written, or None when the folder belongs to another version.
-    """
-    from governance.card import ModelCard, load_figures
-
-    folder = config.output.reports / "cards" / verified.candidate
-    try:
-        local = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-        model = local["model"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if str(model.get("version")) != str(verified.version) or model.get("run_id") != verified.run_id:
-        return None
-    card = ModelCard.from_dict(verified.card)
-    json_path, html_path = write_card(card, folder, html=render_html(card, load_figures(folder)))
-    assert html_path is not None
-    return json_path, html_path
