@@ -6,12 +6,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from governance._files import atomic_write, canonical_json
-
-if TYPE_CHECKING:
-    from governance.config import PolicySpec
+from governance.policy import policy_sha256
 
 __all__ = ["MONITORING_SCHEMA", "SCHEMA", "ModelCard", "policy_sha256", "write_card"]
 
@@ -108,24 +106,6 @@ class ModelCard:
             caveats=tuple(data.get("caveats") or ()),
             monitoring=data.get("monitoring"),
         )
-
-
-def policy_sha256(policy: PolicySpec) -> str:
-    """Return the sha256 of the policy's canonical JSON: what a card records as ``lineage.policy_sha256``.
-
-    Canonical JSON is the card's: sorted keys, indent 2, UTF-8, no NaN, a trailing newline.
-
-    Parameters
-    ----------
-    policy
-        The validated policy.
-
-    Returns
-    -------
-    str
-        The hex digest.
-    """
-    return hashlib.sha256(canonical_json(policy.model_dump(mode="json"))).hexdigest()
 
 
 def write_card(card: ModelCard, folder: Path, *, html: str | None = None) -> tuple[Path, Path | None]:

@@ -25,7 +25,7 @@ from governance.card._model import SCHEMA, policy_sha256
 from governance.errors import ConfigError, DataValidationError, Problem
 
 if TYPE_CHECKING:
-    from governance.config import PolicySpec
+    from governance.policy import PolicySpec
 
 __all__ = [
     "VERDICTS",
@@ -117,7 +117,7 @@ def card_policy(card: Mapping[str, Any]) -> PolicySpec:
                 )
             ]
         )
-    from governance.config import validate_policy
+    from governance.policy import validate_policy
 
     policy = validate_policy(card["policy"], source="the card's policy")
     lineage = card.get("lineage")

@@ -111,7 +111,7 @@ from governance.gate._rules import (
 )
 
 if TYPE_CHECKING:
-    from governance.config import PolicySpec
+    from governance.policy import PolicySpec
 
 __all__ = [
     "CARD_SCHEMA",

@@ -8,7 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from governance.config import PolicySpec
+    from governance.policy import PolicySpec
 
 __all__ = ["Comparison", "Decision", "ErrorControl", "GateReport", "Mode", "RuleResult", "Side", "Verdict"]
 

@@ -27,7 +27,7 @@ from governance.metrics import FAIRNESS_DEFINITIONS, FAIRNESS_METRICS
 from governance.stats import z_value
 
 if TYPE_CHECKING:
-    from governance.config import PolicyRule, PolicySpec
+    from governance.policy import PolicyRule, PolicySpec
 
 __all__ = ["judge"]
 

@@ -125,6 +125,7 @@ def _card(outcome: CandidateOutcome, verdict: str) -> dict[str, Any]:
         },
         "fairness": {"schema": "governance.audit/1", "rows": 761, "min_group_size": 30},
         "explanations": {"method": "shap", "space": "transformed", "global": []},
+        "policy": {"rules": [], "on_inconclusive": "fail", "required_approvals": 1},
         "candidates": [
             {
                 "name": outcome.name,
