@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from governance._subject_account import _find, _ledger_path, _personal_values, _secret
-from governance.config import GovernanceConfig, tracking_uri
+from governance.config import GovernanceConfig
 from governance.ledger import Entry, SubjectState, append, check_text, read_state
 
 if TYPE_CHECKING:
@@ -54,19 +54,13 @@ def _items(state: SubjectState, version: int) -> list[dict[str, Any]]:
 def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret: bytes) -> tuple[int, ...]:
     """Make each version's card list exactly the ledger's feedback on it; re-render the local card files."""
     from governance.pipeline import rerender_card
-    from governance.registry import record_feedback
+    from governance.registry import Registry
 
     state = read_state(_ledger_path(config), secret=secret)
+    registry = Registry.for_config(config)
     done = []
     for version in versions:
-        verified = record_feedback(
-            tracking_uri(config),
-            registered_model=config.mlflow.registered_model,
-            version=version,
-            items=_items(state, version),
-            timeout=config.mlflow.timeout_seconds,
-            retries=config.mlflow.max_retries,
-        )
+        verified = registry.record_feedback(version, items=_items(state, version))
         rerender_card(config, verified)
         done.append(version)
     return tuple(done)
@@ -116,14 +110,14 @@ def add_feedback(
         (exit 3) MLflow cannot be reached.
     """
     from governance.pipeline import rerender_card
-    from governance.registry import record_feedback
+    from governance.registry import Registry
 
     ledger = _ledger_path(config)
     secret = _secret(config)
     pseudonym, forbidden = _about(config, account_id, secret)
     cleaned = check_text(text, what="--text", limit=MAX_FEEDBACK_CHARS, forbidden=forbidden)
-    uri = tracking_uri(config)
-    _check_version(config, uri, model_version)
+    registry = Registry.for_config(config)
+    registry.verified_card(model_version)  # the version exists and its card verifies, before anything is recorded
     entry = append(
         ledger,
         secret=secret,
@@ -135,14 +129,7 @@ def add_feedback(
     )
     state = read_state(ledger, secret=secret)
     items = _items(state, model_version)
-    card: VerifiedCard = record_feedback(
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        items=items,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
+    card: VerifiedCard = registry.record_feedback(model_version, items=items)
     written = rerender_card(config, card)
     return FeedbackOutcome(
         entry=entry,
@@ -159,16 +146,3 @@ def _about(config: GovernanceConfig, account_id: str | None, secret: bytes) -> t
         return None, []
     account = _find(config, account_id, secret)
     return account.pseudonym, _personal_values(config, account)
-
-
-def _check_version(config: GovernanceConfig, uri: str, model_version: int) -> None:
-    """Check the version exists and its card verifies, before anything is recorded."""
-    from governance.registry import verified_card
-
-    verified_card(
-        uri,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )

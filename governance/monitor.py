@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from governance.data import Dataset
     from governance.gate import GateReport
     from governance.plots import Figure
-    from governance.registry import DemotionResult, VerifiedCard
+    from governance.registry import DemotionResult, Registry, VerifiedCard
 
 __all__ = [
     "SCHEMA",
@@ -541,15 +541,16 @@ def monitor(
         (exit 3) MLflow cannot be reached or written.
     """
     from governance.card import card_figures
-    from governance.config import tracking_uri
+    from governance.registry import Registry
 
     def step(done: int) -> None:
         if progress is not None:
             progress("monitor", done, 6)
 
-    created, uri = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0), tracking_uri(config)
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    registry = Registry.for_config(config)
     step(0)
-    champion, policy, scored = _load_champion(config, uri, data, step)
+    champion, policy, scored = _load_champion(config, registry, data, step)
     batch, _, _, _ = scored
     card, report, drift = _batch_card(config, champion, scored, created=created, policy=policy, data=data)
     step(4)
@@ -559,7 +560,7 @@ def monitor(
     figures = card_figures(config, report)
     writer = _Writer(card, monitoring, folder, figures)
     outcome = _record(
-        config, uri, champion, batch, gate, writer, report=report, drift=drift, demote=demote, policy=policy
+        config, registry, champion, batch, gate, writer, report=report, drift=drift, demote=demote, policy=policy
     )
     step(6)
     return outcome
@@ -583,16 +584,14 @@ def _gated(
 
 
 def _load_champion(
-    config: GovernanceConfig, uri: str, data: str | Path, step: Callable[[int], None]
+    config: GovernanceConfig, registry: Registry, data: str | Path, step: Callable[[int], None]
 ) -> tuple[VerifiedCard, PolicySpec, tuple[Dataset, Dataset, np.ndarray, np.ndarray]]:
     """Verify and load the champion, prepare the batch and the reference, and score both."""
     from governance.card import card_policy
     from governance.data import prepare
     from governance.pipeline import check_features, load_scoring_model
-    from governance.registry import verified_card
 
-    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
-    champion = verified_card(uri, registered_model=config.mlflow.registered_model, timeout=timeout, retries=retries)
+    champion = registry.verified_card()
     resolved, model = load_scoring_model(config, model_version=champion.version)
     policy = card_policy(champion.card)
     step(1)
@@ -666,7 +665,7 @@ class _Writer:
 
 def _record(
     config: GovernanceConfig,
-    uri: str,
+    registry: Registry,
     champion: VerifiedCard,
     batch: Dataset,
     gate: GateReport,
@@ -678,11 +677,6 @@ def _record(
     policy: PolicySpec,
 ) -> MonitorOutcome:
     """Record the MLflow run ``governance-monitor``: params, the demotion, the version's tags, metrics and files."""
-    from governance.registry import demote as demote_version
-    from governance.registry import log_audit_results, tag_version, tracked_run
-
-    timeout, retries = config.mlflow.timeout_seconds, config.mlflow.max_retries
-    name = config.mlflow.registered_model
     final = writer.write(None)
     tags = {
         "monitor.verdict": gate.verdict,
@@ -693,42 +687,22 @@ def _record(
         "monitor.card.sha256": final.sha256,
     }
     result: DemotionResult | None = None
-    with tracked_run(
-        uri,
-        experiment=config.mlflow.experiment,
-        run_name="governance-monitor",
-        tags=tags,
-        timeout=timeout,
-        retries=retries,
-    ) as run:
+    with registry.run(experiment=config.mlflow.experiment, run_name="governance-monitor", tags=tags) as run:
         run.log_params({"batch.rows_in": batch.rows_in, "batch.rows_used": batch.rows_used, "demote": demote})
         if demote and gate.verdict == "fail":
-            result = demote_version(
-                uri,
-                registered_model=name,
-                version=champion.version,
-                monitoring_run=run.run_id,
-                required_approvals=policy.required_approvals,
-                timeout=timeout,
-                retries=retries,
+            result = registry.demote(
+                champion.version, monitoring_run=run.run_id, required_approvals=policy.required_approvals
             )
             final = writer.write(_demotion_facts(result, run.run_id))
-        tag_version(
-            uri,
-            registered_model=name,
-            version=champion.version,
+        registry.tag_version(
+            champion.version,
             tags={"monitor.verdict": gate.verdict, "monitor.run_id": run.run_id, "monitor.at": writer.monitoring["at"]},
-            timeout=timeout,
-            retries=retries,
         )
-        log_audit_results(
-            uri,
+        registry.log_audit_results(
             run.run_id,
             metrics=_monitor_metrics(report, drift),
             files=[writer.folder / file for file in ("card.json", "card.html", "monitoring.json")],
             artifact_path="monitoring",
-            timeout=timeout,
-            retries=retries,
         )
     return MonitorOutcome(
         verdict=gate.verdict,

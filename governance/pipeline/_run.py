@@ -28,7 +28,7 @@ import numpy as np
 
 from governance._files import atomic_write, canonical_json
 from governance.card import ModelCard, build_card, candidate_entry, render_html, save_figures, write_card
-from governance.config import GovernanceConfig, tracking_uri
+from governance.config import GovernanceConfig
 from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
 from governance.pipeline._explanations import explain_candidates
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         Contender,
         DatasetRecord,
         ModelVersionRecord,
+        Registry,
         RunHandle,
     )
 
@@ -196,7 +197,7 @@ def train(config: GovernanceConfig, *, progress: Progress | None = None) -> Outc
     RegistryError
         When MLflow cannot be reached or written (the runs end FAILED).
     """
-    outcome, _, _ = _train_and_track(config, progress=progress)
+    outcome, _, _ = _train_and_track(config, _registry(config), progress=progress)
     return outcome
 
 
@@ -226,7 +227,8 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
     from governance.gate import evaluate
 
     created = (now or datetime.now(UTC)).replace(microsecond=0)
-    outcome, trained, dataset = _train_and_track(config, progress=progress)
+    registry = _registry(config)
+    outcome, trained, dataset = _train_and_track(config, registry, progress=progress)
     audits = _audit_all(config, dataset.test, trained, progress)
     explained = explain_candidates(config, dataset, trained, progress=progress)
     evidence = _RunEvidence(
@@ -253,10 +255,17 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         )
         for c in trained
     ]
-    cards, registered = _publish(evidence, outcome, trained, verdicts, comparison, progress)
-    result = _promote(config, outcome, cards, registered)
+    cards, registered = _publish(evidence, registry, trained, verdicts, comparison, progress)
+    result = _promote(config, registry, outcome, cards, registered)
     write_json(config.output.reports / "summary.json", result.to_dict())
     return result
+
+
+def _registry(config: GovernanceConfig) -> Registry:
+    """Build the one registry client of a run or a training."""
+    from governance.registry import Registry
+
+    return Registry.for_config(config)
 
 
 def _audit_all(
@@ -305,7 +314,7 @@ class _RunEvidence:
 
 def _publish(
     evidence: _RunEvidence,
-    outcome: Outcome,
+    registry: Registry,
     trained: Sequence[TrainedCandidate],
     verdicts: Mapping[str, GateReport],
     comparison: Sequence[Mapping[str, Any]],
@@ -322,12 +331,12 @@ def _publish(
             progress("cards and registry", i, len(trained))
         fact, audited = evidence.facts[candidate.name], evidence.audits[candidate.name]
         card = evidence.card(candidate.name, comparison).with_gate(verdicts[candidate.name].to_dict())
-        card, record = _register(config, outcome.tracking_uri, card, fact.run_id)
+        card, record = _register(registry, card, fact.run_id)
         folder = config.output.reports / "cards" / candidate.name
         paths = _write_card_files(
             config, card, evidence.dataset.test, audited, evidence.explanations.get(candidate.name), folder
         )
-        _log_results(config, outcome.tracking_uri, fact.run_id, audited[0], paths)
+        _log_results(config, registry, fact.run_id, audited[0], paths)
         selection = fact.validation.get(config.policy.selection_metric, float("nan"))
         registered.append(Contender(record, selection, undecided=_undecided_rules(verdicts[candidate.name])))
         cards.append(
@@ -348,20 +357,17 @@ def _publish(
 
 
 def _promote(
-    config: GovernanceConfig, outcome: Outcome, cards: Sequence[CardOutcome], registered: Sequence[Contender]
+    config: GovernanceConfig,
+    registry: Registry,
+    outcome: Outcome,
+    cards: Sequence[CardOutcome],
+    registered: Sequence[Contender],
 ) -> RunOutcome:
     """Promote the best passing candidate (when the policy lets one be promoted); the run's outcome."""
-    from governance.registry import champion_reason, promote_best
+    from governance.registry import champion_reason
 
     why = champion_reason(registered, metric=config.policy.selection_metric)
-    promotion = promote_best(
-        outcome.tracking_uri,
-        registered_model=config.mlflow.registered_model,
-        candidates=registered,
-        required_approvals=config.policy.required_approvals,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
+    promotion = registry.promote_best(registered, required_approvals=config.policy.required_approvals)
     chosen = None
     if promotion is not None:
         chosen = next(c for c in cards if c.version == promotion.version)
@@ -527,19 +533,11 @@ def _candidate_facts(fact: CandidateOutcome) -> dict[str, Any]:
     }
 
 
-def _register(config: GovernanceConfig, uri: str, card: ModelCard, run_id: str) -> tuple[ModelCard, ModelVersionRecord]:
+def _register(registry: Registry, card: ModelCard, run_id: str) -> tuple[ModelCard, ModelVersionRecord]:
     """Register the candidate with its card; return the card as registered (version filled in) and the record."""
     from governance.errors import RegistryError
-    from governance.registry import register_candidate
 
-    record = register_candidate(
-        uri,
-        registered_model=config.mlflow.registered_model,
-        run_id=run_id,
-        card=card.to_dict(),
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
+    record = registry.register(run_id, card=card.to_dict())
     registered = card.with_model(registered_model=record.registered_model, version=record.version, run_id=run_id)
     if registered.sha256 != record.card_sha256:
         raise RegistryError(
@@ -570,9 +568,11 @@ def _write_card_files(
     return json_path, html_path, audit_path
 
 
-def _log_results(config: GovernanceConfig, uri: str, run_id: str, report: AuditReport, paths: Sequence[Path]) -> None:
+def _log_results(
+    config: GovernanceConfig, registry: Registry, run_id: str, report: AuditReport, paths: Sequence[Path]
+) -> None:
     """Per-group metrics (published groups only) and the report files, in the candidate's run."""
-    from governance.registry import log_audit_results, metric_name
+    from governance.registry import metric_name
 
     publish_min = config.sensitive.publish_min_group_size
     metrics: dict[str, float] = {}
@@ -589,24 +589,15 @@ def _log_results(config: GovernanceConfig, uri: str, run_id: str, report: AuditR
     for item in report.fairness:
         if item.value.value is not None:
             metrics[metric_name("fairness", item.attribute, item.metric)] = item.value.value
-    log_audit_results(
-        uri,
-        run_id,
-        metrics=metrics,
-        files=paths,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
+    registry.log_audit_results(run_id, metrics=metrics, files=paths)
 
 
 def _train_and_track(
-    config: GovernanceConfig, *, progress: Progress | None
+    config: GovernanceConfig, registry: Registry, *, progress: Progress | None
 ) -> tuple[Outcome, tuple[TrainedCandidate, ...], Dataset]:
-    from governance.registry import tracked_run
-
+    """Train and log every candidate under one parent run; the training facts, the models and the data."""
     generated = ensure_data(config, progress=progress)
     dataset: Dataset = prepare(config)
-    uri = tracking_uri(config)
     tags = {
         "git.commit": git_commit(),
         "config.sha256": config.sha256,
@@ -615,14 +606,7 @@ def _train_and_track(
     }
     trained_all: list[TrainedCandidate] = []
     outcomes: list[CandidateOutcome] = []
-    with tracked_run(
-        uri,
-        experiment=config.mlflow.experiment,
-        run_name="governance-run",
-        tags=tags,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    ) as parent:
+    with registry.run(experiment=config.mlflow.experiment, run_name="governance-run", tags=tags) as parent:
         parent.log_params(
             {
                 "data.rows_in": dataset.rows_in,
@@ -663,7 +647,7 @@ def _train_and_track(
             progress("train candidates", total, total)
     result = Outcome(
         run_id=parent.run_id,
-        tracking_uri=uri,
+        tracking_uri=registry.uri,
         data_generated=generated,
         rows_in=dataset.rows_in,
         rows_used=dataset.rows_used,

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from governance.card import render_html, write_card
-from governance.config import tracking_uri
 from governance.data import prepare
 from governance.train import MODEL_TYPES
 
@@ -93,7 +92,7 @@ def account_reasons(
     from governance.privacy import pseudonymize_one
 
     dataset = prepare(config)
-    pseudonym = pseudonymize_one(account_id, pseudonym_key(require=config.data.require_pseudonym_key).secret)
+    pseudonym = pseudonymize_one(account_id, pseudonym_key(config).secret)
     account_row(dataset, pseudonym)  # an unknown account fails before MLflow is asked anything
     resolved, model = load_scoring_model(config, model_version=model_version, candidate=candidate)
     check_features(model, dataset, resolved)
@@ -136,27 +135,14 @@ def load_scoring_model(
         (exit 4) The model's files do not match their checksum.
     """
     from governance.errors import ConfigError, Problem
-    from governance.registry import load_model, resolve_model
+    from governance.registry import Registry
     from governance.train import ScoringModel
 
-    uri = tracking_uri(config)
-    resolved = resolve_model(
-        uri,
-        experiment=config.mlflow.experiment,
-        registered_model=config.mlflow.registered_model,
-        version=model_version,
-        candidate=candidate,
-        alias=alias,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
+    registry = Registry.for_config(config)
+    resolved = registry.resolve_model(
+        experiment=config.mlflow.experiment, version=model_version, candidate=candidate, alias=alias
     )
-    model = load_model(
-        uri,
-        resolved.run_id,
-        trusted_types=MODEL_TYPES,
-        timeout=config.mlflow.timeout_seconds,
-        retries=config.mlflow.max_retries,
-    )
+    model = registry.load_model(resolved.run_id, trusted_types=MODEL_TYPES)
     if not isinstance(model, ScoringModel):
         raise ConfigError([Problem("model", f"{resolved.source} is not a governance scoring model")])
     return resolved, model

@@ -33,6 +33,7 @@ from governance.privacy import redact
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from governance.config import GovernanceConfig
     from governance.registry.promotion import DemotionResult, PromotionResult
     from governance.registry.records import Decision, ModelVersionRecord
     from governance.registry.resolve import ResolvedModel
@@ -190,6 +191,29 @@ class Registry:
         self.timeout = timeout
         self.retries = retries
         self._client = client
+
+    @classmethod
+    def for_config(cls, config: GovernanceConfig) -> Registry:
+        """Build the registry a config names: its tracking URI, registered model, timeout and retries.
+
+        Parameters
+        ----------
+        config
+            A validated config; its environment was resolved by :func:`~governance.config.load_config`.
+
+        Returns
+        -------
+        Registry
+            One registry for every call a workflow makes.
+        """
+        from governance.config import tracking_uri
+
+        return cls(
+            tracking_uri(config),
+            model_name=config.mlflow.registered_model,
+            timeout=config.mlflow.timeout_seconds,
+            retries=config.mlflow.max_retries,
+        )
 
     def __repr__(self) -> str:
         """Return the registry's URI (without credentials) and model name."""
