@@ -51,7 +51,7 @@ import pandas as pd
 
 from governance.config import GovernanceConfig, PseudonymKey, SensitiveSpec, pseudonym_key
 from governance.data_checks import _is_missing, consent_mask, refuse_personal_data, validate
-from governance.errors import DataValidationError, Problem
+from governance.errors import DataValidationError, DevelopmentKeyWarning, Problem
 from governance.ledger import SubjectState, read_state
 from governance.privacy import PSEUDONYM_METHOD, pseudonymize
 
@@ -75,10 +75,6 @@ __all__ = [
 
 SplitName = Literal["train", "validation", "test"]
 _SPLIT_CODES: dict[SplitName, int] = {"train": 0, "validation": 1, "test": 2}
-
-
-class DevelopmentKeyWarning(UserWarning):
-    """Identifiers were pseudonymized with the public development key."""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "DataValidationError",
+    "DevelopmentKeyWarning",
     "GateFailure",
     "GovernanceError",
     "PrivacyError",
@@ -214,3 +215,7 @@ class RegistryError(GovernanceError, RuntimeError):
     """MLflow or storage failed (unreachable server, failed write)."""
 
     exit_code = 3
+
+
+class DevelopmentKeyWarning(UserWarning):
+    """Identifiers were pseudonymized with the public development key (the command line shows it in a banner)."""

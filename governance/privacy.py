@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 __all__ = [
     "PSEUDONYM_METHOD",
@@ -70,6 +72,8 @@ def pseudonymize(identifiers: Iterable[object], key: bytes) -> np.ndarray:
     numpy.ndarray
         One 32-character hex pseudonym per identifier, in order.
     """
+    import numpy as np
+
     base = hmac.new(key, digestmod=hashlib.sha256)
     out = []
     for identifier in identifiers:
@@ -100,6 +104,9 @@ def looks_like_pii(values: pd.Series | Sequence[object]) -> str | None:
     str or None
         ``"e-mail addresses"`` or ``"phone numbers"``, or ``None``.
     """
+    import numpy as np
+    import pandas as pd
+
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
@@ -22,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from governance import __version__
-from governance.errors import GovernanceError
+from governance.errors import DevelopmentKeyWarning, GovernanceError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -151,16 +150,6 @@ def _redact(text: str) -> str:
     return redact(text)
 
 
-def _development_key_warning() -> type[Warning] | None:
-    """Return the warning that identifiers used the public key, when the module that issues it is loaded.
-
-    A command that does not prepare data (``--version``, ``gate``) never pays for importing it.
-    """
-    data = sys.modules.get("governance.data")
-    found = getattr(data, "DevelopmentKeyWarning", None)
-    return found if isinstance(found, type) and issubclass(found, Warning) else None
-
-
 @contextmanager
 def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
     """Turn expected errors into short messages and exit codes; show the library's warnings as they come.
@@ -169,7 +158,7 @@ def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
     ----------
     loud
         A warning shown every time, in a banner: the commands that prepare data pass
-        ``governance.data.DevelopmentKeyWarning``. By default, that warning when its module is loaded.
+        ``DevelopmentKeyWarning``, which is also the default.
 
     Yields
     ------
@@ -177,7 +166,7 @@ def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
         The command runs inside; a :class:`~governance.errors.GovernanceError` leaves as its
         ``exit_code``, Ctrl-C as 130, any other exception as 70 (a bug), unless ``--debug``.
     """
-    key_warning = loud or _development_key_warning()
+    key_warning = loud or DevelopmentKeyWarning
     seen: set[str] = set()
 
     def show(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> None:

@@ -62,7 +62,8 @@ def data_check(config_path: ConfigOption) -> None:
     """
     from governance.cli._tables import print_dataset
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning, prepare, split_group_counts
+    from governance.data import prepare, split_group_counts
+    from governance.errors import DevelopmentKeyWarning
 
     with guard(loud=DevelopmentKeyWarning):
         config = load_config(config_path)

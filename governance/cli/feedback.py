@@ -22,7 +22,7 @@ def feedback_add(
 ) -> None:
     """Record feedback on a model version; its card lists it from now on."""
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning
+    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import add_feedback
 
     with guard(loud=DevelopmentKeyWarning):

@@ -25,7 +25,7 @@ def monitor_command(
     """Re-audit the champion on a new labelled batch: exit 0 pass, 1 fail or inconclusive."""
     from governance.cli._tables import print_gate, print_monitoring
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning
+    from governance.errors import DevelopmentKeyWarning
     from governance.gate import require_pass
     from governance.monitor import monitor
 

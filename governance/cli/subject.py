@@ -26,7 +26,7 @@ def subject_access(
     from governance.card import render_access_html
     from governance.cli._tables import print_access
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning
+    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import access
 
     with guard(loud=DevelopmentKeyWarning):
@@ -59,7 +59,7 @@ def subject_correct(
 ) -> None:
     """Correct an account's values: validated, recorded in the ledger, used from now on; shows the score change."""
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning
+    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import correct, parse_assignments
 
     with guard(loud=DevelopmentKeyWarning):
@@ -87,7 +87,7 @@ def subject_erase(
     """Erase an account: excluded from all later training, scoring and reports; its ledger records purged."""
     from governance.cli._tables import print_request
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning
+    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import erase
 
     with guard(loud=DevelopmentKeyWarning):
@@ -104,7 +104,7 @@ def subject_withdraw(
     """Record that an account withdrew its consent: excluded from all later training, scoring and reports."""
     from governance.cli._tables import print_request
     from governance.config import load_config
-    from governance.data import DevelopmentKeyWarning
+    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import withdraw_consent
 
     with guard(loud=DevelopmentKeyWarning):
