@@ -20,8 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_config_base",),
     ("policy",),
     ("_config_rules", "config"),
-    ("ledger_format", "datasets"),
-    ("ledger",),
+    ("ledger", "datasets"),
     ("data_checks",),
     ("data",),
     ("_mitigations",),
@@ -31,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("card",),
     ("gate",),
     ("registry",),
-    ("pipeline", "_subject_account", "subject_access", "feedback", "subjects"),
+    ("pipeline", "subjects"),
     ("monitor",),
     ("cli", "__main__"),
 )

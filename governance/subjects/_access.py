@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from governance._subject_account import _Account, _find, _ledger_path, _secret
 from governance.config import GovernanceConfig, tracking_uri
 from governance.data import consent_mask, prepare
 from governance.errors import ConfigError, DataValidationError
 from governance.ledger import Entry, SubjectState, append, read_state, stamp
+from governance.subjects._account import _Account, _find, _ledger_path, _secret
 
 if TYPE_CHECKING:
     from governance.data import Dataset
