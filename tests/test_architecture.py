@@ -21,7 +21,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("policy",),
     ("_config_rules", "config"),
     ("ledger", "datasets"),
-    ("data_checks",),
     ("data",),
     ("_mitigations",),
     ("train",),

@@ -196,7 +196,7 @@ def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any
 
 def _consent_given(column: pd.Series) -> bool | None:
     """Read the consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
-    from governance.data_checks import _as_bool
+    from governance.data._contract import _as_bool
 
     value, known = _as_bool(column)
     return bool(value.iloc[0]) if bool(known.iloc[0]) else None
