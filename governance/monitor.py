@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from governance.data import Dataset
     from governance.gate import GateReport
     from governance.plots import Figure
-    from governance.registry import DemotionResult, Registry, VerifiedCard
+    from governance.registry import DemotionOutcome, Registry, VerifiedCard
 
 __all__ = [
     "SCHEMA",
@@ -480,7 +480,7 @@ class MonitorOutcome:
     candidate: str
     folder: Path
     run_id: str
-    demotion: DemotionResult | None
+    demotion: DemotionOutcome | None
     document: Mapping[str, Any]
 
     @property
@@ -686,7 +686,7 @@ def _record(
         "data.sha256": batch.fingerprint,
         "monitor.card.sha256": final.sha256,
     }
-    result: DemotionResult | None = None
+    result: DemotionOutcome | None = None
     with registry.run(experiment=config.mlflow.experiment, run_name="governance-monitor", tags=tags) as run:
         run.log_params({"batch.rows_in": batch.rows_in, "batch.rows_used": batch.rows_used, "demote": demote})
         if demote and gate.verdict == "fail":
@@ -716,7 +716,7 @@ def _record(
     )
 
 
-def _demotion_facts(result: DemotionResult, monitoring_run: str) -> dict[str, Any]:
+def _demotion_facts(result: DemotionOutcome, monitoring_run: str) -> dict[str, Any]:
     """Describe what ``--demote`` did, as the monitoring card records it."""
     return {
         "version": result.version,

@@ -57,6 +57,7 @@ A model that needs the sensitive attribute at inference lists it in
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
@@ -607,10 +608,13 @@ def build_pipeline(candidate: Candidate, *, numeric: Sequence[str], categorical:
 
 def score_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Overall ranking and calibration metrics of a score: ``auc``, ``average_precision``, ``log_loss``, ``brier``."""
+    from governance.stats import auc_of_scores
+
     labels = np.asarray(y).astype(np.int64)
     clipped = np.clip(scores, 1e-15, 1.0 - 1e-15)
+    auc = auc_of_scores(labels, scores)  # the AUC the audit and the card compute, ties 1/2
     return {
-        "auc": float(roc_auc_score(labels, scores)),
+        "auc": math.nan if auc is None else auc,
         "average_precision": float(average_precision_score(labels, scores)),
         "log_loss": float(log_loss(labels, clipped, labels=[0, 1])),
         "brier": float(brier_score_loss(labels, scores)),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import governance.audit._counting as counting_module
 from governance.audit import AuditReport, audit
-from governance.errors import DataValidationError
+from governance.errors import DataValidationError, ProblemCode
 
 Array = Any
 
@@ -83,6 +83,31 @@ def test_non_finite_scores_are_refused() -> None:
 def test_bad_arguments_are_refused_naming_argument_and_expectation(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(DataValidationError, match=message):
         _run(**changes)
+
+
+_EVERY_ARGUMENT = [
+    ({"threshold": math.nan}, ("threshold", "")),
+    ({"threshold": None, "top_k": 1.5}, ("top_k", "")),
+    ({"sensitive": ["a", "b"] * 50}, ("sensitive", "")),
+    ({"sensitive": {"region": ["a"] * 100}}, ("sensitive", "region")),
+    ({"sensitive": {"region": ["a", None] * 50}}, ("sensitive", "region")),
+    ({"y_true": np.arange(100) % 3}, ("y_true", "")),
+    ({"scores": np.zeros(99)}, ("scores", "")),
+    ({"missing": {"region": "drop"}}, ("missing", "region")),
+    ({"categories": {"nope": ["a"]}}, ("categories", "nope")),
+    ({"intersections": [["region", "nope"]]}, ("intersections", "0")),
+    ({"reference": {"region": "zzz"}}, ("reference", "region")),
+    ({"reference": {"nope": "a"}}, ("reference", "nope")),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), _EVERY_ARGUMENT)
+def test_every_problem_names_its_parameter_key_and_code(changes: dict[str, Any], expected: tuple[str, str]) -> None:
+    # the command line names its own options from these fields and never reads a location
+    with pytest.raises(DataValidationError) as info:
+        _run(**changes)
+    assert [(p.parameter, p.key) for p in info.value.problems] == [expected]
+    assert all(p.code in set(ProblemCode) for p in info.value.problems)
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -152,9 +152,9 @@ def test_the_audits_problems_are_named_by_the_option_that_gave_the_argument() ->
     assert _named_for_the_command(Problem.for_parameter("y_true", "not binary"), request).location == (
         "--label converted_90d"
     )
-    # a problem raised without its parameter is known by its exact location
-    assert _named_for_the_command(Problem("reference['ownership']", "absent"), request).location == (
-        "--reference ownership"
-    )
-    assert _named_for_the_command(Problem("top_k", "too large"), request).location == "--top-k"
-    assert _named_for_the_command(Problem("n_boot", "negative"), request).location == "n_boot"
+    reference = Problem.for_parameter("reference", "absent", key="ownership", code=ProblemCode.UNKNOWN_NAME)
+    assert _named_for_the_command(reference, request).location == "--reference ownership"
+    assert _named_for_the_command(Problem.for_parameter("top_k", "too large"), request).location == "--top-k"
+    assert _named_for_the_command(Problem.for_parameter("n_boot", "negative"), request).location == "n_boot"
+    # the location is never read: a problem without its parameter keeps the location it has
+    assert _named_for_the_command(Problem("top_k", "too large"), request).location == "top_k"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from governance.audit._inputs import _Attribute, _Level
 from governance.audit._report import Array
-from governance.errors import Problem
+from governance.errors import Problem, ProblemCode
 
 _MAX_LISTED_ABSENT: Final = 1000  # empty intersection groups listed by name, beyond this only counted
 
@@ -94,9 +94,11 @@ def _make_level(
             ref_index = groups.index(reference)
         else:
             problems.append(
-                Problem(
-                    f"reference[{name!r}]",
+                Problem.for_parameter(
+                    "reference",
                     f"the reference group does not occur in the data ({len(groups)} groups observed)",
+                    key=name,
+                    code=ProblemCode.UNKNOWN_NAME,
                 )
             )
     missing_rows = attributes[index[0]].missing_rows if len(index) == 1 else 0

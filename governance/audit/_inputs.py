@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from governance.audit._report import Array
-from governance.errors import DataValidationError, Problem
+from governance.errors import DataValidationError, Problem, ProblemCode
 
 _MAX_FLOAT_LEVELS: Final = 20  # a float attribute with more distinct values is continuous
 
@@ -63,10 +63,18 @@ def _numeric(name: str, values: object, n_rows: int | None, problems: list[Probl
     else:
         arr = np.asarray(values)
     if arr.ndim != 1:
-        problems.append(Problem(name, f"expected a 1-D array, found {arr.ndim} dimensions"))
+        problems.append(
+            Problem.for_parameter(
+                name, f"expected a 1-D array, found {arr.ndim} dimensions", code=ProblemCode.WRONG_TYPE
+            )
+        )
         return None
     if n_rows is not None and len(arr) != n_rows:
-        problems.append(Problem(name, f"expected {n_rows} rows (the length of y_true), found {len(arr)}"))
+        problems.append(
+            Problem.for_parameter(
+                name, f"expected {n_rows} rows (the length of y_true), found {len(arr)}", code=ProblemCode.WRONG_TYPE
+            )
+        )
         return None
     if arr.dtype.kind in "biuf":
         return arr
@@ -78,9 +86,15 @@ def _numeric(name: str, values: object, n_rows: int | None, problems: list[Probl
         bad = int(np.count_nonzero(np.isnan(converted) & ~missing))
         if bad == 0:
             return converted
-        problems.append(Problem(name, f"expected numbers, found {bad} non-numeric entries (dtype object)"))
+        problems.append(
+            Problem.for_parameter(
+                name, f"expected numbers, found {bad} non-numeric entries (dtype object)", code=ProblemCode.WRONG_TYPE
+            )
+        )
         return None
-    problems.append(Problem(name, f"expected numbers, found dtype {arr.dtype.name}"))
+    problems.append(
+        Problem.for_parameter(name, f"expected numbers, found dtype {arr.dtype.name}", code=ProblemCode.WRONG_TYPE)
+    )
     return None
 
 
@@ -92,7 +106,11 @@ def _binary(name: str, arr: Array, problems: list[Problem], what: str) -> Array 
         nonfinite = int(np.count_nonzero(~np.isfinite(arr)))
         if nonfinite:
             problems.append(
-                Problem(name, f"{nonfinite} missing or non-finite {what}; expected binary {what} (0/1 or bool)")
+                Problem.for_parameter(
+                    name,
+                    f"{nonfinite} missing or non-finite {what}; expected binary {what} (0/1 or bool)",
+                    code=ProblemCode.MISSING,
+                )
             )
             return None
     is_one = arr == 1
@@ -100,10 +118,11 @@ def _binary(name: str, arr: Array, problems: list[Problem], what: str) -> Array 
     if other:
         distinct = len(np.unique(arr))
         problems.append(
-            Problem(
+            Problem.for_parameter(
                 name,
                 f"expected binary {what} (0/1 or bool), found {distinct} distinct values "
                 f"({other} rows neither 0 nor 1)",
+                code=ProblemCode.INVALID_VALUE,
             )
         )
         return None
@@ -162,8 +181,7 @@ def _encode_attribute(
     problems: list[Problem],
 ) -> _Attribute | None:
     """Dense codes for one sensitive attribute, or None after recording every problem found."""
-    location = f"sensitive[{name!r}]"
-    raw = _raw_codes(location, values, n_rows, problems)
+    raw = _raw_codes(name, values, n_rows, problems)
     if raw is None:
         return None
     categorical_declared = raw.declared
@@ -171,16 +189,18 @@ def _encode_attribute(
     del raw  # the raw codes: one integer per row
     if len(set(ordered)) != len(ordered):
         problems.append(
-            Problem(
-                location,
+            Problem.for_parameter(
+                "sensitive",
                 f"{len(ordered) - len(set(ordered))} distinct values have the same text as another",
                 "convert the column to strings first",
+                key=name,
+                code=ProblemCode.INVALID_VALUE,
             )
         )
         return None
     ok = True
     if missing_rows:
-        placed = _place_missing(location, codes, ordered, missing_rows, missing=missing, missing_label=missing_label)
+        placed = _place_missing(name, codes, ordered, missing_rows, missing=missing, missing_label=missing_label)
         if isinstance(placed, Problem):
             problems.append(placed)
             ok = False
@@ -196,10 +216,12 @@ def _encode_attribute(
         if outside and declared is not None:
             rows = int(np.isin(codes, np.asarray(outside)).sum())
             problems.append(
-                Problem(
-                    location,
+                Problem.for_parameter(
+                    "sensitive",
                     f"{rows} rows have values outside the declared categories",
                     "declare every category in categories, or fix the data",
+                    key=name,
+                    code=ProblemCode.INVALID_VALUE,
                 )
             )
             ok = False
@@ -207,10 +229,12 @@ def _encode_attribute(
         absent = [g for g in dict.fromkeys(declared_names) if g not in present]
     if len(ordered) < 2 and ok:
         problems.append(
-            Problem(
-                location,
+            Problem.for_parameter(
+                "sensitive",
                 f"{len(ordered)} group found; an audit compares at least 2 groups "
                 "(a single group is not evidence of fairness)",
+                key=name,
+                code=ProblemCode.INVALID_VALUE,
             )
         )
         ok = False
@@ -232,31 +256,51 @@ class _RawCodes:
     sortable: bool  # False: keep the declared category order
 
 
-def _raw_codes(location: str, values: object, n_rows: int, problems: list[Problem]) -> _RawCodes | None:
+def _raw_codes(name: str, values: object, n_rows: int, problems: list[Problem]) -> _RawCodes | None:
     """Factorize one attribute's values, or None after recording why they cannot define groups."""
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         values = values.array
     if isinstance(values, pd.Categorical):
         if len(values) != n_rows:
-            problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(values)}"))
+            problems.append(
+                Problem.for_parameter(
+                    "sensitive",
+                    f"expected {n_rows} rows (the length of y_true), found {len(values)}",
+                    key=name,
+                    code=ProblemCode.WRONG_TYPE,
+                )
+            )
             return None
         uniques = list(values.categories)
         return _RawCodes(np.asarray(values.codes, dtype=np.int64), uniques, [str(u) for u in uniques], False)
     arr = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
     if arr.ndim != 1:
-        problems.append(Problem(location, f"expected a 1-D array, found {arr.ndim} dimensions"))
+        problems.append(
+            Problem.for_parameter(
+                "sensitive", f"expected a 1-D array, found {arr.ndim} dimensions", key=name, code=ProblemCode.WRONG_TYPE
+            )
+        )
         return None
     if len(arr) != n_rows:
-        problems.append(Problem(location, f"expected {n_rows} rows (the length of y_true), found {len(arr)}"))
+        problems.append(
+            Problem.for_parameter(
+                "sensitive",
+                f"expected {n_rows} rows (the length of y_true), found {len(arr)}",
+                key=name,
+                code=ProblemCode.WRONG_TYPE,
+            )
+        )
         return None
     if arr.dtype.kind == "f":
         distinct = len(pd.unique(arr[~np.isnan(arr)]))
         if distinct > _MAX_FLOAT_LEVELS:
             problems.append(
-                Problem(
-                    location,
+                Problem.for_parameter(
+                    "sensitive",
                     f"a continuous attribute (float with {distinct} distinct values) cannot define groups",
                     "bin it first (for example with pandas.cut) and pass the bins",
+                    key=name,
+                    code=ProblemCode.INVALID_VALUE,
                 )
             )
             return None
@@ -299,20 +343,24 @@ def _ordered_codes(raw: _RawCodes) -> tuple[Array, list[str], int]:
 
 
 def _place_missing(
-    location: str, codes: Array, ordered: list[str], missing_rows: int, *, missing: str, missing_label: str
+    name: str, codes: Array, ordered: list[str], missing_rows: int, *, missing: str, missing_label: str
 ) -> tuple[Array, list[str]] | Problem:
     """Give the missing rows a group of their own named ``missing_label``, or return the problem that forbids it."""
     if missing == "error":
-        return Problem(
-            location,
+        return Problem.for_parameter(
+            "sensitive",
             f"{missing_rows} missing values (None, NaN or empty); expected a value in every row",
             "fill them upstream, or report them as a group with missing='group'",
+            key=name,
+            code=ProblemCode.MISSING,
         )
     if missing_label in ordered:
-        return Problem(
-            location,
+        return Problem.for_parameter(
+            "sensitive",
             "missing_label is also a value of this attribute",
             "choose a missing_label that does not occur in the data",
+            key=name,
+            code=ProblemCode.CONFLICT,
         )
     return np.where(codes < 0, len(ordered), codes), [*ordered, missing_label]
 
@@ -325,7 +373,13 @@ def _intersections(
         return []
     if isinstance(spec, str):
         if spec != "all":
-            problems.append(Problem("intersections", "expected 'all', None or a list of lists of attribute names"))
+            problems.append(
+                Problem.for_parameter(
+                    "intersections",
+                    "expected 'all', None or a list of lists of attribute names",
+                    code=ProblemCode.INVALID_VALUE,
+                )
+            )
             return []
         return [c for r in range(2, len(names) + 1) for c in itertools.combinations(range(len(names)), r)]
     out: list[tuple[int, ...]] = []
@@ -333,22 +387,59 @@ def _intersections(
     for i, item in enumerate(spec):
         where = f"intersections[{i}]"
         if isinstance(item, str) or not isinstance(item, Sequence):
-            problems.append(Problem(where, "expected a list of attribute names"))
+            problems.append(
+                Problem(
+                    where,
+                    "expected a list of attribute names",
+                    parameter="intersections",
+                    key=str(i),
+                    code=ProblemCode.WRONG_TYPE,
+                )
+            )
             continue
         unknown = [p for p in item if p not in names]
         if unknown:
-            problems.append(Problem(where, f"{len(unknown)} names are not keys of sensitive"))
+            problems.append(
+                Problem(
+                    where,
+                    f"{len(unknown)} names are not keys of sensitive",
+                    parameter="intersections",
+                    key=str(i),
+                    code=ProblemCode.UNKNOWN_NAME,
+                )
+            )
             continue
         index = tuple(names.index(p) for p in item)
         if len(index) < 2 or len(set(index)) != len(index):
-            problems.append(Problem(where, "expected at least 2 different attribute names"))
+            problems.append(
+                Problem(
+                    where,
+                    "expected at least 2 different attribute names",
+                    parameter="intersections",
+                    key=str(i),
+                    code=ProblemCode.INVALID_VALUE,
+                )
+            )
             continue
         if frozenset(index) in seen:
-            problems.append(Problem(where, "repeats an earlier intersection"))
+            problems.append(
+                Problem(
+                    where,
+                    "repeats an earlier intersection",
+                    parameter="intersections",
+                    key=str(i),
+                    code=ProblemCode.INVALID_VALUE,
+                )
+            )
             continue
         seen.add(frozenset(index))
         out.append(index)
     return out
+
+
+def _kind(value: object) -> str:
+    """Name the type of a value, for a message."""
+    return type(value).__name__
 
 
 def _check_options(
@@ -369,46 +460,101 @@ def _check_options(
     problems: list[Problem],
 ) -> None:
     """Record every problem with the keyword arguments (names, expectations, what was found)."""
-
-    def kind(value: object) -> str:
-        return type(value).__name__
-
-    if not has_scores and not has_decisions:
-        problems.append(Problem("scores", "give scores (with threshold or top_k) or decisions"))
-    if has_decisions:
-        if threshold is not None or top_k is not None:
-            problems.append(Problem("threshold", "decisions are given, so threshold and top_k must be None"))
-    elif has_scores and (threshold is None) == (top_k is None):
-        problems.append(Problem("threshold", "expected exactly one of threshold and top_k"))
-    if threshold is not None and not _is_real(threshold):
-        problems.append(Problem("threshold", f"expected a finite real number, found {kind(threshold)}"))
-    elif threshold is not None and not math.isfinite(cast(float, threshold)):
-        problems.append(Problem("threshold", "expected a finite real number, found a non-finite one (NaN or infinite)"))
+    _check_decision_rule(threshold, top_k, has_scores=has_scores, has_decisions=has_decisions, problems=problems)
     for name, share in (("top_k", top_k), ("precision_at_k_share", precision_at_k_share)):
         if share is not None and not (_is_real(share) and 0 < cast(float, share) <= 1):
-            found = "a number outside it" if _is_real(share) else kind(share)
-            problems.append(Problem(name, f"expected a share of accounts in (0, 1], found {found}"))
-    if not (_is_int(n_boot) and cast(int, n_boot) >= 0):
-        problems.append(Problem("n_boot", f"expected an integer >= 0, found {kind(n_boot)}"))
+            found = "a number outside it" if _is_real(share) else _kind(share)
+            problems.append(
+                Problem.for_parameter(
+                    name, f"expected a share of accounts in (0, 1], found {found}", code=ProblemCode.INVALID_VALUE
+                )
+            )
     if not (_is_real(confidence) and 0 < cast(float, confidence) < 1):
-        found = "a number outside it" if _is_real(confidence) else kind(confidence)
-        problems.append(Problem("confidence", f"expected a level in (0, 1), found {found}"))
-    if not (_is_int(seed) and cast(int, seed) >= 0):
-        problems.append(Problem("seed", f"expected an integer >= 0, found {kind(seed)}"))
-    if not (_is_int(min_group_size) and cast(int, min_group_size) >= 1):
-        problems.append(Problem("min_group_size", f"expected an integer >= 1, found {kind(min_group_size)}"))
-    if not (_is_int(min_events) and cast(int, min_events) >= 1):
-        problems.append(Problem("min_events", f"expected an integer >= 1, found {kind(min_events)}"))
+        found = "a number outside it" if _is_real(confidence) else _kind(confidence)
+        problems.append(
+            Problem.for_parameter(
+                "confidence", f"expected a level in (0, 1), found {found}", code=ProblemCode.INVALID_VALUE
+            )
+        )
+    for name, value, least in (
+        ("n_boot", n_boot, 0),
+        ("seed", seed, 0),
+        ("min_group_size", min_group_size, 1),
+        ("min_events", min_events, 1),
+        ("score_bins", score_bins, 2),
+    ):
+        if not (_is_int(value) and cast(int, value) >= least):
+            problems.append(
+                Problem.for_parameter(
+                    name, f"expected an integer >= {least}, found {_kind(value)}", code=ProblemCode.WRONG_TYPE
+                )
+            )
+    _check_missing_options(missing, missing_label, problems)
+
+
+def _check_decision_rule(
+    threshold: object, top_k: object, *, has_scores: bool, has_decisions: bool, problems: list[Problem]
+) -> None:
+    """Record the problems of the decision rule: scores with a threshold or a top-k share, or decisions."""
+    if not has_scores and not has_decisions:
+        problems.append(
+            Problem.for_parameter(
+                "scores", "give scores (with threshold or top_k) or decisions", code=ProblemCode.CONFLICT
+            )
+        )
+    if has_decisions:
+        if threshold is not None or top_k is not None:
+            problems.append(
+                Problem.for_parameter(
+                    "threshold", "decisions are given, so threshold and top_k must be None", code=ProblemCode.CONFLICT
+                )
+            )
+    elif has_scores and (threshold is None) == (top_k is None):
+        problems.append(
+            Problem.for_parameter("threshold", "expected exactly one of threshold and top_k", code=ProblemCode.CONFLICT)
+        )
+    if threshold is not None and not _is_real(threshold):
+        problems.append(
+            Problem.for_parameter(
+                "threshold", f"expected a finite real number, found {_kind(threshold)}", code=ProblemCode.WRONG_TYPE
+            )
+        )
+    elif threshold is not None and not math.isfinite(cast(float, threshold)):
+        problems.append(
+            Problem.for_parameter(
+                "threshold",
+                "expected a finite real number, found a non-finite one (NaN or infinite)",
+                code=ProblemCode.INVALID_VALUE,
+            )
+        )
+
+
+def _check_missing_options(missing: object, missing_label: object, problems: list[Problem]) -> None:
+    """Record the problems of ``missing`` and ``missing_label``, for all attributes or per attribute."""
     for key, policy in missing.items() if isinstance(missing, Mapping) else [(None, missing)]:
         if policy not in ("error", "group"):
             where = "missing" if key is None else f"missing[{key!r}]"
-            problems.append(Problem(where, "expected 'error' or 'group'"))
+            problems.append(
+                Problem(
+                    where,
+                    "expected 'error' or 'group'",
+                    parameter="missing",
+                    key=key or "",
+                    code=ProblemCode.INVALID_VALUE,
+                )
+            )
     for key, label in missing_label.items() if isinstance(missing_label, Mapping) else [(None, missing_label)]:
         if not (isinstance(label, str) and label.strip()):
             where = "missing_label" if key is None else f"missing_label[{key!r}]"
-            problems.append(Problem(where, "expected a non-empty string"))
-    if not (_is_int(score_bins) and cast(int, score_bins) >= 2):
-        problems.append(Problem("score_bins", f"expected an integer >= 2, found {kind(score_bins)}"))
+            problems.append(
+                Problem(
+                    where,
+                    "expected a non-empty string",
+                    parameter="missing_label",
+                    key=key or "",
+                    code=ProblemCode.INVALID_VALUE,
+                )
+            )
 
 
 @dataclass(frozen=True)
@@ -477,7 +623,14 @@ def _validate(
     level_names = names + [" & ".join(names[j] for j in ix) for ix in crossings]
     for key in reference or {}:
         if key not in level_names:
-            problems.append(Problem(f"reference[{key!r}]", "not an attribute or intersection being audited"))
+            problems.append(
+                Problem.for_parameter(
+                    "reference",
+                    "not an attribute or intersection being audited",
+                    key=key,
+                    code=ProblemCode.UNKNOWN_NAME,
+                )
+            )
     if problems:
         raise DataValidationError(problems)
     assert y is not None and n_rows is not None
@@ -508,7 +661,12 @@ def _arrays(
     n_rows = len(y_raw) if y_raw is not None else None
     if n_rows == 0:
         problems.append(
-            Problem("y_true", "0 rows; the audit needs at least 1 row", "check the filters upstream (consent, split)")
+            Problem.for_parameter(
+                "y_true",
+                "0 rows; the audit needs at least 1 row",
+                "check the filters upstream (consent, split)",
+                code=ProblemCode.MISSING,
+            )
         )
     y = _binary("y_true", y_raw, problems, "labels") if y_raw is not None and n_rows else None
     s: Array | None = None
@@ -519,8 +677,10 @@ def _arrays(
             nonfinite = int(np.count_nonzero(~np.isfinite(s)))
             if nonfinite:
                 problems.append(
-                    Problem(
-                        "scores", f"{nonfinite} non-finite values (NaN or infinite); expected a finite score per row"
+                    Problem.for_parameter(
+                        "scores",
+                        f"{nonfinite} non-finite values (NaN or infinite); expected a finite score per row",
+                        code=ProblemCode.INVALID_VALUE,
                     )
                 )
                 s = None
@@ -543,18 +703,32 @@ def _attributes(
     items = list(sensitive.items()) if isinstance(sensitive, Mapping | pd.DataFrame) else []
     if not isinstance(sensitive, Mapping | pd.DataFrame):
         problems.append(
-            Problem("sensitive", f"expected a mapping of attribute name to values, found {type(sensitive).__name__}")
+            Problem.for_parameter(
+                "sensitive",
+                f"expected a mapping of attribute name to values, found {type(sensitive).__name__}",
+                code=ProblemCode.WRONG_TYPE,
+            )
         )
     elif not items:
-        problems.append(Problem("sensitive", "expected at least one attribute"))
+        problems.append(Problem.for_parameter("sensitive", "expected at least one attribute", code=ProblemCode.MISSING))
     attributes: list[_Attribute] = []
     names = [str(k) for k, _ in items]
     for key, values in items:
         if not isinstance(key, str) or not key.strip() or " & " in key:
-            problems.append(Problem("sensitive", "attribute names must be non-empty strings without ' & '"))
+            problems.append(
+                Problem.for_parameter(
+                    "sensitive",
+                    "attribute names must be non-empty strings without ' & '",
+                    code=ProblemCode.INVALID_VALUE,
+                )
+            )
             continue
         if categories is not None and key in categories and isinstance(categories[key], str):
-            problems.append(Problem(f"categories[{key!r}]", "expected a list of categories, found a string"))
+            problems.append(
+                Problem.for_parameter(
+                    "categories", "expected a list of categories, found a string", key=key, code=ProblemCode.WRONG_TYPE
+                )
+            )
             continue
         if n_rows:
             encoded = _encode_attribute(
@@ -573,5 +747,7 @@ def _attributes(
     for option, per_attribute in (("categories", categories), ("missing", missing), ("missing_label", missing_label)):
         for key in per_attribute if isinstance(per_attribute, Mapping) else ():
             if key not in names:
-                problems.append(Problem(f"{option}[{key!r}]", "not a key of sensitive"))
+                problems.append(
+                    Problem.for_parameter(option, "not a key of sensitive", key=key, code=ProblemCode.UNKNOWN_NAME)
+                )
     return attributes, names

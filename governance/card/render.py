@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 if TYPE_CHECKING:
     from governance.card._model import ModelCard
-    from governance.gate import GateReport, RuleResult
+    from governance.gate import GateReport, RuleOutcome
     from governance.plots import Figure
 
 __all__ = ["CardSummary", "junit_xml", "render_access_html", "render_html", "summarize"]
@@ -227,7 +227,7 @@ def junit_xml(report: GateReport, *, suite: str = "governance gate") -> str:
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _evidence(rule: RuleResult) -> str:
+def _evidence(rule: RuleOutcome) -> str:
     observed = "undefined" if rule.observed is None else _num(rule.observed)
     interval = "none" if rule.ci is None else f"[{_num(rule.ci[0])}, {_num(rule.ci[1])}]"
     bound = ("<= " if rule.side == "max" else ">= ") + _num(rule.bound)

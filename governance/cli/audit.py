@@ -211,12 +211,7 @@ def _named_for_the_command(problem: Problem, request: _Request) -> Problem:
 
     columns = {"y_true": f"--label {request.label}", "scores": f"--score {request.score}"}
     columns["decisions"] = f"--decision {request.decision}"
-    parameter, key = problem.parameter, problem.key
-    if not parameter:  # a problem raised without its parameter: known by its exact location
-        known = {Problem.location_of(name): (name, "") for name in [*columns, *_OPTIONS]}
-        known |= {Problem.location_of("sensitive", name): ("sensitive", name) for name in request.attributes}
-        known |= {Problem.location_of("reference", name): ("reference", name) for name in request.references}
-        parameter, key = known.get(problem.location, ("", ""))
+    parameter, key = problem.parameter, problem.key  # every problem of the audit's inputs names both
     if parameter in columns:
         where = columns[parameter]
     elif parameter in ("sensitive", "reference"):

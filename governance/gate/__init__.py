@@ -96,7 +96,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from governance.card import SCHEMA, CardEvidence, card_policy, junit_xml, policy_sha256, read_card, read_evidence
 from governance.errors import ConfigError, GateFailure, Problem
-from governance.gate._results import Comparison, Decision, ErrorControl, GateReport, RuleResult
+from governance.gate._results import Comparison, ErrorControl, GateReport, GateVerdict, RuleOutcome
 from governance.gate._rules import (
     _check_rules_fit_card,
     _insufficient_warning,
@@ -118,7 +118,7 @@ __all__ = [
     "Comparison",
     "ErrorControl",
     "GateReport",
-    "RuleResult",
+    "RuleOutcome",
     "card_policy",
     "evaluate",
     "judge",
@@ -183,7 +183,7 @@ def evaluate(card: Mapping[str, Any], policy: PolicySpec, *, today: date | None 
         if r.verdict in ("inconclusive", "insufficient_data") and not r.blocks
     ]
     return GateReport(
-        verdict=_decide(results),
+        verdict=_gate_verdict(results),
         rules=tuple(results),
         warnings=tuple(warnings),
         decided_by=policy.decision,
@@ -208,7 +208,7 @@ def _require_rules(policy: PolicySpec) -> None:
 
 
 def _add_card_rules(
-    evidence: CardEvidence, policy: PolicySpec, as_of: date, results: list[RuleResult], warnings: list[str]
+    evidence: CardEvidence, policy: PolicySpec, as_of: date, results: list[RuleOutcome], warnings: list[str]
 ) -> None:
     """Judge the rules on the card's facts (proxies, minimization, validity, sensitive use), and their warnings."""
     explanations = evidence.explanations
@@ -226,7 +226,7 @@ def _add_card_rules(
         results.append(treatment)
 
 
-def _decide(results: Sequence[RuleResult]) -> Decision:
+def _gate_verdict(results: Sequence[RuleOutcome]) -> GateVerdict:
     """Fail when a rule fails; else inconclusive when a rule blocks; else pass."""
     if any(r.verdict == "fail" for r in results):
         return "fail"
@@ -256,3 +256,8 @@ def require_pass(report: GateReport) -> GateReport:
     if not report.passed:
         raise GateFailure(f"the gate did not pass: {report.summary()}", report=report)
     return report
+
+
+# The name this type had before results took the one suffix convention (``*Outcome`` for what an
+# action did, ``*Report`` for what an analysis found); kept so that code written against it works.
+RuleResult = RuleOutcome

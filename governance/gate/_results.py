@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 if TYPE_CHECKING:
     from governance.policy import PolicySpec
 
-__all__ = ["Comparison", "Decision", "ErrorControl", "GateReport", "Mode", "RuleResult", "Side", "Verdict"]
+__all__ = ["Comparison", "ErrorControl", "GateReport", "GateVerdict", "Mode", "RuleOutcome", "RuleVerdict", "Side"]
 
-Verdict: TypeAlias = Literal["pass", "fail", "inconclusive", "insufficient_data"]
-Decision: TypeAlias = Literal["pass", "fail", "inconclusive"]
+RuleVerdict: TypeAlias = Literal["pass", "fail", "inconclusive", "insufficient_data"]
+GateVerdict: TypeAlias = Literal["pass", "fail", "inconclusive"]
 Side: TypeAlias = Literal["max", "min"]
 Mode: TypeAlias = Literal["interval", "point"]
 
@@ -58,7 +58,7 @@ class Comparison:
     group: str | None
     observed: float | None
     ci: tuple[float, float] | None
-    verdict: Verdict
+    verdict: RuleVerdict
     reason: str
     not_compared: tuple[str, ...] = ()
     decide: Mapping[str, Any] | None = None
@@ -95,7 +95,7 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
-class RuleResult:
+class RuleOutcome:
     """The verdict of one rule, with the evidence it rests on.
 
     Parameters
@@ -136,7 +136,7 @@ class RuleResult:
     side: Side
     observed: float | None
     ci: tuple[float, float] | None
-    verdict: Verdict
+    verdict: RuleVerdict
     reason: str
     on_inconclusive: Literal["fail", "warn"]
     at: str | None = None
@@ -167,7 +167,7 @@ class RuleResult:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RuleResult:
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleOutcome:
         """Rebuild from :meth:`to_dict` output."""
         ci = data.get("ci")
         return cls(
@@ -288,8 +288,8 @@ class GateReport:
         :func:`policy_sha256` of the policy applied.
     """
 
-    verdict: Decision
-    rules: tuple[RuleResult, ...]
+    verdict: GateVerdict
+    rules: tuple[RuleOutcome, ...]
     warnings: tuple[str, ...]
     decided_by: Mode
     as_of: date
@@ -334,7 +334,7 @@ class GateReport:
         """Rebuild from :meth:`to_dict` output."""
         return cls(
             verdict=data["verdict"],
-            rules=tuple(RuleResult.from_dict(r) for r in data["rules"]),
+            rules=tuple(RuleOutcome.from_dict(r) for r in data["rules"]),
             warnings=tuple(data.get("warnings", ())),
             decided_by=data["decided_by"],
             as_of=date.fromisoformat(data["as_of"]),

@@ -22,7 +22,7 @@ from governance.audit._disparities import (
 )
 from governance.card.validate import CardExplanations
 from governance.errors import ConfigError, Problem
-from governance.gate._results import Comparison, Mode, RuleResult, Side, Verdict, _listing, _num
+from governance.gate._results import Comparison, Mode, RuleOutcome, RuleVerdict, Side, _listing, _num
 from governance.metrics import FAIRNESS_DEFINITIONS, FAIRNESS_METRICS
 from governance.stats import z_value
 
@@ -39,7 +39,7 @@ def judge(
     bound: float,
     side: Side,
     decision: Mode,
-) -> tuple[Verdict, str]:
+) -> tuple[RuleVerdict, str]:
     """Judge one value against a bound.
 
     Parameters
@@ -148,7 +148,7 @@ def _metric_rule(
     performance: Mapping[str, MetricValue],
     policy: PolicySpec,
     confidence: float,
-) -> RuleResult:
+) -> RuleOutcome:
     comparisons = _comparisons(rule, report, performance, policy.decision, confidence)
     verdict, chosen = _combine(comparisons, rule.side)
     unjudged = [_where(c) or "overall" for c in comparisons if c.verdict == "insufficient_data"]
@@ -162,7 +162,7 @@ def _metric_rule(
             reason += f" (worst of {judged} judged)" if judged > 1 else ""
         if unjudged and chosen.verdict != "insufficient_data":
             reason += f"; not judged for lack of data: {_listing(unjudged)}"
-    return RuleResult(
+    return RuleOutcome(
         name=rule.name,
         metric=rule.metric,
         scope=rule.scope,
@@ -188,7 +188,7 @@ def _where(comparison: Comparison) -> str | None:
     return f"{comparison.attribute}: {comparison.group}"
 
 
-def _combine(comparisons: Sequence[Comparison], side: Side) -> tuple[Verdict, Comparison | None]:
+def _combine(comparisons: Sequence[Comparison], side: Side) -> tuple[RuleVerdict, Comparison | None]:
     """Fail beats inconclusive beats pass; insufficient data only when nothing else was judged."""
 
     def badness(c: Comparison) -> float:
@@ -196,7 +196,7 @@ def _combine(comparisons: Sequence[Comparison], side: Side) -> tuple[Verdict, Co
             return math.inf
         return c.observed if side == "max" else -c.observed
 
-    order: tuple[Verdict, ...] = ("fail", "inconclusive", "pass", "insufficient_data")
+    order: tuple[RuleVerdict, ...] = ("fail", "inconclusive", "pass", "insufficient_data")
     for verdict in order:
         matching = [c for c in comparisons if c.verdict == verdict]
         if matching:  # the worst value on the rule's verdict is the one to show
@@ -345,7 +345,7 @@ def _judged(
     )
 
 
-def _insufficient_warning(result: RuleResult) -> list[str]:
+def _insufficient_warning(result: RuleOutcome) -> list[str]:
     """Warn of the groups a passing or failing rule could not look at: listed, never silently dropped."""
     if result.verdict == "insufficient_data":
         return []  # the rule's own verdict says it
@@ -369,11 +369,11 @@ def _fact_rule(
     on_inconclusive: Literal["fail", "warn"],
     *,
     attribute: str | None = None,
-) -> Callable[[float | None, Verdict, str], RuleResult]:
+) -> Callable[[float | None, RuleVerdict, str], RuleOutcome]:
     """Make a built-in rule on a fact of the card (no interval, bound 0): returns its verdict maker."""
 
-    def result(observed: float | None, verdict: Verdict, reason: str) -> RuleResult:
-        return RuleResult(
+    def result(observed: float | None, verdict: RuleVerdict, reason: str) -> RuleOutcome:
+        return RuleOutcome(
             name=name,
             metric=metric,
             scope=scope,
@@ -391,7 +391,7 @@ def _fact_rule(
     return result
 
 
-def _validity_rule(valid_until: date | None, created: date | None, policy: PolicySpec, as_of: date) -> RuleResult:
+def _validity_rule(valid_until: date | None, created: date | None, policy: PolicySpec, as_of: date) -> RuleOutcome:
     ends: list[tuple[date, str]] = []
     if valid_until is not None:
         ends.append((valid_until, "model.valid_until"))
@@ -416,7 +416,7 @@ def _validity_rule(valid_until: date | None, created: date | None, policy: Polic
     return rule(float(days), "fail", reason)
 
 
-def _treatment_rule(model: Mapping[str, Any], policy: PolicySpec) -> RuleResult | None:
+def _treatment_rule(model: Mapping[str, Any], policy: PolicySpec) -> RuleOutcome | None:
     """Fail a model that reads a sensitive attribute when it scores, unless the policy allows it (disparate treatment)."""
     if "uses_sensitive_at_inference" not in model:
         return None
@@ -460,7 +460,7 @@ def _describe_proxies(explanations: CardExplanations) -> str:
     return _listing(parts)
 
 
-def _proxy_rule(explanations: CardExplanations, on_inconclusive: Literal["fail", "warn"]) -> RuleResult:
+def _proxy_rule(explanations: CardExplanations, on_inconclusive: Literal["fail", "warn"]) -> RuleOutcome:
     """``no proxy features``: no model feature flagged as a proxy of a sensitive attribute."""
     rule = _fact_rule("no proxy features", "flagged_proxies", "explanations", "max", on_inconclusive)
     if explanations.proxies is None:
@@ -492,7 +492,7 @@ def _describe_removable(explanations: CardExplanations) -> str:
     return f"{_listing(list(explanations.removable or ()))} can be removed{how}{tolerance}"
 
 
-def _minimization_rule(explanations: CardExplanations, on_inconclusive: Literal["fail", "warn"]) -> RuleResult:
+def _minimization_rule(explanations: CardExplanations, on_inconclusive: Literal["fail", "warn"]) -> RuleOutcome:
     """``minimal feature set``: no feature the model does not need."""
     rule = _fact_rule("minimal feature set", "removable_features", "explanations", "max", on_inconclusive)
     if explanations.removable is None:

@@ -48,8 +48,8 @@ from governance.registry._card import CARD_FOLDER, CARD_SCHEMA, VERDICTS, canoni
 from governance.registry._client import PROBE_BUDGET_SECONDS, Registry, safe_uri
 from governance.registry.models import LoggedModel, load_model
 from governance.registry.promotion import (
-    DemotionResult,
-    PromotionResult,
+    DemotionOutcome,
+    PromotionOutcome,
     demote,
     nominate,
     promote,
@@ -109,10 +109,10 @@ __all__ = [
     "Contender",
     "DatasetRecord",
     "Decision",
-    "DemotionResult",
+    "DemotionOutcome",
     "LoggedModel",
     "ModelVersionRecord",
-    "PromotionResult",
+    "PromotionOutcome",
     "Registry",
     "ResolvedModel",
     "Review",
@@ -143,3 +143,8 @@ __all__ = [
     "verified_card",
     "version_history",
 ]
+
+# The names these types had before results took the one suffix convention (``*Outcome`` for what an
+# action did, ``*Report`` for what an analysis found); kept so that code written against them works.
+PromotionResult = PromotionOutcome
+DemotionResult = DemotionOutcome

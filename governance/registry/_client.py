@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from governance.config import GovernanceConfig
-    from governance.registry.promotion import DemotionResult, PromotionResult
+    from governance.registry.promotion import DemotionOutcome, PromotionOutcome
     from governance.registry.records import Decision, ModelVersionRecord
     from governance.registry.resolve import ResolvedModel
     from governance.registry.reviews import ReviewOutcome, VerifiedCard, VersionFacts
@@ -365,7 +365,7 @@ class Registry:
 
         return register_in(self, run_id=run_id, card=card, await_seconds=await_seconds)
 
-    def promote(self, version: int, *, required_approvals: int, lease_wait: float = 60.0) -> PromotionResult:
+    def promote(self, version: int, *, required_approvals: int, lease_wait: float = 60.0) -> PromotionOutcome:
         """Give a verified version the alias ``champion`` (see :func:`~governance.registry.promote`).
 
         Parameters
@@ -379,13 +379,13 @@ class Registry:
 
         Returns
         -------
-        PromotionResult
+        PromotionOutcome
         """
         from governance.registry.promotion import promote_in
 
         return promote_in(self, version=version, required_approvals=required_approvals, lease_wait=lease_wait)
 
-    def nominate(self, version: int, *, lease_wait: float = 60.0) -> PromotionResult:
+    def nominate(self, version: int, *, lease_wait: float = 60.0) -> PromotionOutcome:
         """Give a version whose gate passed the alias ``candidate`` (see :func:`~governance.registry.nominate`).
 
         Parameters
@@ -397,7 +397,7 @@ class Registry:
 
         Returns
         -------
-        PromotionResult
+        PromotionOutcome
         """
         from governance.registry.promotion import nominate_in
 
@@ -405,7 +405,7 @@ class Registry:
 
     def promote_best(
         self, candidates: Sequence[Contender], *, required_approvals: int, lease_wait: float = 60.0
-    ) -> PromotionResult | None:
+    ) -> PromotionOutcome | None:
         """Promote the best passing candidate of a run (see :func:`~governance.registry.promote_best`).
 
         Parameters
@@ -419,7 +419,7 @@ class Registry:
 
         Returns
         -------
-        PromotionResult or None
+        PromotionOutcome or None
             None when no candidate passed.
         """
         from governance.registry.promotion import promote_best_in
@@ -428,7 +428,7 @@ class Registry:
 
     def demote(
         self, version: int, *, monitoring_run: str, required_approvals: int, lease_wait: float = 60.0
-    ) -> DemotionResult:
+    ) -> DemotionOutcome:
         """Take ``champion`` from a version that failed its re-evaluation (see :func:`~governance.registry.demote`).
 
         Parameters
@@ -444,7 +444,7 @@ class Registry:
 
         Returns
         -------
-        DemotionResult
+        DemotionOutcome
         """
         from governance.registry.promotion import demote_in
 

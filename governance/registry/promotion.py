@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 __all__ = [
-    "DemotionResult",
-    "PromotionResult",
+    "DemotionOutcome",
+    "PromotionOutcome",
     "demote",
     "nominate",
     "promote",
@@ -45,7 +45,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
-class PromotionResult:
+class PromotionOutcome:
     """The outcome of :func:`promote` or :func:`nominate`.
 
     Attributes
@@ -73,7 +73,7 @@ class PromotionResult:
 
 
 @dataclass(frozen=True)
-class DemotionResult:
+class DemotionOutcome:
     """What :func:`demote` did.
 
     Attributes
@@ -346,7 +346,7 @@ def _refuse_unless_verified(registry: Registry, version: int, *, required: int) 
     raise refused
 
 
-def promote_in(registry: Registry, *, version: int, required_approvals: int, lease_wait: float) -> PromotionResult:
+def promote_in(registry: Registry, *, version: int, required_approvals: int, lease_wait: float) -> PromotionOutcome:
     """:meth:`Registry.promote`: see :func:`promote`."""
     name = registry.name
     with registry.call("promote the model version"):
@@ -371,7 +371,7 @@ def promote_in(registry: Registry, *, version: int, required_approvals: int, lea
                     + "; ".join(repairs),
                     report={"registered_model": name, "version": version, "reason": "changed"},
                 )
-    return PromotionResult(
+    return PromotionOutcome(
         registered_model=name,
         version=version,
         alias="champion",
@@ -391,7 +391,7 @@ def promote(
     timeout: float = 10.0,
     retries: int = 2,
     lease_wait: float = 60.0,
-) -> PromotionResult:
+) -> PromotionOutcome:
     """Give a version the alias ``champion`` after re-checking all its evidence; the old champion becomes ``previous_champion``.
 
     The protocol, under the registered model's advisory lease:
@@ -430,7 +430,7 @@ def promote(
 
     Returns
     -------
-    PromotionResult
+    PromotionOutcome
 
     Raises
     ------
@@ -448,7 +448,7 @@ def promote(
     return registry.promote(version, required_approvals=required_approvals, lease_wait=lease_wait)
 
 
-def nominate_in(registry: Registry, *, version: int, lease_wait: float) -> PromotionResult:
+def nominate_in(registry: Registry, *, version: int, lease_wait: float) -> PromotionOutcome:
     """:meth:`Registry.nominate`: see :func:`nominate`."""
     name = registry.name
     with registry.call("nominate the model version"):
@@ -463,7 +463,7 @@ def nominate_in(registry: Registry, *, version: int, lease_wait: float) -> Promo
             changed = before.get(CANDIDATE) != version and before.get(CHAMPION) != version
             if changed:
                 client.set_registered_model_alias(name, CANDIDATE, str(version))
-    return PromotionResult(
+    return PromotionOutcome(
         registered_model=name,
         version=version,
         alias="candidate",
@@ -481,7 +481,7 @@ def nominate(
     timeout: float = 10.0,
     retries: int = 2,
     lease_wait: float = 60.0,
-) -> PromotionResult:
+) -> PromotionOutcome:
     """Give a version whose gate passed the alias ``candidate``: proposed for review, not yet approved.
 
     Verified as for :func:`promote` except the approval count; a version that
@@ -499,7 +499,7 @@ def nominate(
 
     Returns
     -------
-    PromotionResult
+    PromotionOutcome
 
     Raises
     ------
@@ -512,7 +512,7 @@ def nominate(
 
 def promote_best_in(
     registry: Registry, candidates: Sequence[Contender], *, required_approvals: int, lease_wait: float
-) -> PromotionResult | None:
+) -> PromotionOutcome | None:
     """:meth:`Registry.promote_best`: see :func:`promote_best`."""
     best = choose_champion(candidates)
     if best is None:
@@ -534,7 +534,7 @@ def promote_best(
     timeout: float = 10.0,
     retries: int = 2,
     lease_wait: float = 60.0,
-) -> PromotionResult | None:
+) -> PromotionOutcome | None:
     """Promote the best passing candidate of a run: ``champion`` when its approvals are met, else ``candidate``.
 
     What ``governance run`` does with the versions it registered (see
@@ -558,7 +558,7 @@ def promote_best(
 
     Returns
     -------
-    PromotionResult or None
+    PromotionOutcome or None
 
     Raises
     ------
@@ -600,7 +600,7 @@ def _hand_back(registry: Registry, version: int, before: Mapping[str, int], *, r
 
 def demote_in(
     registry: Registry, *, version: int, monitoring_run: str, required_approvals: int, lease_wait: float
-) -> DemotionResult:
+) -> DemotionOutcome:
     """:meth:`Registry.demote`: see :func:`demote`."""
     checked = check_values("version tag", {DEMOTED_TAG: monitoring_run})
     name = registry.name
@@ -614,7 +614,7 @@ def demote_in(
             champion, settled = settle(
                 client, name, uri=registry.uri, ours=None, fallbacks=(), required=required_approvals
             )
-    return DemotionResult(
+    return DemotionOutcome(
         registered_model=name,
         version=version,
         was_champion=before.get(CHAMPION) == version,
@@ -634,7 +634,7 @@ def demote(
     timeout: float = 10.0,
     retries: int = 2,
     lease_wait: float = 60.0,
-) -> DemotionResult:
+) -> DemotionOutcome:
     """Take ``champion`` from a version that failed its re-evaluation, giving it back to ``previous_champion``.
 
     The protocol, under the registered model's lease (promotion's):
@@ -667,7 +667,7 @@ def demote(
 
     Returns
     -------
-    DemotionResult
+    DemotionOutcome
 
     Raises
     ------

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from governance._subject_account import _find, _ledger_path, _personal_values, _secret
 from governance.config import GovernanceConfig
 from governance.ledger import Entry, SubjectState, append, check_text, read_state
+from governance.subjects._account import _find, _ledger_path, _personal_values, _secret
 
 if TYPE_CHECKING:
     from governance.registry import VerifiedCard

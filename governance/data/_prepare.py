@@ -1,37 +1,4 @@
-"""The ethical data layer: load, validate, consent, minimize, pseudonymize, split.
-
-:func:`prepare` turns a config into a frozen :class:`Dataset` in this order,
-each step on the output of the previous one:
-
-1. load the CSV or Parquet file (:func:`load_table`);
-2. validate it against the config, collecting every problem before raising
-   one :class:`~governance.errors.DataValidationError` (:func:`validate`);
-3. refuse declared features (and audit attributes) whose values look like
-   personal data, whatever their names (:class:`~governance.errors.PrivacyError`);
-4. apply the data-subject ledger (:mod:`governance.ledger`): erased accounts
-   and accounts that withdrew consent are excluded first, counted by reason
-   (``erased``, ``consent_withdrawn``), then corrections overlay the source
-   values of the declared features and audit attributes
-   (:func:`apply_corrections`);
-5. exclude records without valid consent *before anything else uses them*,
-   counted by reason (:func:`consent_mask`);
-6. keep only declared columns (data minimization), listing every dropped
-   column and why;
-7. pseudonymize the identifier with keyed HMAC-SHA256 (computed once, before
-   step 4, since the ledger knows accounts only by pseudonym); the raw
-   identifier does not survive this function;
-8. split train / validation / test, stratified by label and by the cross of
-   the sensitive attributes; a record's side depends only on its identifier,
-   its stratum and the split seed, never on row order;
-9. fingerprint (sha256) the data actually used.
-
-Sensitive attributes are kept apart from the model matrix: ``Dataset.X``
-holds the declared features only, ``Dataset.sensitive`` the audit-only
-attributes. Messages never contain cell values: they name columns, counts
-and types. The checks of steps 2, 3 and 5 (the data contract) live in
-:mod:`governance.data_checks`; :func:`validate` and :func:`consent_mask` are
-re-exported here.
-"""
+"""Preparing a dataset: load, apply the ledger, consent, minimize, pseudonymize, split, fingerprint; split counts."""
 
 from __future__ import annotations
 
@@ -50,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from governance.config import GovernanceConfig, PseudonymKey, SensitiveSpec, pseudonym_key
-from governance.data_checks import _is_missing, consent_mask, refuse_personal_data, validate
+from governance.data._contract import _is_missing, consent_mask, refuse_personal_data, validate
 from governance.errors import DataValidationError, DevelopmentKeyWarning, Problem
 from governance.ledger import SubjectState, read_state
 from governance.privacy import PSEUDONYM_METHOD, pseudonymize

@@ -1,15 +1,4 @@
-"""The data-subject ledger: an append-only, hash-chained record of requests and changes.
-
-Every data-subject request (access, correction, erasure, consent withdrawal) and every piece
-of stakeholder feedback is one line of a JSONL file, keyed by the account's keyed pseudonym and
-never by its identifier. Four files live side by side (``config.subjects.ledger`` names the first):
-``ledger.jsonl`` holds the entries, ``ledger.vault.json`` the erasable content they commit to,
-``ledger.head.json`` the sealed last entry and ``ledger.lock`` the writers' lock.
-:mod:`governance.ledger_format` describes each file and holds the entry format.
-
-:func:`verify` names the first bad entry; :func:`read_state` (what
-:func:`governance.data.prepare` applies) refuses a ledger that fails verification.
-"""
+"""Writing and reading the ledger: append an entry, replay the state, verify the chain, check a text."""
 
 from __future__ import annotations
 
@@ -27,11 +16,9 @@ from typing import Any
 
 from governance._files import atomic_write, canonical_json
 from governance.errors import ConfigError, PrivacyError, Problem, RegistryError
-from governance.ledger_format import (
+from governance.ledger._format import (
     _GENESIS,
     _PSEUDONYM,
-    ENTRY_SCHEMA,
-    KINDS,
     Entry,
     Kind,
     LedgerFiles,
@@ -44,21 +31,7 @@ from governance.ledger_format import (
 )
 from governance.privacy import redact
 
-__all__ = [
-    "ENTRY_SCHEMA",
-    "KINDS",
-    "Entry",
-    "Kind",
-    "LedgerFiles",
-    "SubjectState",
-    "Verification",
-    "append",
-    "check_text",
-    "key_id",
-    "read_state",
-    "stamp",
-    "verify",
-]
+__all__ = ["SubjectState", "Verification", "append", "check_text", "read_state", "verify"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

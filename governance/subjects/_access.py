@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from governance._subject_account import _Account, _find, _ledger_path, _secret
 from governance.config import GovernanceConfig, tracking_uri
 from governance.data import consent_mask, prepare
 from governance.errors import ConfigError, DataValidationError
 from governance.ledger import Entry, SubjectState, append, read_state, stamp
+from governance.subjects._account import _Account, _find, _ledger_path, _secret
 
 if TYPE_CHECKING:
     from governance.data import Dataset
@@ -196,7 +196,7 @@ def _consent(config: GovernanceConfig, account: _Account) -> tuple[dict[str, Any
 
 def _consent_given(column: pd.Series) -> bool | None:
     """Read the consent flag of a one-row column as the data layer reads it (None: missing or unreadable)."""
-    from governance.data_checks import _as_bool
+    from governance.data._contract import _as_bool
 
     value, known = _as_bool(column)
     return bool(value.iloc[0]) if bool(known.iloc[0]) else None

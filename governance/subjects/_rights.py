@@ -1,38 +1,4 @@
-"""Data-subject rights: access, rectification, erasure, consent withdrawal and feedback.
-
-Each right is one function here and one ``governance`` command; every request is an
-entry of the hash-chained ledger (:mod:`governance.ledger`), keyed by the account's
-keyed pseudonym, never by its identifier. The identifier the requester gives is
-pseudonymized at once with the configured key and never stored, logged or printed.
-
-``access``
-    What is held on the account (the declared fields only: model features, audit-only
-    sensitive attributes, the recorded outcome), its consent status and lawful basis,
-    which registered model versions were trained with it and on which side of the split,
-    its current score, percentile and reason codes from the champion, the purpose of the
-    scoring, and the ledger's history of the account. No other account's data: the
-    percentile is the only figure that involves other accounts. It is
-    :mod:`governance.subject_access`, re-exported here.
-``correct``
-    Validates the new values against the data contract, records them (values in the
-    ledger's vault, field names in the entry) and shows the score before and after:
-    from then on every command reads the corrected values (corrections overlay the
-    source file; :func:`governance.data.prepare`).
-``erase`` / ``withdraw_consent``
-    The account is excluded from every later training, scoring and report (counted on
-    the next card as ``erased`` / ``consent_withdrawn``); the reports already written
-    about it alone (its reason codes, its access report) are deleted; an erasure also
-    purges what the ledger's vault held about it (its corrections and feedback texts),
-    keeping only the pseudonym and the fact of each request. The source system of
-    record must delete the row itself: this tool never rewrites the user's data file.
-``feedback``
-    Stakeholder feedback on a registered model version, recorded in the ledger and
-    listed on that version's card (in the registry and the local card files); it is
-    :mod:`governance.feedback`, re-exported here.
-
-Models trained before a request still embody the account's data: the next
-``governance run`` trains without it. The access report says which versions those are.
-"""
+"""Rectification, erasure and consent withdrawal: the rights that change what is held on an account."""
 
 from __future__ import annotations
 
@@ -45,30 +11,15 @@ from typing import Any, Final
 
 import pandas as pd
 
-from governance._subject_account import _Account, _find, _ledger_path, _personal_values, _secret
 from governance.config import GovernanceConfig
 from governance.data import correctable_fields, prepare
 from governance.errors import ConfigError, Problem
-from governance.feedback import MAX_FEEDBACK_CHARS as MAX_FEEDBACK_CHARS  # re-exported: its old home
-from governance.feedback import FeedbackOutcome, _sync_feedback, add_feedback
 from governance.ledger import Entry, Verification, append, check_text, read_state, verify
-from governance.subject_access import ACCESS_SCHEMA, AccessReport, Score, _champion, _score, access
+from governance.subjects._access import Score, _champion, _score
+from governance.subjects._account import _Account, _find, _ledger_path, _personal_values, _secret
+from governance.subjects._feedback import _sync_feedback
 
-__all__ = [
-    "ACCESS_SCHEMA",
-    "AccessReport",
-    "Correction",
-    "FeedbackOutcome",
-    "Request",
-    "Score",
-    "access",
-    "add_feedback",
-    "correct",
-    "erase",
-    "parse_assignments",
-    "verify_ledger",
-    "withdraw_consent",
-]
+__all__ = ["Correction", "Request", "correct", "erase", "parse_assignments", "verify_ledger", "withdraw_consent"]
 
 MAX_REASON_CHARS: Final = 500
 _MAX_CATEGORIES_SHOWN: Final = 20
