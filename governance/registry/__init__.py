@@ -1,7 +1,8 @@
 """MLflow: the only package that talks to the tracking store and the model registry.
 
-Every operation takes the tracking URI (see :func:`governance.config.tracking_uri`),
-so tests run against temporary stores and real local servers. The embedded
+Every operation takes the tracking URI (see :func:`governance.config.tracking_uri`;
+:meth:`Registry.for_config` builds one from a config), so tests run against temporary
+stores and real local servers. The embedded
 default is a SQLite file; its artifacts go to an ``artifacts`` folder beside it.
 :class:`Registry` holds one client for one store and registered model; each
 module-level function (``promote``, ``tracked_run``, ...) is a wrapper that
@@ -35,7 +36,8 @@ Files
     ``_lease.py``
         The advisory lease, and the champion's re-verification after a move.
     ``_card.py``
-        The card contract as the registry checks it, and card files in a run.
+        Card files in a run's artifacts, checked by the card contract's validator
+        (:func:`governance.card.validate.check_card`).
     ``_values.py``
         Values refused before they reach MLflow when they look like personal data.
     ``_mlflow.py``
