@@ -23,6 +23,8 @@ The card contract in one place, one concept per file:
 ``render.py``
     :func:`render_html` and :func:`summarize` (the HTML page), :func:`render_access_html`
     (data-subject access reports) and :func:`junit_xml` (a gate report for CI).
+``templates/``
+    The Jinja templates of the card page and of the access report.
 
 The card imports neither the gate nor the audit engine: the gate reads cards.
 """

@@ -101,7 +101,7 @@ def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
-        loader=PackageLoader("governance", "templates"),
+        loader=PackageLoader("governance.card", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
