@@ -56,13 +56,17 @@ def test_public_names_are_loaded_from_their_modules_on_first_access() -> None:
         _ = governance.nope  # type: ignore[attr-defined]
 
 
-def _imported(*args: str) -> set[str]:
-    """The top-level packages a fresh interpreter imports to run ``python ARGS``, from ``-X importtime``."""
+def _modules(*args: str) -> set[str]:
+    """The modules a fresh interpreter imports to run ``python ARGS``, from ``-X importtime``."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", *args], capture_output=True, text=True, cwd=ROOT, check=True
     )
-    names = (line.rpartition("|")[2].strip() for line in proc.stderr.splitlines() if line.startswith("import time:"))
-    return {name.split(".")[0] for name in names}
+    return {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+
+def _imported(*args: str) -> set[str]:
+    """The top-level packages a fresh interpreter imports to run ``python ARGS``."""
+    return {name.split(".")[0] for name in _modules(*args)}
 
 
 @pytest.mark.parametrize("module", ["governance", "governance.audit"])
