@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from governance.errors import Problem
+
+if TYPE_CHECKING:
+    import yaml
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -124,6 +126,8 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
     """Map every YAML path to the 1-based line where its value starts."""
+    import yaml
+
     index: dict[tuple[str | int, ...], int] = {}
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
 from governance._config_base import (
@@ -178,6 +177,8 @@ def _validate_policy(
 
 def _read_policy_yaml(file: Path) -> tuple[Mapping[str, Any], dict[tuple[str | int, ...], int], str | None]:
     """Read the policy file's mapping and line index, or say why it cannot be read."""
+    import yaml
+
     try:
         text = file.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:

@@ -46,8 +46,8 @@ def gate_command(
 ) -> None:
     """Re-evaluate a card's evidence against a policy, offline: exit 0 pass, 1 fail or inconclusive, 2 bad input."""
     from governance.cli._tables import print_gate
-    from governance.policy import load_policy
     from governance.gate import card_policy, evaluate, junit_xml, read_card, require_pass
+    from governance.policy import load_policy
 
     with guard():
         as_of = _as_of(today)
