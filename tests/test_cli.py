@@ -159,3 +159,23 @@ def test_an_error_message_with_markup_like_text_is_printed_literally(tmp_path: P
     assert result.exit_code == 2
     assert "[/x][bold]nope.yaml" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_path_written_like_markup_is_printed_as_it_is(tmp_path: Path) -> None:
+    # what reaches stdout (paths, names, groups) is data: the stdout console reads no rich markup
+    target = tmp_path / "[bold red]x[/]" / "accounts.parquet"
+    result = runner.invoke(app, ["data", "generate", "--rows", "50", "--seed", "3", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"to {target} in" in result.stdout
+
+
+def test_an_internal_error_with_markup_like_text_is_printed_literally(monkeypatch: pytest.MonkeyPatch) -> None:
+    import governance.datasets
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("[/x] not closed [bold]")
+
+    monkeypatch.setattr(governance.datasets, "write_accounts", broken)
+    result = runner.invoke(app, ["data", "generate", "--rows", "5", "--out", "a.parquet"])
+    assert result.exit_code == 70
+    assert "RuntimeError: [/x] not closed [bold]" in result.stderr

@@ -74,15 +74,18 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(ledger_app, name="ledger")
 
 
-def _console(*, stderr: bool = False) -> Console:
+def _console(*, stderr: bool = False, markup: bool = True) -> Console:
     """Return a console without highlighting, wide when it is not a terminal."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=markup)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160  # logs and CI: wide enough that tables never truncate names
     return console
 
 
-out = _console()
+# What reaches stdout is data (names, paths, groups, reasons from configs, files and cards): that
+# console never reads rich markup, so no value can be taken for it. Styles go in Text objects.
+# stderr's messages are written here, with every value escaped.
+out = _console(markup=False)
 err = _console(stderr=True)
 _state = {"debug": False}
 
@@ -122,7 +125,7 @@ def say(text: str) -> None:
     text
         The line.
     """
-    out.print(text, markup=False, highlight=False)
+    out.print(text)
 
 
 def _version(value: bool) -> None:
@@ -201,8 +204,8 @@ def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
             if _state["debug"]:
                 raise
             err.print(
-                f"[bold red]internal error[/] (a bug, please report it): {type(exc).__name__}: "
-                f"{_redact(str(exc))[:300]}\nrerun with --debug for the traceback"
+                f"[bold red]internal error[/] (a bug, please report it): {escape(type(exc).__name__)}: "
+                f"{escape(_redact(str(exc))[:300])}\nrerun with --debug for the traceback"
             )
             raise typer.Exit(INTERNAL_ERROR) from None
 

@@ -1,8 +1,8 @@
 """Every table and printout of the command line: results in, terminal text out.
 
-The printers take the library's results and compute nothing. Names and values that come
-from the data, the config or a card are printed as ``Text`` or with markup off, never
-formatted into rich markup.
+The printers take the library's results and compute nothing. They print to the stdout
+console, which reads no rich markup, so names and values from the data, the config or a card
+are always shown as they are; styles are given with ``Text``.
 """
 
 from __future__ import annotations
@@ -90,12 +90,11 @@ def print_dataset(dataset: Dataset, *, sensitive: SensitiveSpec, scopes: tuple[S
     if dataset.excluded:
         out.print(
             "excluded before use (consent): " + ", ".join(f"{k} {v:,}" for k, v in dataset.excluded.items()),
-            markup=False,
         )
     if dataset.dropped_columns:
         dropped = ", ".join(f"{k} ({v})" for k, v in dataset.dropped_columns.items())
-        out.print(printable(f"dropped columns (minimization): {dropped}"), markup=False)
-    out.print(printable(f"features ({len(dataset.features)}): {', '.join(dataset.features)}"), markup=False)
+        out.print(printable(f"dropped columns (minimization): {dropped}"))
+    out.print(printable(f"features ({len(dataset.features)}): {', '.join(dataset.features)}"))
     counts = [int((dataset.split == code).sum()) for code in (0, 1, 2)]
     out.print(f"split: train {counts[0]:,}, validation {counts[1]:,}, test {counts[2]:,}")
     out.print(f"fingerprint: sha256 {dataset.fingerprint}")
@@ -103,7 +102,6 @@ def print_dataset(dataset: Dataset, *, sensitive: SensitiveSpec, scopes: tuple[S
         f"groups (audit only): rows / positives / negatives per split; judged on test when a group has at "
         f"least {sensitive.min_group_size:,} rows (min_group_size) and a rate's denominator at least "
         f"{sensitive.min_events:,} events (min_events)",
-        markup=False,
     )
     for scope in scopes:
         _print_scope(scope)
@@ -134,7 +132,7 @@ def _print_scope(scope: ScopeCounts) -> None:
     for g in scope.groups:
         if g.insufficient and not g.declared_absent:
             reasons = "; ".join(s.message for s in g.shortfalls)
-            out.print(printable(f"  {scope.name} = {g.group}: insufficient on test: {reasons}"), markup=False)
+            out.print(printable(f"  {scope.name} = {g.group}: insufficient on test: {reasons}"))
 
 
 # ---------------------------------------------------------------- run and train
@@ -160,7 +158,6 @@ def print_outcome(outcome: Outcome, *, data_path: Path, start: float | None) -> 
     out.print(
         f"data: {outcome.rows_used:,} of {outcome.rows_in:,} accounts used; excluded "
         f"{sum(outcome.excluded.values()):,}" + (f" ({reasons})" if reasons else ""),
-        markup=False,
     )
     table = Table(title="candidates", title_justify="left")
     table.add_column("candidate", no_wrap=True)
@@ -221,12 +218,12 @@ def print_cards(result: RunOutcome, *, reports: Path) -> None:
     out.print(table)
     if result.chosen is not None:
         chosen = next(c for c in result.cards if c.name == result.chosen)
-        out.print(f"{result.alias}: {chosen.name} (version {chosen.version}); card: {chosen.card_html}", markup=False)
+        out.print(f"{result.alias}: {chosen.name} (version {chosen.version}); card: {chosen.card_html}")
         if result.previous_champion is not None:
             out.print(f"previous_champion: version {result.previous_champion}")
     if result.why:
-        out.print(printable(f"why: {result.why}"), markup=False)  # rule names come from the policy file: never markup
-    out.print(f"cards: {reports / 'cards'}; summary: {reports / 'summary.json'}", markup=False)
+        out.print(printable(f"why: {result.why}"))
+    out.print(f"cards: {reports / 'cards'}; summary: {reports / 'summary.json'}")
 
 
 # ---------------------------------------------------------------- audit
