@@ -150,6 +150,13 @@ def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
     return index
 
 
+def _yaml_error(exc: Exception) -> tuple[str | None, str]:
+    """Return where a YAML parse error is (``line L, column C``, or None) and what it says."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+    return where, getattr(exc, "problem", None) or "invalid YAML"
+
+
 def _items(raw: Any, key: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """Yield the mappings of the list ``raw[key]`` with their index, skipping anything else."""
     seq = raw.get(key) if isinstance(raw, Mapping) else None

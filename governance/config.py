@@ -43,6 +43,7 @@ from governance._config_base import (
     _Section,
     _unique,
     _with_line,
+    _yaml_error,
 )
 from governance._config_rules import _cross_field_problems
 from governance.errors import ConfigError, PrivacyError, Problem
@@ -407,10 +408,8 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError([Problem(where, f"not valid YAML: {problem}")], source=str(file)) from exc
+        where, problem = _yaml_error(exc)
+        raise ConfigError([Problem(where or "?", f"not valid YAML: {problem}")], source=str(file)) from exc
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError([Problem("(top level)", f"expected a mapping of sections, found {found}")], source=str(file))

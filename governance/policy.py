@@ -30,6 +30,7 @@ from governance._config_base import (
     _short,
     _unique,
     _with_line,
+    _yaml_error,
 )
 from governance.errors import ConfigError, Problem
 from governance.metrics import FAIRNESS_METRICS, METRICS
@@ -188,10 +189,9 @@ def _read_policy_yaml(file: Path) -> tuple[Mapping[str, Any], dict[tuple[str | i
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        return {}, {}, f"the policy file {str(file)!r} is not valid YAML{where}: {problem}"
+        where, problem = _yaml_error(exc)
+        at = f" at {where}" if where else ""
+        return {}, {}, f"the policy file {str(file)!r} is not valid YAML{at}: {problem}"
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
         return {}, {}, f"the policy file {str(file)!r} must hold a mapping of policy keys, found {found}"
