@@ -41,9 +41,9 @@ Files
 
 from __future__ import annotations
 
+from governance.data._contract import consent_mask, validate
 from governance.data._prepare import (
     Dataset,
-    DevelopmentKeyWarning,
     GroupCounts,
     Pseudonymization,
     ScopeCounts,
@@ -51,13 +51,12 @@ from governance.data._prepare import (
     Split,
     SplitCounts,
     apply_corrections,
-    consent_mask,
     correctable_fields,
     load_table,
     prepare,
     split_group_counts,
-    validate,
 )
+from governance.errors import DevelopmentKeyWarning
 
 __all__ = [
     "Dataset",

@@ -24,7 +24,6 @@ from governance.privacy import PSEUDONYM_METHOD, pseudonymize
 
 __all__ = [
     "Dataset",
-    "DevelopmentKeyWarning",
     "GroupCounts",
     "Pseudonymization",
     "ScopeCounts",
@@ -32,12 +31,10 @@ __all__ = [
     "Split",
     "SplitCounts",
     "apply_corrections",
-    "consent_mask",
     "correctable_fields",
     "load_table",
     "prepare",
     "split_group_counts",
-    "validate",
 ]
 
 SplitName = Literal["train", "validation", "test"]
