@@ -30,7 +30,6 @@ Files:
 from __future__ import annotations
 
 from governance.cli._app import INTERNAL_ERROR, app, main
-from governance.cli._app import sigterm_ends_runs as _sigterm_ends_runs
 
 # each command module registers its commands on ``app`` when imported; the order is the order of --help
 # isort: off
@@ -40,5 +39,3 @@ from governance.cli import config, data, run, audit, review, gate, explain, subj
 __all__ = ["INTERNAL_ERROR", "app", "main"]
 
 _COMMANDS = (config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor)
-# kept under its name of the single-module command line, for the callers that import it
-_COMPATIBLE = (_sigterm_ends_runs,)

@@ -154,14 +154,11 @@ def _redact(text: str) -> str:
 
 
 @contextmanager
-def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
+def guard() -> Iterator[None]:
     """Turn expected errors into short messages and exit codes; show the library's warnings as they come.
 
-    Parameters
-    ----------
-    loud
-        A warning shown every time, in a banner: the commands that prepare data pass
-        ``DevelopmentKeyWarning``, which is also the default.
+    :class:`~governance.errors.DevelopmentKeyWarning` (identifiers pseudonymized with the
+    public key) is shown every time, in a banner.
 
     Yields
     ------
@@ -169,7 +166,6 @@ def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
         The command runs inside; a :class:`~governance.errors.GovernanceError` leaves as its
         ``exit_code``, Ctrl-C as 130, any other exception as 70 (a bug), unless ``--debug``.
     """
-    key_warning = loud or DevelopmentKeyWarning
     seen: set[str] = set()
 
     def show(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> None:
@@ -177,14 +173,13 @@ def guard(*, loud: type[Warning] | None = None) -> Iterator[None]:
         if text in seen:
             return
         seen.add(text)
-        if key_warning is not None and issubclass(category, key_warning):
+        if issubclass(category, DevelopmentKeyWarning):
             err.print(f"[bold yellow on red] WARNING [/] [bold yellow]{escape(text)}[/]")
         else:
             err.print(f"[yellow]warning:[/] {escape(category.__name__)}: {escape(text[:300])}")
 
     with warnings.catch_warnings():
-        if key_warning is not None:
-            warnings.simplefilter("always", key_warning)
+        warnings.simplefilter("always", DevelopmentKeyWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.showwarning = show

@@ -63,9 +63,8 @@ def data_check(config_path: ConfigOption) -> None:
     from governance.cli._tables import print_dataset
     from governance.config import load_config
     from governance.data import prepare, split_group_counts
-    from governance.errors import DevelopmentKeyWarning
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         config = load_config(config_path)
         dataset = prepare(config)
         scopes = split_group_counts(dataset, sensitive=config.sensitive)

@@ -32,11 +32,11 @@ def explain_command(
     """Why one account got its score: score, percentile and its top reasons in plain words."""
     from governance.cli._tables import print_reasons
     from governance.config import load_config
-    from governance.errors import ConfigError, DevelopmentKeyWarning, Problem, ProblemCode
+    from governance.errors import ConfigError, Problem, ProblemCode
     from governance.explain import ADDITIVITY_TOLERANCE
     from governance.pipeline import account_reasons
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         if model_version is not None and candidate is not None:
             where = "--model-version/--candidate"
             raise ConfigError(

@@ -22,10 +22,9 @@ def feedback_add(
 ) -> None:
     """Record feedback on a model version; its card lists it from now on."""
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import add_feedback
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         config = load_config(config_path)
         result = add_feedback(config, model_version=model_version, text=text, account_id=account)
         say(f"recorded feedback F{result.entry.seq} on version {result.version} (ledger head {result.entry.hash})")

@@ -25,11 +25,10 @@ def monitor_command(
     """Re-audit the champion on a new labelled batch: exit 0 pass, 1 fail or inconclusive."""
     from governance.cli._tables import print_gate, print_monitoring
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.gate import require_pass
     from governance.monitor import monitor
 
-    with guard(loud=DevelopmentKeyWarning), sigterm_ends_runs():
+    with guard(), sigterm_ends_runs():
         config = load_config(config_path)
         with progress_bars() as progress:
             outcome = monitor(config, data, demote=demote, progress=Bars(progress))

@@ -20,10 +20,9 @@ def run_command(config_path: ConfigOption) -> None:
     """
     from governance.cli._tables import print_cards, print_outcome
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.pipeline import run
 
-    with guard(loud=DevelopmentKeyWarning), sigterm_ends_runs():
+    with guard(), sigterm_ends_runs():
         config = load_config(config_path)
         start = time.perf_counter()
         with progress_bars() as progress:
@@ -41,10 +40,9 @@ def train_command(config_path: ConfigOption) -> None:
     """Train every candidate of the config and track each in MLflow (one parent run, one nested run each)."""
     from governance.cli._tables import print_outcome
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.pipeline import train
 
-    with guard(loud=DevelopmentKeyWarning), sigterm_ends_runs():
+    with guard(), sigterm_ends_runs():
         config = load_config(config_path)
         start = time.perf_counter()
         with progress_bars() as progress:

@@ -26,10 +26,9 @@ def subject_access(
     from governance.card import render_access_html
     from governance.cli._tables import print_access
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import access
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         config = load_config(config_path)
         report = access(config, account)
         document = report.to_dict()
@@ -59,10 +58,9 @@ def subject_correct(
 ) -> None:
     """Correct an account's values: validated, recorded in the ledger, used from now on; shows the score change."""
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import correct, parse_assignments
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         wanted = parse_assignments(assignments)
         config = load_config(config_path)
         result = correct(config, account, wanted, reason=reason)
@@ -87,10 +85,9 @@ def subject_erase(
     """Erase an account: excluded from all later training, scoring and reports; its ledger records purged."""
     from governance.cli._tables import print_request
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import erase
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         config = load_config(config_path)
         print_request(erase(config, account, reason=reason), what="erased")
 
@@ -104,9 +101,8 @@ def subject_withdraw(
     """Record that an account withdrew its consent: excluded from all later training, scoring and reports."""
     from governance.cli._tables import print_request
     from governance.config import load_config
-    from governance.errors import DevelopmentKeyWarning
     from governance.subjects import withdraw_consent
 
-    with guard(loud=DevelopmentKeyWarning):
+    with guard():
         config = load_config(config_path)
         print_request(withdraw_consent(config, account, reason=reason), what="consent withdrawn")

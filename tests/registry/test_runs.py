@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from governance.cli import _sigterm_ends_runs
+from governance.cli._app import sigterm_ends_runs
 from governance.errors import PrivacyError
 from governance.registry import safe_uri, tracked_run
 
@@ -72,7 +72,7 @@ def test_sigterm_during_a_run_ends_it_killed_not_running(tmp_path: Path) -> None
     before = signal.getsignal(signal.SIGTERM)
     with (
         pytest.raises(SystemExit) as info,
-        _sigterm_ends_runs(),
+        sigterm_ends_runs(),
         tracked_run(uri, experiment="e", run_name="r") as handle,
         handle.child("candidate") as child,
     ):
