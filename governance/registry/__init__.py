@@ -46,7 +46,8 @@ Files
 
 from __future__ import annotations
 
-from governance.registry._card import CARD_FOLDER, CARD_SCHEMA, VERDICTS, canonical_card
+from governance._files import canonical_json as canonical_card  # the bytes a card is stored and hashed as
+from governance.registry._card import CARD_FOLDER, CARD_SCHEMA, VERDICTS
 from governance.registry._client import PROBE_BUDGET_SECONDS, Registry, safe_uri
 from governance.registry.models import LoggedModel, load_model
 from governance.registry.promotion import (

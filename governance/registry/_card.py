@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from governance._files import canonical_json
 from governance.card import SCHEMA as CARD_SCHEMA
 from governance.card import validate
 from governance.card.validate import VERDICTS
@@ -17,12 +16,10 @@ from governance.errors import ConfigError, DataValidationError
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-__all__ = ["CARD_FOLDER", "CARD_SCHEMA", "VERDICTS", "audited_part", "canonical_card", "check_card", "read_card", "sha"]
+__all__ = ["CARD_FOLDER", "CARD_SCHEMA", "VERDICTS", "audited_part", "check_card", "read_card", "sha"]
 
 #: Folder, in a candidate run's artifacts, of its cards; each is stored as ``card/<sha256>.json``.
 CARD_FOLDER = "card"
-#: The bytes a card is stored and hashed as: the one canonical JSON (the same as ModelCard.to_json).
-canonical_card = canonical_json
 
 
 def sha(data: bytes) -> str:

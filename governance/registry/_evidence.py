@@ -13,8 +13,9 @@ import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from governance._files import canonical_json
 from governance.errors import ConfigError, GateFailure, GovernanceError, PrivacyError, Problem
-from governance.registry._card import CARD_FOLDER, audited_part, canonical_card, read_card, sha
+from governance.registry._card import CARD_FOLDER, audited_part, read_card, sha
 from governance.registry._client import error_code, quoted
 from governance.registry.records import DEMOTED_TAG, ModelVersionRecord, Review
 from governance.registry.rules import Evidence, refusal
@@ -120,7 +121,7 @@ def _parsed_card(label: str, data: bytes) -> tuple[dict[str, Any], str, str, dic
     """Return the card, the sha256 of its audited part, its verdict, its model section and its reviews."""
     try:
         card = json.loads(data)
-        audited_now = sha(canonical_card(audited_part(card)))
+        audited_now = sha(canonical_json(audited_part(card)))
         verdict = str(card["gate"]["verdict"])
         model = card["model"]
         reviews = tuple(

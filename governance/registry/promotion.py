@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from governance._files import canonical_json
 from governance.errors import ConfigError, GateFailure, GovernanceError, PrivacyError, Problem, RegistryError
 from governance.privacy import redact
-from governance.registry._card import CARD_FOLDER, canonical_card, check_card, sha
+from governance.registry._card import CARD_FOLDER, check_card, sha
 from governance.registry._client import Registry, error_code, safe_uri
 from governance.registry._evidence import aliases, evidence, holds, model_version, version_record
 from governance.registry._lease import demote_if_champion, lease, settle
@@ -182,7 +183,7 @@ def _registered_card(plain: Mapping[str, Any], *, name: str, version: int, run_i
     audited = copy.deepcopy(dict(plain))
     audited["model"] = {**(audited.get("model") or {}), "registered_model": name, "version": version, "run_id": run_id}
     audited["reviews"] = []
-    return canonical_card(audited)  # feedback items are refused at registration: this is the audited part
+    return canonical_json(audited)  # feedback items are refused at registration: this is the audited part
 
 
 def _write_audit_record(client: MlflowClient, name: str, version: int, run_id: str, data: bytes, verdict: str) -> None:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from governance._files import canonical_json
 from governance.errors import ConfigError, PrivacyError, Problem, RegistryError
 from governance.privacy import redact
-from governance.registry._card import CARD_FOLDER, canonical_card, sha
+from governance.registry._card import CARD_FOLDER, sha
 from governance.registry._client import Registry, error_code, quoted
 from governance.registry._evidence import aliases, evidence, model_version
 from governance.registry._lease import SETTLE_SECONDS, demote_if_champion, lease
@@ -175,7 +176,7 @@ def _rewrite_card(
     for _ in range(_REVIEW_WRITES):
         if done(found):
             break
-        data = canonical_card(change(found))
+        data = canonical_json(change(found))
         digest = sha(data)
         client.log_text(found.run_id, data.decode("utf-8"), f"{CARD_FOLDER}/{digest}.json")
         client.set_model_version_tag(name, str(version), "card.sha256", digest)  # the commit point
