@@ -592,7 +592,7 @@ def _load_champion(
     from governance.pipeline import check_features, load_scoring_model
 
     champion = registry.verified_card()
-    resolved, model = load_scoring_model(config, model_version=champion.version)
+    resolved, model = load_scoring_model(config, model_version=champion.version, registry=registry)
     policy = card_policy(champion.card)
     step(1)
     batch = prepare(config, path=data)

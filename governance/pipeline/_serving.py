@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from governance.config import GovernanceConfig
     from governance.data import Dataset
     from governance.explain import AccountExplanation
-    from governance.registry import ResolvedModel, VerifiedCard
+    from governance.registry import Registry, ResolvedModel, VerifiedCard
     from governance.train import ScoringModel
 
 __all__ = ["AccountReasons", "account_reasons", "check_features", "load_scoring_model", "rerender_card"]
@@ -106,6 +106,7 @@ def load_scoring_model(
     model_version: int | None = None,
     candidate: str | None = None,
     alias: str = "champion",
+    registry: Registry | None = None,
 ) -> tuple[ResolvedModel, ScoringModel]:
     """Load the champion (or a registered version, or a candidate of the latest run) after its checksum is verified.
 
@@ -119,6 +120,9 @@ def load_scoring_model(
         A candidate of the latest run instead of a registered version.
     alias
         The registry alias to load by default.
+    registry
+        The registry client to use, when the caller already holds one; by default one is
+        built from the config.
 
     Returns
     -------
@@ -138,7 +142,7 @@ def load_scoring_model(
     from governance.registry import Registry
     from governance.train import ScoringModel
 
-    registry = Registry.for_config(config)
+    registry = registry or Registry.for_config(config)
     resolved = registry.resolve_model(
         experiment=config.mlflow.experiment, version=model_version, candidate=candidate, alias=alias
     )
