@@ -98,7 +98,7 @@ def test_score_ratio_equals_statsmodels_miettinen_nurminen(a: tuple[int, int], b
 @given(counts, counts)
 @settings(max_examples=200, deadline=None)
 def test_score_ratio_ends_solve_the_score_equation(a: tuple[int, int], b: tuple[int, int]) -> None:
-    from governance.audit.intervals import _mn_statistic
+    from governance.stats import _mn_statistic
 
     low, high = score_ratio(a[0], a[1], b[0], b[1], Z)
     x = [np.asarray(float(v)) for v in (a[0], a[1], b[0], b[1])]
