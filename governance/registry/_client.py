@@ -75,7 +75,9 @@ def safe_uri(uri: str) -> str:
 
 
 @contextmanager
-def scoped_env(values: Mapping[str, str] = {}, *, defaults: Mapping[str, str] = QUIET) -> Iterator[None]:
+def scoped_env(
+    values: Mapping[str, str] = {}, *, defaults: Mapping[str, str] = QUIET, keep: Sequence[str] = ()
+) -> Iterator[None]:
     """Set ``values`` (and ``defaults`` where unset) in ``os.environ`` for the block, then restore them.
 
     Parameters
@@ -84,9 +86,11 @@ def scoped_env(values: Mapping[str, str] = {}, *, defaults: Mapping[str, str] = 
         Variables set whatever their current value.
     defaults
         Variables set only when the user has not set them.
+    keep
+        Variables not set here but restored afterwards, whatever the block did to them.
     """
     with _ENV_LOCK:
-        keys = {*values, *defaults}
+        keys = {*values, *defaults, *keep}
         saved = {key: os.environ.get(key) for key in keys}
         for key, value in defaults.items():
             os.environ.setdefault(key, value)

@@ -9,7 +9,6 @@ names the API and the MLflow version when one moves.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,15 +33,10 @@ def fluent_tracking_uri(uri: str) -> Iterator[None]:
     """
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        with _use_tracking_uri(uri):
-            yield
-    finally:
-        if saved is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
+    from governance.registry._client import scoped_env
+
+    with scoped_env(defaults={}, keep=("MLFLOW_TRACKING_URI",)), _use_tracking_uri(uri):
+        yield
 
 
 @contextmanager
@@ -56,16 +50,10 @@ def allow_model_load() -> Iterator[None]:
     restored afterwards. Loading for use goes through :func:`governance.registry.load_model`,
     which never reads this variable: skops with the caller's trust list only.
     """
-    key = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
-    saved = os.environ.get(key)
-    os.environ[key] = "true"
-    try:
+    from governance.registry._client import scoped_env
+
+    with scoped_env({"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"}, defaults={}):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = saved
 
 
 def dataset_entity(dataset: Any) -> Any:
