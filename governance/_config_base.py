@@ -8,6 +8,7 @@ into "expected ..., found ...", and the allowed keys of an unknown one.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
@@ -178,3 +179,65 @@ def _has_password(uri: str) -> bool:
         return urlsplit(uri).password is not None
     except ValueError:
         return False
+
+
+def plural(noun: str) -> str:
+    """Return the English plural of a singular noun (``account`` -> ``accounts``, ``company`` -> ``companies``).
+
+    Parameters
+    ----------
+    noun
+        A singular noun, possibly of several words (the last one is inflected).
+
+    Returns
+    -------
+    str
+        Its plural; declare ``purpose.subject_plural`` for an irregular one the rules miss.
+    """
+    head, _, last = noun.rpartition(" ")
+    irregular = {"person": "people", "child": "children", "man": "men", "woman": "women"}
+    lower = last.lower()
+    if lower in irregular:
+        word = irregular[lower]
+    elif lower.endswith("y") and len(lower) > 1 and lower[-2] not in "aeiou":
+        word = last[:-1] + "ies"
+    elif lower.endswith(("s", "x", "z", "ch", "sh")):
+        word = last + "es"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def bin_labels(bins: tuple[float, ...]) -> tuple[str, ...]:
+    """Name the groups of a binned numeric attribute: ``(25, 45)`` -> ``< 25``, ``[25, 45)``, ``>= 45``.
+
+    Parameters
+    ----------
+    bins
+        Increasing edges; each group holds the values from its lower edge (included) to the next (excluded).
+
+    Returns
+    -------
+    tuple of str
+        ``len(bins) + 1`` labels, lowest group first.
+    """
+
+    def num(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+    inner = [f"[{num(lo)}, {num(hi)})" for lo, hi in itertools.pairwise(bins)]
+    return (f"< {num(bins[0])}", *inner, f">= {num(bins[-1])}")
+
+
+def _check_bins(value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """Check that bin edges are finite and strictly increasing."""
+    if value is None:
+        return value
+    if any(hi <= lo for lo, hi in itertools.pairwise(value)):
+        raise ValueError(f"expected strictly increasing bin edges, such as [25, 45, 65], found {list(value)}")
+    return value
+
+
+def _code(value: Any) -> Any:
+    """Read a category code as text: YAML reads ``1`` as a number, the data may hold ``"1"``."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from governance._config_base import _Found, _has_password, _items, _section
+from governance._config_base import _Found, _has_password, _items, _section, bin_labels
 from governance.policy import _policy_rule_problems
 
 _NEEDS_CONSTRAINT = frozenset({"exponentiated_gradient", "threshold_optimizer"})
@@ -61,6 +61,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
             )
         )
     consent = _section(data, "consent")
+    found += _consent_problems(consent)
     if consent.get("max_age_days") is not None and consent.get("as_of") is None:
         found.append(
             (
@@ -147,6 +148,23 @@ def _feature_problems(
                     "add `justification: ...`",
                 )
             )
+        elif justification.strip().upper().startswith("TODO"):
+            found.append(
+                (
+                    (*loc, "justification"),
+                    f"feature {name!r} is still justified by {justification.strip()!r}; every feature needs one line "
+                    "saying why the score may use it (data minimization)",
+                    "write the reason, or remove the feature if the score does not need it",
+                )
+            )
+        if feat.get("describe_values") is not None and feat.get("type", "numeric") != "categorical":
+            found.append(
+                (
+                    (*loc, "describe_values"),
+                    f"feature {name!r} is numeric; only a categorical feature's codes can be described in words",
+                    "add `type: categorical`, or use `describe: '{value} ...'` for a number",
+                )
+            )
     return found
 
 
@@ -164,16 +182,7 @@ def _sensitive_problems(sensitive: Mapping[str, Any], *, id_col: Any, label: Any
         if name in names:
             found.append((loc, f"sensitive attribute {name!r} is declared twice", "keep one"))
         names.append(name)
-        categories = attr.get("categories")
-        reference = attr.get("reference")
-        if isinstance(categories, list) and reference is not None and reference not in categories:
-            found.append(
-                (
-                    (*loc[:-1], "reference"),
-                    f"reference group {reference!r} is not one of the declared categories {categories}",
-                    "",
-                )
-            )
+        found += _groups_problems(attr, loc[:-1])
     for j, inter in enumerate(sensitive.get("intersections") or []):
         loc = ("sensitive", "intersections", j)
         if not isinstance(inter, list):
@@ -185,6 +194,75 @@ def _sensitive_problems(sensitive: Mapping[str, Any], *, id_col: Any, label: Any
                 found.append((loc, f"{part!r} is not a declared sensitive attribute; expected one of {names}", ""))
         if len(set(map(str, inter))) != len(inter):
             found.append((loc, "an intersection lists the same attribute twice", ""))
+    return found
+
+
+def _groups_problems(attr: Mapping[str, Any], loc: tuple[str | int, ...]) -> list[_Found]:
+    """Check an attribute's groups: declared categories, or bins (with labels), and the reference among them."""
+    found: list[_Found] = []
+    categories, bins, labels = attr.get("categories"), attr.get("bins"), attr.get("labels")
+    groups = categories if isinstance(categories, list) else None
+    if bins is not None and categories is not None:
+        found.append(
+            (
+                (*loc, "categories"),
+                "an attribute has either `categories` or `bins`, not both: the bins define its groups",
+                "remove `categories` (name the bands with `labels:` if you like)",
+            )
+        )
+    if labels is not None and bins is None:
+        found.append(((*loc, "labels"), "`labels` name the bands of `bins`, and no `bins` are given", "add `bins:`"))
+    if isinstance(bins, list) and bins and all(isinstance(b, int | float) for b in bins):
+        groups = [str(g) for g in labels] if isinstance(labels, list) else list(bin_labels(tuple(bins)))
+        if isinstance(labels, list) and len(labels) != len(bins) + 1:
+            found.append(
+                (
+                    (*loc, "labels"),
+                    f"{len(bins)} bin edge(s) make {len(bins) + 1} bands, found {len(labels)} label(s)",
+                    "give one label per band, lowest first",
+                )
+            )
+    reference = attr.get("reference")
+    if groups is not None and reference is not None and reference not in groups:
+        what = "bands" if bins is not None else "declared categories"
+        found.append(((*loc, "reference"), f"reference group {reference!r} is not one of the {what} {groups}", ""))
+    return found
+
+
+def _consent_problems(consent: Mapping[str, Any]) -> list[_Found]:
+    """Check the consent section: per-row columns, or a dataset-wide lawful basis with its reason."""
+    found: list[_Found] = []
+    loc: tuple[str | int, ...] = ("data", "consent")
+    if consent.get("lawful_basis") is None:
+        if "reason" in consent:
+            found.append(((*loc, "reason"), "`reason` explains a dataset-wide `lawful_basis`, and none is given", ""))
+        if "column" in consent and consent.get("column") is None:
+            found.append(
+                (
+                    (*loc, "column"),
+                    "no consent column and no dataset-wide lawful basis: nothing would say the rows may be used",
+                    "name the consent column, or declare `lawful_basis:` (research, contract, ...) with a `reason:`",
+                )
+            )
+        return found
+    reason = consent.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        found.append(
+            (
+                (*loc,),
+                "a dataset-wide `lawful_basis` needs a `reason`: the card prints it in place of a per-row check",
+                "add `reason: ...` (where the data comes from and why it may be used for this score)",
+            )
+        )
+    for key in ("column", "timestamp_column", "lawful_basis_column", "max_age_days"):
+        if consent.get(key) is not None:
+            found.append(
+                (
+                    (*loc, key),
+                    f"`{key}` is a per-row consent check, and `lawful_basis` declares the basis of the whole dataset",
+                    f"remove `{key}`, or remove `lawful_basis` to check consent row by row",
+                )
+            )
     return found
 
 

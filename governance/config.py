@@ -33,10 +33,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from governance._config_base import (
     Name,
+    _check_bins,
+    _code,
     _has_password,
     _line_index,
     _pydantic_problem,
@@ -44,6 +55,8 @@ from governance._config_base import (
     _unique,
     _with_line,
     _yaml_error,
+    bin_labels,
+    plural,
 )
 from governance._config_rules import _cross_field_problems
 from governance.errors import ConfigError, PrivacyError, Problem
@@ -66,6 +79,7 @@ __all__ = [
     "Candidate",
     "ConsentSpec",
     "DataSpec",
+    "DatasetBasis",
     "Environment",
     "ExplainSpec",
     "Feature",
@@ -83,8 +97,10 @@ __all__ = [
     "SensitiveSpec",
     "SplitSpec",
     "SubjectsSpec",
+    "bin_labels",
     "load_config",
     "load_policy",
+    "plural",
     "policy_sha256",
     "pseudonym_key",
     "tracking_uri",
@@ -117,12 +133,26 @@ ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 
 
 class Purpose(_Section):
-    """What the score is for, and what it must not be used for."""
+    """What the score is for, what it must not be used for, and what one row of the data is.
+
+    ``subject`` is the word for one row (``account``, ``applicant``, ``person``,
+    ``company``...): cards, plots and reports count and describe rows with it.
+    ``caveats`` are printed on every card as they are written, and nothing
+    domain-specific is added to them.
+    """
 
     intended_use: Annotated[str, Field(min_length=1)]
     out_of_scope: tuple[str, ...] = ()
     owner: str | None = None
     contact: str | None = None
+    subject: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z][A-Za-z -]*$")] = "account"
+    subject_plural: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    caveats: tuple[str, ...] = ()
+
+    @property
+    def subjects(self) -> str:
+        """The plural of :attr:`subject` (``subject_plural`` when declared)."""
+        return self.subject_plural or plural(self.subject)
 
 
 class GenerateSpec(_Section):
@@ -133,15 +163,60 @@ class GenerateSpec(_Section):
     bias: Annotated[float, Field(ge=0.0)] = 0.0
 
 
-class ConsentSpec(_Section):
-    """Which records may be used: consent given, recorded, current, with an accepted lawful basis."""
+#: Lawful bases a whole dataset can be used on (GDPR Art. 6(1), and Art. 89 research; ``synthetic``: no real person).
+DatasetBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interest",
+    "research",
+    "synthetic",
+]
 
-    column: Name = "consent_marketing"
+_CONSENT_COLUMN_KEYS = ("column", "timestamp_column", "lawful_basis_column")
+
+
+class ConsentSpec(_Section):
+    """Which records may be used: per row (consent columns) or for the whole dataset (a lawful basis).
+
+    Per row (the default): the ``column`` flag must be true, ``timestamp_column``
+    present (and current with ``max_age_days``), ``lawful_basis_column`` one of
+    ``accepted_lawful_bases``; ``timestamp_column`` and ``lawful_basis_column``
+    can be null to skip that check (the card says it was not checked).
+
+    For the whole dataset: ``lawful_basis`` (``research``, ``contract``, ...) with
+    a required ``reason``; no column is read, no row is excluded for consent, and
+    the card says that no per-row check was made and why.
+    """
+
+    column: Name | None = "consent_marketing"
     timestamp_column: Name | None = "consent_timestamp"
     lawful_basis_column: Name | None = "lawful_basis"
     accepted_lawful_bases: tuple[str, ...] = ("consent", "legitimate_interest")
     max_age_days: Annotated[int, Field(gt=0)] | None = None
     as_of: date | None = None
+    lawful_basis: DatasetBasis | None = None
+    reason: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_columns_for_a_dataset_basis(cls, data: Any) -> Any:
+        """With a dataset-wide ``lawful_basis``, the consent columns default to none."""
+        if isinstance(data, Mapping) and data.get("lawful_basis") is not None:
+            data = {**dict.fromkeys(_CONSENT_COLUMN_KEYS), **data}
+        return data
+
+    @property
+    def per_row(self) -> bool:
+        """True when consent is checked row by row (a consent column), not declared for the dataset."""
+        return self.lawful_basis is None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The consent columns read from the data (none with a dataset-wide basis)."""
+        return tuple(c for c in (self.column, self.timestamp_column, self.lawful_basis_column) if c)
 
 
 class SplitSpec(_Section):
@@ -194,6 +269,15 @@ class Feature(_Section):
     justification: str | None = None
     type: Literal["numeric", "categorical"] = "numeric"
     describe: Annotated[str, AfterValidator(_check_describe)] | None = None
+    # categorical codes in words ({A11: "checking balance below 0"}), used by reason codes and access reports
+    describe_values: dict[Annotated[str, BeforeValidator(_code)], Annotated[str, Field(min_length=1)]] | None = None
+
+    def value_words(self, value: Any) -> str:
+        """Return how one value of this feature reads: its ``describe_values`` words, else the value."""
+        text = str(value)
+        if self.describe_values and text in self.describe_values:
+            return self.describe_values[text]
+        return text
 
 
 class SensitiveAttribute(_Section):
@@ -207,6 +291,22 @@ class SensitiveAttribute(_Section):
     # model features the attribute is defined from (size_band from employee_count): the model sees the
     # attribute by construction, so proxy checks report features that predict it but do not flag them
     derived_from: tuple[str, ...] = ()
+    # a numeric attribute (an age) audited in bands: increasing edges, each band from its edge (included)
+    # to the next (excluded); the groups are named by :func:`bin_labels` unless `labels` names them
+    bins: (
+        Annotated[
+            tuple[Annotated[float, Field(allow_inf_nan=False)], ...], Field(min_length=1), AfterValidator(_check_bins)
+        ]
+        | None
+    ) = None
+    labels: tuple[Name, ...] | None = None
+
+    @property
+    def groups(self) -> tuple[str, ...] | None:
+        """The attribute's groups: its bands' labels when binned, else its declared categories."""
+        if self.bins is not None:
+            return self.labels or bin_labels(self.bins)
+        return self.categories
 
 
 class SensitiveSpec(_Section):
@@ -280,6 +380,21 @@ class MlflowSpec(_Section):
 
     tracking_uri: str | None = None
     embedded_store: ConfigPath = Path("mlruns")
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _resolve_sqlite(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Resolve a relative SQLite store (``sqlite:///mlruns/mlflow.db``) against the config's folder."""
+        base = (info.context or {}).get("base_dir")
+        prefix = "sqlite:///"
+        if value is None or base is None or not value.startswith(prefix):
+            return value
+        rest = value[len(prefix) :]
+        if not rest or rest.startswith("/") or rest.startswith(":memory:") or Path(rest).is_absolute():
+            return value
+        path, sep, query = rest.partition("?")
+        return f"{prefix}{(Path(base) / path).resolve()}{sep}{query}"
+
     experiment: Name = "governance"
     registered_model: Name = "account-scoring"
     timeout_seconds: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0

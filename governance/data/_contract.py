@@ -76,7 +76,7 @@ def validate(frame: pd.DataFrame, config: GovernanceConfig) -> None:
         problems += _label_problems(frame[data.label], data.label)
     problems += _numeric_feature_problems(frame, config)
     problems += _sensitive_value_problems(frame, config)
-    if data.consent.column in frame.columns:
+    if data.consent.column is not None and data.consent.column in frame.columns:
         problems += _consent_flag_problems(frame[data.consent.column], data.consent.column)
     if problems:
         raise DataValidationError(problems)
@@ -89,16 +89,28 @@ def _column_problems(frame: pd.DataFrame, config: GovernanceConfig) -> list[Prob
     required.update({f.name: "feature" for f in config.features})
     required.update({a.name: "sensitive attribute" for a in config.sensitive.attributes})
     consent = data.consent
-    required[consent.column] = "consent column"
-    if consent.timestamp_column:
-        required[consent.timestamp_column] = "consent timestamp column"
-    if consent.lawful_basis_column:
-        required[consent.lawful_basis_column] = "lawful basis column"
+    # the fix of a missing consent column names the config key, and says which can be null
+    fixes: dict[str, str] = {}
+    for key, what in (
+        ("column", "consent column"),
+        ("timestamp_column", "consent timestamp column"),
+        ("lawful_basis_column", "lawful basis column"),
+    ):
+        col = getattr(consent, key)
+        if col:
+            required[col] = what
+            skip = (
+                f"or set `data.consent.{key}: null` to skip that check (the card says it was not checked)"
+                if key != "column"
+                else "or, when the whole dataset has one lawful basis, replace the consent columns with "
+                "`data.consent.lawful_basis:` (research, contract, ...) and a `reason:`"
+            )
+            fixes[col] = f"add it to the data, fix `data.consent.{key}`, {skip}"
     return [
         Problem(
             col,
             f"missing column (the config declares it as the {required[col]})",
-            "add it to the data or fix the name in the config",
+            fixes.get(col, "add it to the data or fix the name in the config"),
         )
         for col in required
         if col not in frame.columns
@@ -186,15 +198,37 @@ def _sensitive_value_problems(frame: pd.DataFrame, config: GovernanceConfig) -> 
                     f"fill them, or set `missing: group` to audit them as {attr.missing_label!r}",
                 )
             )
-        if pd.api.types.is_float_dtype(column.dtype) and column.nunique(dropna=True) > _CONTINUOUS_DISTINCT:
+        numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
+        if attr.bins is not None:
+            if not numeric:
+                problems.append(
+                    Problem(
+                        attr.name,
+                        f"has `bins` but holds {column.dtype} values, not numbers",
+                        "remove `bins` and declare its `categories`, or fix the data",
+                    )
+                )
+        elif numeric and column.nunique(dropna=True) > _CONTINUOUS_DISTINCT:
+            kind = "integers" if pd.api.types.is_integer_dtype(column.dtype) else "numbers"
+            low, high = float(column.min()), float(column.max())
             problems.append(
                 Problem(
                     attr.name,
-                    f"looks continuous ({column.nunique()} distinct numbers); expected categories",
-                    "bin it into bands before auditing",
+                    f"looks continuous ({column.nunique()} distinct {kind}, from {low:g} to {high:g}); "
+                    "expected categories, and each distinct value would be a group too small to judge",
+                    f"bin it into bands: add `bins: [{_edges_hint(low, high)}]` to this attribute in "
+                    "sensitive.attributes (increasing edges; each band runs from its edge, included, to the next)",
                 )
             )
     return problems
+
+
+def _edges_hint(low: float, high: float) -> str:
+    """Propose three round bin edges inside [low, high] (the quartiles of the range, rounded)."""
+    span = high - low
+    step = 10.0 ** int(np.floor(np.log10(span / 4))) if span > 0 else 1.0
+    edges = sorted({round((low + span * q) / step) * step for q in (0.25, 0.5, 0.75)})
+    return ", ".join(f"{e:g}" for e in edges)
 
 
 def _consent_flag_problems(flag: pd.Series, name: str) -> list[Problem]:
@@ -275,6 +309,9 @@ def _consent_failures(frame: pd.DataFrame, config: GovernanceConfig) -> list[tup
     """List each consent check, in order, with the rows that fail it."""
     consent = config.data.consent
     reasons: list[tuple[str, np.ndarray]] = []
+    if consent.column is None:
+        # a dataset-wide lawful basis (validated with its reason): no per-row consent check applies
+        return reasons
     value, known = _as_bool(frame[consent.column])
     reasons.append(("consent_missing", ~known.to_numpy()))
     reasons.append(("consent_not_given", known.to_numpy() & ~value.to_numpy()))

@@ -241,6 +241,10 @@ def _correction_problem(config: GovernanceConfig, name: str, value: Any) -> str 
             return "the field is numeric now and the recorded value is not a finite number"
     elif kind == "sensitive attribute":
         attr = next(a for a in config.sensitive.attributes if a.name == name)
+        if attr.bins is not None:
+            if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+                return "expected a number for this attribute audited in bands"
+            return None
         if not isinstance(value, str):
             return "expected a category (text) for this sensitive attribute"
         if attr.categories is not None and value not in attr.categories:
@@ -498,7 +502,7 @@ def _nothing_usable(config: GovernanceConfig, rows_in: int, excluded: Mapping[st
     return DataValidationError(
         [
             Problem(
-                config.data.consent.column,
+                config.data.consent.column or "(rows)",
                 f"no row is usable after the consent filter ({rows_in} rows in; excluded {detail})",
                 "check the consent fields and data.consent.accepted_lawful_bases",
             )
@@ -510,9 +514,7 @@ def _dropped_columns(raw: pd.DataFrame, config: GovernanceConfig) -> dict[str, s
     """Map every column not used to why: ``pii``, ``consent`` or ``undeclared``."""
     data = config.data
     kept_columns = {data.id_column, data.label, *config.feature_names, *config.sensitive.names}
-    consent_columns = {
-        c for c in (data.consent.column, data.consent.timestamp_column, data.consent.lawful_basis_column) if c
-    }
+    consent_columns = set(data.consent.columns)
     pii = set(data.pii_columns)
     return {
         str(col): "pii" if col in pii else "consent" if col in consent_columns else "undeclared"
@@ -538,11 +540,19 @@ def _audit_attributes(used: pd.DataFrame, config: GovernanceConfig) -> pd.DataFr
     sensitive = pd.DataFrame(index=pd.RangeIndex(len(used)))
     for attr in config.sensitive.attributes:
         column = used[attr.name]
-        values = column.astype("string")
+        values = column.astype("string") if attr.bins is None else _bands(column, attr.bins, attr.groups or ())
         if attr.missing == "group":
             values = values.where(~_is_missing(column), attr.missing_label)
         sensitive[attr.name] = values.astype(object)
     return sensitive
+
+
+def _bands(column: pd.Series, bins: tuple[float, ...], labels: tuple[str, ...]) -> pd.Series:
+    """Put each number in its band: from an edge (included) to the next (excluded); missing stays missing."""
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    codes = np.searchsorted(np.asarray(bins, dtype=np.float64), numbers, side="right")
+    named = np.asarray(labels, dtype=object)[np.minimum(codes, len(labels) - 1)]
+    return pd.Series(named, index=column.index, dtype="string").where(~np.isnan(numbers), pd.NA)
 
 
 def _split(ids: pd.Series, sensitive: pd.DataFrame, y: np.ndarray, config: GovernanceConfig) -> np.ndarray:
@@ -703,7 +713,7 @@ def split_group_counts(dataset: Dataset, *, sensitive: SensitiveSpec) -> tuple[S
         The single attributes in config order, then the intersections.
     """
     scopes = [(a.name,) for a in sensitive.attributes] + [tuple(i) for i in sensitive.intersections]
-    declared = {a.name: a.categories or () for a in sensitive.attributes}
+    declared = {a.name: a.groups or () for a in sensitive.attributes}
     codes = list(_SPLIT_CODES.values())
     result = []
     for parts in scopes:

@@ -479,7 +479,7 @@ def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, se
         precision_at_k_share=config.audit.precision_at_k,
         intersections=[list(i) for i in config.sensitive.intersections],
         reference={a.name: a.reference for a in attributes if a.reference is not None},
-        categories={a.name: list(a.categories) for a in attributes if a.categories is not None},
+        categories={a.name: list(a.groups) for a in attributes if a.groups is not None},
         n_boot=config.audit.bootstrap,
         confidence=config.audit_confidence,
         seed=config.audit.seed,

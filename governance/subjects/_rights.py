@@ -90,7 +90,8 @@ def _check_values(config: GovernanceConfig, account: _Account, wanted: Mapping[s
             else:
                 values[name] = None
             continue
-        if kind == "numeric feature":
+        binned = kind == "sensitive attribute" and attributes[name].bins is not None
+        if kind == "numeric feature" or binned:
             try:
                 number = float(text)
             except ValueError:
