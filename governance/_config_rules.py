@@ -246,7 +246,15 @@ def _consent_problems(consent: Mapping[str, Any]) -> list[_Found]:
             )
         return found
     reason = consent.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
+    if isinstance(reason, str) and reason.strip().upper().startswith("TODO"):
+        found.append(
+            (
+                (*loc, "reason"),
+                f"the lawful basis is still explained by {reason.strip()[:60]!r}",
+                "say where the data comes from and why it may be used for this score",
+            )
+        )
+    elif not isinstance(reason, str) or not reason.strip():
         found.append(
             (
                 (*loc,),
