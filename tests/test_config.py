@@ -17,7 +17,7 @@ from governance.config import (
 from governance.errors import ConfigError, PrivacyError
 from tests.conftest import DEFAULT_CONFIG, TEST_KEY, WriteConfig
 
-DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "default.yaml"
+DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "account-scoring.yaml"
 
 
 def _problems(path: Path) -> list[str]:
@@ -341,3 +341,143 @@ def test_a_reason_phrase_without_exactly_the_value_placeholder_is_an_error(
 
     (problem,) = _problems(write_config(edit=edit))
     assert problem.startswith("features[5].describe") and "placeholder {value}" in problem
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("account", "accounts"),
+        ("company", "companies"),
+        ("person", "people"),
+        ("loan applicant", "loan applicants"),
+        ("business", "businesses"),
+        ("survey", "surveys"),
+    ],
+)
+def test_the_word_for_a_row_comes_from_the_config_with_its_plural(
+    write_config: WriteConfig, subject: str, expected: str
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["purpose"]["subject"] = subject
+        raw["purpose"]["caveats"] = ["Scores are a research artefact."]
+
+    config = load_config(write_config(edit=edit))
+    assert config.purpose.subject == subject
+    assert config.purpose.subjects == expected
+    assert config.purpose.caveats == ("Scores are a research artefact.",)
+
+
+def test_an_irregular_plural_can_be_declared(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["purpose"].update(subject="datum", subject_plural="data points")
+
+    assert load_config(write_config(edit=edit)).purpose.subjects == "data points"
+
+
+def test_a_dataset_wide_lawful_basis_replaces_the_consent_columns(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["data"]["consent"] = {
+            "lawful_basis": "research",
+            "reason": "Public census extract, published for research.",
+        }
+
+    consent = load_config(write_config(edit=edit)).data.consent
+    assert not consent.per_row
+    assert consent.columns == ()
+    assert consent.column is None and consent.timestamp_column is None and consent.lawful_basis_column is None
+    assert consent.reason == "Public census extract, published for research."
+
+
+@pytest.mark.parametrize(
+    ("consent", "expected"),
+    [
+        ({"lawful_basis": "research"}, "data.consent (line"),
+        ({"lawful_basis": "research", "reason": "TODO: say why"}, "data.consent.reason"),
+        ({"lawful_basis": "contract", "reason": "Signed contracts.", "column": "ok"}, "data.consent.column"),
+        ({"lawful_basis": "contract", "reason": "Signed.", "max_age_days": 30, "as_of": "2026-01-01"}, "max_age_days"),
+        ({"lawful_basis": "because", "reason": "Why not."}, "data.consent.lawful_basis"),
+        ({"column": None}, "no consent column and no dataset-wide lawful basis"),
+        ({"reason": "Orphan reason."}, "`reason` explains a dataset-wide `lawful_basis`"),
+    ],
+)
+def test_a_consent_section_that_says_nothing_true_is_refused(
+    write_config: WriteConfig, consent: dict[str, Any], expected: str
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["data"]["consent"] = consent
+
+    problems = _problems(write_config(edit=edit))
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_justification_still_reading_todo_is_refused(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"][0]["justification"] = "TODO: why may the score use this column?"
+
+    problems = _problems(write_config(edit=edit))
+    assert any(p.startswith("features[0].justification") and "write the reason" in p for p in problems), problems
+
+
+def test_bins_name_the_bands_of_a_numeric_attribute(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["sensitive"]["attributes"].append(
+            {"name": "company_age_band", "bins": [5, 10.5, 20], "reference": "[5, 10.5)"}
+        )
+
+    attribute = load_config(write_config(edit=edit)).sensitive.attributes[-1]
+    assert attribute.groups == ("< 5", "[5, 10.5)", "[10.5, 20)", ">= 20")
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ({"bins": [30, 20]}, "expected strictly increasing bin edges"),
+        ({"bins": [20, 30], "categories": ["a"]}, "either `categories` or `bins`"),
+        ({"bins": [20, 30], "labels": ["young", "old"]}, "2 bin edge(s) make 3 bands, found 2 label(s)"),
+        ({"labels": ["young", "old"]}, "no `bins` are given"),
+        ({"bins": [20, 30], "reference": "20-30"}, "is not one of the bands ['< 20', '[20, 30)', '>= 30']"),
+        ({"bins": []}, "at least 1 item"),
+    ],
+)
+def test_bins_that_cannot_make_bands_are_refused(
+    write_config: WriteConfig, attribute: dict[str, Any], expected: str
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["sensitive"]["attributes"].append({"name": "age", **attribute})
+
+    problems = _problems(write_config(edit=edit))
+    assert any(expected in p for p in problems), problems
+
+
+def test_describe_values_reads_codes_as_text_and_only_for_categories(write_config: WriteConfig) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["features"][0]["describe_values"] = {1: "first code", "A11": "checking balance below 0"}
+
+    feature = load_config(write_config(edit=edit)).features[0]
+    assert feature.value_words(1) == "first code"
+    assert feature.value_words("A11") == "checking balance below 0"
+    assert feature.value_words("A14") == "A14"
+
+    def numeric(raw: dict[str, Any]) -> None:
+        raw["features"][2]["describe_values"] = {"1": "one"}
+
+    problems = _problems(write_config(edit=numeric))
+    assert any("describe_values" in p and "only a categorical feature" in p for p in problems), problems
+
+
+def test_a_relative_sqlite_tracking_uri_resolves_against_the_config_folder(
+    write_config: WriteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["mlflow"]["tracking_uri"] = "sqlite:///store/mlflow.db"
+
+    path = write_config(edit=edit)
+    monkeypatch.chdir(Path("/"))
+    config = load_config(path)
+    assert tracking_uri(config) == f"sqlite:///{tmp_path.resolve() / 'store' / 'mlflow.db'}"
+    absolute = f"sqlite:///{tmp_path / 'abs.db'}"
+
+    def edit_absolute(raw: dict[str, Any]) -> None:
+        raw["mlflow"]["tracking_uri"] = absolute
+
+    assert tracking_uri(load_config(write_config(edit=edit_absolute))) == absolute

@@ -262,3 +262,56 @@ def test_split_group_counts_flag_what_each_group_lacks_on_the_test_split(
     # too small to be judged at all: rows is its only shortfall, whatever its events
     assert [f.what for f in veteran.shortfalls] == ["rows"] and veteran.test.positives < 20
     assert veteran.shortfalls[0].message.startswith(f"{veteran.test.rows} rows, fewer than min_group_size 100")
+
+
+def test_an_integer_attribute_with_many_values_is_refused_with_a_binning_hint(
+    write_config: WriteConfig, accounts: pd.DataFrame
+) -> None:
+    frame = accounts.assign(size_band=np.random.default_rng(0).integers(18, 90, len(accounts)))
+    with pytest.raises(DataValidationError) as info:
+        prepare(load_config(write_config(frame=frame)))
+    (problem,) = _problems(info)
+    assert "size_band: looks continuous (72 distinct integers, from 18 to 89)" in problem
+    assert "add `bins: [" in problem
+
+
+def test_a_binned_attribute_is_audited_in_its_bands(write_config: WriteConfig, accounts: pd.DataFrame) -> None:
+    ages = np.random.default_rng(1).integers(18, 90, len(accounts))
+    frame = accounts.assign(size_band=ages)
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["sensitive"]["attributes"][1] = {"name": "size_band", "bins": [25, 45, 65], "reference": "[25, 45)"}
+
+    dataset = prepare(load_config(write_config(frame=frame, edit=edit)))
+    kept = consent_mask(frame, load_config(write_config(frame=frame, edit=edit)))[0]
+    used = ages[kept]
+    expected = {
+        "< 25": int((used < 25).sum()),
+        "[25, 45)": int(((used >= 25) & (used < 45)).sum()),
+        "[45, 65)": int(((used >= 45) & (used < 65)).sum()),
+        ">= 65": int((used >= 65).sum()),
+    }
+    assert dict(dataset.group_sizes["size_band"]) == expected
+    assert set(dataset.sensitive["size_band"]) == set(expected)
+
+
+def test_a_dataset_wide_lawful_basis_needs_no_consent_column(write_config: WriteConfig, accounts: pd.DataFrame) -> None:
+    frame = accounts.drop(columns=["consent_marketing", "consent_timestamp", "lawful_basis"])
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["data"]["consent"] = {"lawful_basis": "research", "reason": "Synthetic research extract."}
+
+    dataset = prepare(load_config(write_config(frame=frame, edit=edit)))
+    assert dataset.rows_used == dataset.rows_in == len(frame)
+    assert not any(reason.startswith("consent") or reason.startswith("lawful") for reason in dataset.excluded)
+
+
+def test_a_missing_consent_column_names_the_keys_that_can_be_null(
+    write_config: WriteConfig, accounts: pd.DataFrame
+) -> None:
+    frame = accounts.drop(columns=["consent_timestamp", "consent_marketing"])
+    with pytest.raises(DataValidationError) as info:
+        prepare(load_config(write_config(frame=frame)))
+    text = "\n".join(_problems(info))
+    assert "`data.consent.timestamp_column: null` to skip that check" in text
+    assert "consent_marketing: missing column" in text and "`data.consent.lawful_basis:`" in text

@@ -31,7 +31,7 @@ from governance.gate import (
 )
 from tests.conftest import DEFAULT_CONFIG
 
-DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "default.yaml"
+DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "account-scoring.yaml"
 TODAY = date(2026, 1, 15)
 
 

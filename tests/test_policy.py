@@ -15,7 +15,7 @@ from governance.errors import ConfigError
 from governance.policy import PolicySpec, load_policy, policy_sha256, validate_policy
 from tests.conftest import DEFAULT_CONFIG
 
-DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "default.yaml"
+DEFAULT_POLICY = DEFAULT_CONFIG.parent / "policies" / "account-scoring.yaml"
 
 
 def test_the_policy_fingerprint_is_the_sha256_of_its_canonical_json() -> None:

@@ -201,7 +201,7 @@ def _require_rules(policy: PolicySpec) -> None:
                 Problem(
                     "policy.rules",
                     "the policy has no rules, so the gate would check nothing about performance or fairness",
-                    "add rules (see configs/policies/default.yaml)",
+                    "add rules (see configs/policies/default.yaml, the policy for any data)",
                 )
             ]
         )
