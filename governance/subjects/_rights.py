@@ -203,7 +203,13 @@ def correct(
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         raise ConfigError(
-            [Problem("ID", f"the account was erased on {state.erased[account.pseudonym]}; nothing is held to correct")]
+            [
+                Problem(
+                    "ID",
+                    f"the {config.purpose.subject} was erased on {state.erased[account.pseudonym]}; "
+                    "nothing is held to correct",
+                )
+            ]
         )
     champion = _champion(config)
     subject, subjects = config.purpose.subject, config.purpose.subjects
