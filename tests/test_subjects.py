@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ from tests.conftest import TEST_KEY, open_in_chrome
 pytestmark = pytest.mark.slow
 
 PII = ("account_id", "company_name", "contact_email", "contact_phone")
+# the world's region is coded as numbers (as coded data often is), and the config names all codes but ANZ's
+REGION_CODES = {"NA": 1, "EMEA": 2, "APAC": 3, "LATAM": 4, "ANZ": 5}
+REGION_WORDS = {1: "North America", 2: "Europe, the Middle East and Africa", 3: "Asia-Pacific", 4: "Latin America"}
 
 
 def _consented(frame: pd.DataFrame) -> pd.DataFrame:
@@ -49,6 +53,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any])
     """A champion trained, audited, carded and registered by a real `governance run`."""
     folder = tmp_path_factory.mktemp("subjects")
     frame = generate_accounts(6000, seed=21, bias=0.0)
+    frame["region"] = frame["region"].map(REGION_CODES).astype("int64")
     frame.to_parquet(folder / "accounts.parquet", index=False)
     policy = yaml.safe_load(Path(default_raw["policy"]["file"]).read_text())
     policy["rules"] = [r for r in policy["rules"] if r["name"] == "overall AUC"]
@@ -60,6 +65,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any])
     raw["mlflow"]["embedded_store"] = str(folder / "mlruns")
     raw["output"] = {"reports": str(folder / "reports"), "models": str(folder / "models")}
     raw["candidates"] = [c for c in raw["candidates"] if c["name"] == "baseline_logreg"]
+    (region,) = [f for f in raw["features"] if f["name"] == "region"]
+    region.update({"describe": "sales region: {value}", "describe_values": REGION_WORDS})
     raw["audit"]["bootstrap"] = 50
     raw["explain"].update({"background_size": 30, "sample_per_group": 100, "bootstrap": 50})
     raw["explain"].update({"proxy_rows": 3000, "minimization_rows": 2000})
@@ -176,7 +183,8 @@ def test_access_report_holds_no_other_accounts_data_and_no_personal_data(world: 
     assert len(document["held"]) == len(load_config(config_path).feature_names) + 3
     html = texts["html"]
     assert "<script" not in html and "http://" not in html and "https://" not in html
-    assert "What we hold on your account" in html and document["score"]["text"] in html
+    assert "What we hold about this account, and the reasons for the score" in html
+    assert document["score"]["text"] in html
 
 
 def test_the_access_page_and_a_re_rendered_card_open_in_a_browser_without_errors_or_network(
@@ -194,6 +202,72 @@ def test_the_access_page_and_a_re_rendered_card_open_in_a_browser_without_errors
     assert seen["console"] == [] and len(seen["images"]) >= 4
     assert all(complete and width > 0 for complete, width, _ in seen["images"]), seen["images"]
     assert all(url.startswith("data:image/png;base64,") for url in seen["requested"][1:])
+
+
+def _every_reason(world: dict[str, Any], tmp_path: Path, **changes: Any) -> Path:
+    """A config of the world whose access reports give every feature's reason (the model is unchanged)."""
+    return _config(world, tmp_path, explain={**world["raw"]["explain"], "reason_codes": 20}, **changes)
+
+
+def _consented_in_region(world: dict[str, Any], code: int) -> str:
+    frame = _consented(world["frame"])
+    return str(frame.loc[frame["region"] == code, "account_id"].iloc[0])
+
+
+def test_the_access_report_shows_a_coded_value_in_words_with_its_code(world: dict[str, Any], tmp_path: Path) -> None:
+    config = load_config(_every_reason(world, tmp_path))
+    for code in (1, 2, 5):  # two codes the config names, and ANZ's, which it does not
+        document = access(config, _consented_in_region(world, code)).to_dict()
+        held = {item["field"]: item for item in document["held"]}
+        words = REGION_WORDS.get(code)
+        assert held["region"]["value"] == code  # the record keeps the code as the data holds it
+        assert held["region"]["value_text"] == (None if words is None else f"{words} ({code})")
+        assert held["industry"]["value_text"] is None and held["web_visits_30d"]["value_text"] is None
+        html = render_access_html(document)
+        if words is not None:
+            assert f"<td>{escape(words)} ({code})</td>" in html
+        else:
+            assert f'<th scope="row">region</th><td>{code}</td>' in html  # an unknown code reads as itself
+        (reason,) = [r for r in document["score"]["reasons"] if r["feature"] == "region"]
+        assert reason["value"] == str(code)
+        assert reason["text"].startswith(f"sales region: {words or code} ("), reason["text"]
+        assert escape(reason["text"]) in html
+
+
+def _as_applicants(raw: dict[str, Any]) -> dict[str, Any]:
+    """The world's purpose and features for applicants: the subject, and every free text they print, say applicant."""
+    text = yaml.safe_dump({key: raw[key] for key in ("purpose", "features")}, sort_keys=False)
+    changed: dict[str, Any] = yaml.safe_load(text.replace("B2B account", "account").replace("account", "applicant"))
+    changed["purpose"]["subject"] = "applicant"
+    return changed
+
+
+def test_an_access_report_about_applicants_speaks_of_applicants(world: dict[str, Any], tmp_path: Path) -> None:
+    config = load_config(_every_reason(world, tmp_path, **_as_applicants(world["raw"])))
+    assert config.purpose.subjects == "applicants"
+    document = access(config, world["accounts"][0]).to_dict()
+    assert document["words"] == {"subject": "applicant", "subjects": "applicants"}
+    html = render_access_html(document)
+    assert "<h1>What we hold about this applicant, and the reasons for the score</h1>" in html
+    assert "Why we score applicants:" in html and "What we hold about this applicant</h2>" in html
+    assert document["score"]["text"].endswith(" applicants") and document["score"]["reasons"]
+    # no word of the report says account (its keys keep the schema's names)
+    said = [v for v in _strings(document) if "account" in v.lower()]
+    assert not said, said
+    assert "account" not in html.lower()
+    # the words are recorded in the report: it renders the same later, without the config
+    assert render_access_html(json.loads(json.dumps(document))) == html
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string value of a JSON document (not its keys)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def test_access_html_escapes_hostile_values() -> None:

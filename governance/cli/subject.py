@@ -64,7 +64,7 @@ def subject_correct(
         wanted = parse_assignments(assignments)
         config = load_config(config_path)
         result = correct(config, account, wanted, reason=reason)
-        say(f"account {result.pseudonym}: corrected {', '.join(result.fields)}")
+        say(f"{config.purpose.subject} {result.pseudonym}: corrected {', '.join(result.fields)}")
         say(f"recorded as ledger entry {result.entry.seq} (head {result.entry.hash})")
         if result.before is not None and result.after is not None:
             say(f"before: {result.before.text}")

@@ -5,7 +5,10 @@ Reason codes (:func:`explain_account`)
     place among all accounts of the data: ``42 website visits in the last 30
     days, more than 90% of accounts: raises the score``. Only the account's
     own feature values appear; never its identifier, never another account's
-    data, never a sensitive attribute.
+    data, never a sensitive attribute. A coded category reads as its words
+    from the feature's ``describe_values`` (:func:`_phrase`), and the rows are
+    counted with the config's word for one (``purpose.subjects``: ``12% of
+    applicants``).
 """
 
 from __future__ import annotations
@@ -86,11 +89,15 @@ class AccountExplanation:
     held_fixed: str | None
     additivity_error: float
     space: str = SPACE
+    subject: str = "account"
+    subjects: str = "accounts"
 
     @property
     def score_text(self) -> str:
-        """The score and its place among all scored accounts."""
-        return f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} accounts"
+        """The score and its place among all scored rows, counted with the config's word for them."""
+        return (
+            f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} {self.subjects}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``governance.reasons/1`` document (without the model's lineage, which the caller adds)."""
@@ -102,6 +109,8 @@ class AccountExplanation:
             "percentile": self.percentile,
             "accounts": self.accounts,
             "score_text": self.score_text,
+            "subject": self.subject,
+            "subjects": self.subjects,
             "space": self.space,
             "space_note": _SPACE_NOTE,
             "log_odds": self.log_odds,
@@ -114,7 +123,7 @@ class AccountExplanation:
             else {
                 "attribute": self.held_fixed,
                 "note": "the model also reads this sensitive attribute when it scores; it is held fixed at the "
-                "account's own value and is never a reason",
+                f"{self.subject}'s own value and is never a reason",
             },
             "reasons": [r.to_dict() for r in self.reasons],
         }
@@ -133,12 +142,40 @@ def _format_value(value: float) -> str:
 
 
 def _phrase(feature: Feature | None, name: str, value: str) -> str:
-    """Return the feature's value in words, from its ``describe`` template when declared."""
+    """Return the feature's value in words, from its ``describe`` phrase and ``describe_values`` words when declared.
+
+    A code named in ``describe_values`` reads as its words: in the ``describe``
+    phrase when there is one (``"checking account: {value}"`` and ``A11:
+    "checking balance below 0"`` read ``checking account: checking balance
+    below 0``), else as the words alone (``checking balance below 0``: the
+    words are written to be read, so they need no feature name before them;
+    declare ``describe`` to add one). A code not named there reads as itself,
+    in the ``describe`` phrase or the default one (``checking status is A15``,
+    or ``employee count of 1,200`` for a number).
+
+    Parameters
+    ----------
+    feature
+        The declared feature (None: not declared, the default phrase).
+    name
+        The feature's name.
+    value
+        The value as text: a category's code, or a formatted number.
+
+    Returns
+    -------
+    str
+        The value in words.
+    """
+    described = feature is not None and value in (feature.describe_values or {})
+    words = feature.value_words(value) if feature is not None else value
     template = feature.describe if feature is not None and feature.describe else None
     if template is None:
+        if described:
+            return words
         categorical = feature is not None and feature.type == "categorical"
         template = f"{_words(name)} is {{value}}" if categorical else f"{_words(name)} of {{value}}"
-    return string.Formatter().vformat(template, (), {"value": value})
+    return string.Formatter().vformat(template, (), {"value": words})
 
 
 def _percent(share: float) -> str:
@@ -154,8 +191,9 @@ def _reason(
     *,
     feature: Feature | None,
     categorical: bool,
+    subjects: str = "accounts",
 ) -> Reason:
-    """Return a reason in plain words, with the value's place among all accounts of the data."""
+    """Return a reason in plain words, with the value's place among all rows of the data (counted as ``subjects``)."""
     direction: Literal["raises", "lowers"] = "raises" if contribution > 0 else "lowers"
     effect = f"{direction} the score"
     missing = raw is None or (isinstance(raw, float) and math.isnan(raw)) or bool(pd.isna(raw))
@@ -166,7 +204,7 @@ def _reason(
     if categorical:
         value = str(raw)
         share = float((column.astype(str) == value).mean())
-        text = f"{_phrase(feature, name, value)} ({_percent(share)} of accounts): {effect}"
+        text = f"{_phrase(feature, name, value)} ({_percent(share)} of {subjects}): {effect}"
         return Reason(name, value, contribution, direction, text, share_equal=share)
     number = float(raw)
     values = column.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -175,11 +213,11 @@ def _reason(
     equal = float((values == number).mean()) if len(values) else 0.0
     higher = float((values > number).mean()) if len(values) else 0.0
     if equal >= 0.5:
-        place = f"the same as {_percent(equal)} of accounts"
+        place = f"the same as {_percent(equal)} of {subjects}"
     elif lower >= higher:
-        place = f"more than {_percent(lower)} of accounts"
+        place = f"more than {_percent(lower)} of {subjects}"
     else:
-        place = f"less than {_percent(higher)} of accounts"
+        place = f"less than {_percent(higher)} of {subjects}"
     text = f"{_phrase(feature, name, _format_value(number))}, {place}: {effect}"
     return Reason(name, number, contribution, direction, text, lower, equal, higher)
 
@@ -231,7 +269,8 @@ def explain_account(
     pseudonym
         The account's keyed pseudonym (never the raw identifier).
     config
-        The config (``explain.reason_codes``, ``explain.background_size``, the features' ``describe``).
+        The config (``explain.reason_codes``, ``explain.background_size``, the features' ``describe`` and
+        ``describe_values``, ``purpose.subject`` for the words of the text).
     name
         The candidate's name, for the record.
     scores
@@ -261,7 +300,9 @@ def explain_account(
     )
     every = model.scores(dataset.X, dataset.sensitive) if scores is None else scores
     score = float(every[row])
-    reasons = _reasons(values, X, dataset, declared={f.name: f for f in config.features}, limit=spec.reason_codes)
+    declared = {f.name: f for f in config.features}
+    subjects = config.purpose.subjects
+    reasons = _reasons(values, X, dataset, declared=declared, limit=spec.reason_codes, subjects=subjects)
     return AccountExplanation(
         pseudonym=pseudonym,
         candidate=name,
@@ -275,11 +316,19 @@ def explain_account(
         reasons=reasons,
         held_fixed=values.held_fixed,
         additivity_error=values.additivity_error,
+        subject=config.purpose.subject,
+        subjects=subjects,
     )
 
 
 def _reasons(
-    values: ShapValues, X: pd.DataFrame, dataset: Dataset, *, declared: Mapping[str, Feature], limit: int
+    values: ShapValues,
+    X: pd.DataFrame,
+    dataset: Dataset,
+    *,
+    declared: Mapping[str, Feature],
+    limit: int,
+    subjects: str,
 ) -> tuple[Reason, ...]:
     """Return the account's ``limit`` largest non-zero contributions as reasons, the largest first."""
     contributions = values.values[0]
@@ -297,6 +346,7 @@ def _reasons(
                 dataset.X[feature],
                 feature=declared.get(feature),
                 categorical=feature in dataset.categorical,
+                subjects=subjects,
             )
         )
     return tuple(reasons)

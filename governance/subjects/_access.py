@@ -8,6 +8,11 @@ the scoring, and the ledger's history of the account; the report is recorded in 
 ledger as an ``access`` entry. No other account's data: the percentile is the only
 figure that involves other accounts. :class:`Score` (the champion's score of one
 account) is shared with :func:`governance.subjects.correct`.
+
+The report speaks of a row with the config's words (``purpose.subject`` and its
+plural, recorded in the document's ``words`` so that it renders the same later),
+and shows a coded category with its words from ``describe_values`` and the code in
+parentheses (``checking balance below 0 (A11)``, in a held field's ``value_text``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from governance.ledger import Entry, SubjectState, append, read_state, stamp
 from governance.subjects._account import _Account, _find, _ledger_path, _secret
 
 if TYPE_CHECKING:
+    from governance.config import Feature
     from governance.data import Dataset
     from governance.registry import ResolvedModel
     from governance.train import ScoringModel
@@ -74,6 +80,7 @@ class Score:
     accounts: int
     model_version: int | None
     candidate: str
+    subjects: str = "accounts"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the score as plain data.
@@ -96,7 +103,7 @@ class Score:
     def text(self) -> str:
         """The score in words."""
         return (
-            f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} accounts "
+            f"score {self.score:.3f}, higher than {math.floor(self.percentile)}% of {self.accounts:,} {self.subjects} "
             f"(model version {self.model_version}, {self.candidate})"
         )
 
@@ -114,16 +121,21 @@ def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | 
 
 
 def _score(
-    champion: tuple[ResolvedModel, ScoringModel] | None, dataset: Dataset, pseudonym: str
+    champion: tuple[ResolvedModel, ScoringModel] | None,
+    dataset: Dataset,
+    pseudonym: str,
+    *,
+    subject: str = "account",
+    subjects: str = "accounts",
 ) -> tuple[Score | None, str | None]:
-    """Find the account's score in the prepared data, or None and why."""
+    """Find the row's score in the prepared data, or None and why (said with the config's words for a row)."""
     from governance.pipeline import check_features
 
     if champion is None:
-        return None, "no model is champion yet, so the account has no current score"
+        return None, _no_champion(subject)
     found = np.flatnonzero(dataset.pseudonyms == pseudonym)
     if len(found) != 1:
-        return None, "the account is excluded from scoring (see its status)"
+        return None, _not_scored(subject)
     resolved, model = champion
     check_features(model, dataset, resolved)
     scores = np.asarray(model.scores(dataset.X, dataset.sensitive), dtype=np.float64)
@@ -136,9 +148,20 @@ def _score(
             accounts=len(scores),
             model_version=resolved.version,
             candidate=resolved.candidate,
+            subjects=subjects,
         ),
         None,
     )
+
+
+def _no_champion(subject: str) -> str:
+    """Say why a row has no score before any model is champion."""
+    return f"no model is champion yet, so the {subject} has no current score"
+
+
+def _not_scored(subject: str) -> str:
+    """Say why a row excluded from use has no score."""
+    return f"the {subject} is excluded from scoring (see its status)"
 
 
 # ---------------------------------------------------------------- access
@@ -202,18 +225,41 @@ def _consent_given(column: pd.Series) -> bool | None:
     return bool(value.iloc[0]) if bool(known.iloc[0]) else None
 
 
+def _value_text(feature: Feature, value: Any) -> str | None:
+    """Return a coded category as it reads: its ``describe_values`` words with the code in parentheses.
+
+    Parameters
+    ----------
+    feature
+        The declared feature.
+    value
+        The value held (JSON-ready; None when unknown).
+
+    Returns
+    -------
+    str or None
+        ``checking balance below 0 (A11)``; None when the value is unknown or has no
+        words (a number, or a code not in ``describe_values``: it reads as itself).
+    """
+    if value is None or feature.type != "categorical" or str(value) not in (feature.describe_values or {}):
+        return None
+    return f"{feature.value_words(value)} ({value})"
+
+
 def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> list[dict[str, Any]]:
     """List the declared fields held on the account, with the corrections applied and what each is used for."""
     corrections = state.corrections.get(account.pseudonym, {})
+    purpose = config.purpose
     held: list[dict[str, Any]] = []
     for feature in config.features:
-        value = account.row.get(feature.name)
         corrected = feature.name in corrections
+        value = _plain(corrections[feature.name][0] if corrected else account.row.get(feature.name))
         held.append(
             {
                 "field": feature.name,
                 "role": "model feature",
-                "value": _plain(corrections[feature.name][0] if corrected else value),
+                "value": value,
+                "value_text": _value_text(feature, value),
                 "corrected": corrected,
                 "used_for": "scoring (an input of the model)",
                 "justification": feature.justification,
@@ -227,9 +273,10 @@ def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> l
                 "field": attribute.name,
                 "role": "sensitive attribute",
                 "value": _plain(corrections[attribute.name][0] if corrected else value),
+                "value_text": None,
                 "corrected": corrected,
                 "used_for": "fairness audits only: never an input of the model, never a reason for a score",
-                "justification": "to check that the scores treat groups of accounts fairly",
+                "justification": f"to check that the scores treat groups of {purpose.subjects} fairly",
             }
         )
     held.append(
@@ -237,9 +284,10 @@ def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> l
             "field": config.data.label,
             "role": "recorded outcome",
             "value": _plain(account.row.get(config.data.label)),
+            "value_text": None,
             "corrected": False,
             "used_for": "training and auditing (what the model learns to predict)",
-            "justification": "whether the account bought: the outcome the score predicts",
+            "justification": f"the outcome the score predicts, as recorded for the {purpose.subject}",
         }
     )
     return held
@@ -287,6 +335,7 @@ def _training_use(
         known = prepared[applied]
         if known is not None and known[0] == facts.data_sha256:
             replayed[facts.data_sha256] = known[1]
+    meanings = _use_meanings(config.purpose.subject)
     rows: list[dict[str, Any]] = []
     for facts in versions:
         used = replayed.get(facts.data_sha256)
@@ -298,19 +347,33 @@ def _training_use(
                 "aliases": list(facts.aliases),
                 "verdict": facts.verdict,
                 "used": used if used is not None else "unknown",
-                "meaning": _USE_MEANING[used if used is not None else "unknown"],
+                "meaning": meanings[used if used is not None else "unknown"],
             }
         )
     return rows
 
 
-_USE_MEANING: Final = {
-    "train": "the model learned from the account's data",
-    "validation": "the account's data was used to choose between models, not to fit this one",
-    "test": "the account's data was used to audit the model (performance and fairness), not to fit it",
-    "not used": "the account's data was not used (no valid consent, or excluded at the time)",
-    "unknown": "cannot be told: the data file changed since this version was trained",
-}
+def _use_meanings(subject: str) -> dict[str, str]:
+    """Say what each use of a row's data by a model version means, with the config's word for a row.
+
+    Parameters
+    ----------
+    subject
+        The word for one row (``purpose.subject``).
+
+    Returns
+    -------
+    dict
+        The meaning of ``train``, ``validation``, ``test``, ``not used`` and ``unknown``.
+    """
+    data = f"the {subject}'s data"
+    return {
+        "train": f"the model learned from {data}",
+        "validation": f"{data} was used to choose between models, not to fit this one",
+        "test": f"{data} was used to audit the model (performance and fairness), not to fit it",
+        "not used": f"{data} was not used (no valid consent, or excluded at the time)",
+        "unknown": "cannot be told: the data file changed since this version was trained",
+    }
 
 
 def access(
@@ -353,12 +416,14 @@ def access(
     state = read_state(ledger, secret=secret)
     consent, reason = _consent(config, account)
     status, status_text = _status(state, account.pseudonym, reason)
+    subject = config.purpose.subject
     document: dict[str, Any] = {
         "schema": ACCESS_SCHEMA,
         "generated_at": _stamp(moment),
+        "words": {"subject": subject, "subjects": config.purpose.subjects},
         "account": {
             "pseudonym": account.pseudonym,
-            "note": "the account is named here by its keyed pseudonym; its identifier is neither stored nor shown",
+            "note": f"the {subject} is named here by its keyed pseudonym; its identifier is neither stored nor shown",
         },
         "controller": {"owner": config.purpose.owner, "contact": config.purpose.contact},
         "purpose": {"intended_use": config.purpose.intended_use, "out_of_scope": list(config.purpose.out_of_scope)},
@@ -366,7 +431,7 @@ def access(
         "status_text": status_text,
     }
     if status == "erased":
-        document.update(_erased())
+        document.update(_erased(config.purpose.subject, config.purpose.subjects))
     else:
         document.update(_held_and_used(config, account, state, status, consent))
     document["rights"] = [
@@ -380,15 +445,26 @@ def access(
     return AccessReport(document=document, entry=entry)
 
 
-def _erased() -> dict[str, Any]:
-    """Say what an access report holds about an erased account: nothing is used or reported any more."""
+def _erased(subject: str, subjects: str) -> dict[str, Any]:
+    """Say what an access report holds about an erased row: nothing is used or reported any more.
+
+    Parameters
+    ----------
+    subject, subjects
+        The config's words for one row and for several.
+
+    Returns
+    -------
+    dict
+        The report's consent, held fields, training use and score of an erased row.
+    """
     return {
         "consent": None,
         "held": [],
-        "held_note": "the account was erased: no value of it is used or reported any more",
+        "held_note": f"the {subject} was erased: no value of it is used or reported any more",
         "training": [],
         "score": None,
-        "score_note": "erased accounts are not scored",
+        "score_note": f"erased {subjects} are not scored",
     }
 
 
@@ -422,10 +498,10 @@ def _access_score(
     from governance.pipeline import check_features
 
     if status != "active":
-        return None, "the account is excluded from scoring (see its status)"
+        return None, _not_scored(config.purpose.subject)
     champion = _champion(config)
     if champion is None:
-        return None, "no model is champion yet, so the account has no current score"
+        return None, _no_champion(config.purpose.subject)
     resolved, model = champion
     check_features(model, dataset, resolved)
     explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)

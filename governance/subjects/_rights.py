@@ -203,10 +203,17 @@ def correct(
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         raise ConfigError(
-            [Problem("ID", f"the account was erased on {state.erased[account.pseudonym]}; nothing is held to correct")]
+            [
+                Problem(
+                    "ID",
+                    f"the {config.purpose.subject} was erased on {state.erased[account.pseudonym]}; "
+                    "nothing is held to correct",
+                )
+            ]
         )
     champion = _champion(config)
-    before, _ = _score(champion, prepare(config, subjects=state), account.pseudonym)
+    subject, subjects = config.purpose.subject, config.purpose.subjects
+    before, _ = _score(champion, prepare(config, subjects=state), account.pseudonym, subject=subject, subjects=subjects)
     entry = append(
         ledger,
         secret=secret,
@@ -216,7 +223,7 @@ def correct(
         content={"values": typed, "reason": text},
         at=now,
     )
-    after, why = _score(champion, prepare(config), account.pseudonym)
+    after, why = _score(champion, prepare(config), account.pseudonym, subject=subject, subjects=subjects)
     return Correction(
         pseudonym=account.pseudonym, entry=entry, fields=tuple(sorted(typed)), before=before, after=after, note=why
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -97,3 +98,81 @@ def test_an_unknown_account_is_refused_without_repeating_it(dataset: Dataset) ->
     with pytest.raises(DataValidationError, match="unknown, or excluded") as caught:
         account_row(dataset, "not-a-pseudonym-of-any-account")
     assert "not-a-pseudonym" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- coded categories in words
+
+
+def test_a_coded_category_reads_as_its_words_in_the_describe_phrase_or_alone() -> None:
+    codes = {"A11": "checking balance below 0", "A12": "checking balance 0 to 200"}
+    column = pd.Series(["A11"] * 30 + ["A12"] * 60 + ["A14"] * 10)
+    phrased = validate_config_feature(
+        "checking_status", type="categorical", describe="checking account: {value}", describe_values=codes
+    )
+    reason = _reason("checking_status", "A11", 0.5, column, feature=phrased, categorical=True, subjects="applicants")
+    assert reason.text == "checking account: checking balance below 0 (30% of applicants): raises the score"
+    assert reason.value == "A11" and reason.to_dict()["value"] == "A11"  # the record keeps the code
+    alone = validate_config_feature("checking_status", type="categorical", describe_values=codes)
+    text = _reason("checking_status", "A12", -0.2, column, feature=alone, categorical=True, subjects="applicants").text
+    assert text == "checking balance 0 to 200 (60% of applicants): lowers the score"
+    # a code the config does not name reads as the code itself, in the phrase or the default one
+    unknown = _reason("checking_status", "A14", 0.1, column, feature=phrased, categorical=True).text
+    assert unknown == "checking account: A14 (10% of accounts): raises the score"
+    default = _reason("checking_status", "A14", 0.1, column, feature=alone, categorical=True).text
+    assert default == "checking status is A14 (10% of accounts): raises the score"
+
+
+def test_numeric_codes_written_as_yaml_numbers_match_the_datas_text() -> None:
+    feature = validate_config_feature("housing", type="categorical", describe_values={1: "rents", 2: "owns"})
+    column = pd.Series(["1"] * 25 + ["2"] * 75)
+    text = _reason("housing", "2", 0.3, column, feature=feature, categorical=True).text
+    assert text == "owns (75% of accounts): raises the score"
+    assert feature.value_words(1) == "rents" and feature.value_words(3) == "3"
+
+
+CODES = {f"I{i:02d}": name for i, name in enumerate(sorted(("software", "retail", "healthcare", "energy")), start=1)}
+
+
+@pytest.fixture(scope="module")
+def coded(accounts: pd.DataFrame, default_raw: dict[str, Any]) -> tuple[GovernanceConfig, Dataset, Any]:
+    """Applicants whose industry is coded (I01...), the config naming all codes but one, a model trained on them."""
+    from governance.config import Candidate
+    from governance.train import train_candidate
+    from tests.explain.conftest import _config, _prepare
+
+    words = {code: f"works in {name}" for code, name in CODES.items()}
+    recode = {name: code for code, name in CODES.items()}
+    frame = accounts.assign(industry=accounts["industry"].map(lambda v: recode.get(v, "I99")))
+    raw = copy.deepcopy(default_raw)
+    raw["purpose"]["subject"] = "applicant"
+    for feature in raw["features"]:
+        if feature["name"] == "industry":
+            feature.pop("describe", None)
+            feature["describe_values"] = words
+        if feature["name"] == "region":
+            feature["describe_values"] = {"EMEA": "Europe, Middle East and Africa"}
+    config = _config(raw, reason_codes=20)
+    dataset = _prepare(frame, config)
+    candidate = Candidate.model_validate({"name": "plain", "kind": "logistic_regression"})
+    return config, dataset, train_candidate(candidate, dataset, seed=1).model
+
+
+def test_reason_codes_of_coded_categories_show_the_configs_words(coded: tuple[GovernanceConfig, Dataset, Any]) -> None:
+    config, dataset, model = coded
+    seen: dict[str, set[str]] = {"industry": set(), "region": set()}
+    for pseudonym in dataset.pseudonyms[:40]:
+        result = explain_account(model, dataset, str(pseudonym), config=config, name="plain")
+        assert result.score_text.endswith(f"of {len(dataset.pseudonyms):,} applicants")
+        assert result.to_dict()["subjects"] == "applicants"
+        for reason in result.reasons:
+            if reason.feature in seen:
+                seen[reason.feature].add(reason.text)
+                assert re.search(r"\(\d+% of applicants\): (raises|lowers) the score$", reason.text), reason.text
+    industry = seen["industry"]
+    assert any(t.startswith("works in ") for t in industry), industry
+    assert all(t.startswith("works in ") or t.startswith("industry is I99 (") for t in industry), industry
+    assert not any(re.search(r"\bI0\d\b", t) for t in industry), industry  # a named code never shows as a code
+    region = seen["region"]
+    assert any(t.startswith("region is Europe, Middle East and Africa (") for t in region), region
+    assert all("EMEA" not in t for t in region) and any(t.startswith("region is NA (") for t in region), region
+    assert not any("account" in t for texts in seen.values() for t in texts)
