@@ -50,26 +50,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
             )
         )
 
-    split = _section(data, "split")
-    val, test = split.get("validation", 0.2), split.get("test", 0.2)
-    if isinstance(val, int | float) and isinstance(test, int | float) and val + test >= 1.0:
-        found.append(
-            (
-                ("data", "split"),
-                f"validation + test must be below 1 to leave training rows, found {val} + {test}",
-                "lower them",
-            )
-        )
-    consent = _section(data, "consent")
-    found += _consent_problems(consent)
-    if consent.get("max_age_days") is not None and consent.get("as_of") is None:
-        found.append(
-            (
-                ("data", "consent", "as_of"),
-                "`max_age_days` needs a fixed `as_of` date so that runs are reproducible",
-                "add `as_of: 2026-01-01`, for example",
-            )
-        )
+    found += _data_problems(data)
 
     known_groups = attr_set | {
         " & ".join(map(str, inter)) for inter in sensitive.get("intersections") or [] if isinstance(inter, list)
@@ -94,6 +75,32 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
                 ("mlflow", "tracking_uri"),
                 "the URI carries a password; credentials must never be stored in a config",
                 "use MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD instead",
+            )
+        )
+    return found
+
+
+def _data_problems(data: Mapping[str, Any]) -> list[_Found]:
+    """Check the data section's relations: split shares that leave training rows, and consent."""
+    found: list[_Found] = []
+    split = _section(data, "split")
+    val, test = split.get("validation", 0.2), split.get("test", 0.2)
+    if isinstance(val, int | float) and isinstance(test, int | float) and val + test >= 1.0:
+        found.append(
+            (
+                ("data", "split"),
+                f"validation + test must be below 1 to leave training rows, found {val} + {test}",
+                "lower them",
+            )
+        )
+    consent = _section(data, "consent")
+    found += _consent_problems(consent)
+    if consent.get("max_age_days") is not None and consent.get("as_of") is None:
+        found.append(
+            (
+                ("data", "consent", "as_of"),
+                "`max_age_days` needs a fixed `as_of` date so that runs are reproducible",
+                "add `as_of: 2026-01-01`, for example",
             )
         )
     return found

@@ -261,8 +261,10 @@ def _check_describe(value: str | None) -> str | None:
 class Feature(_Section):
     """A declared model feature and why it is needed (data minimization).
 
-    ``describe`` is how an account's value reads in its reason codes, with the
-    placeholder ``{value}`` (``"{value} website visits in the last 30 days"``).
+    ``describe`` is how a row's value reads in its reason codes, with the
+    placeholder ``{value}`` (``"{value} website visits in the last 30 days"``);
+    ``describe_values`` gives a categorical feature's codes in words
+    (``{"A11": "checking balance below 0"}``), used in reason codes and access reports.
     """
 
     name: Name
