@@ -175,70 +175,31 @@ def propose(
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
     if label is None:
-        two = [c for c in columns if frame[c].nunique() == 2]
-        hint = f"; columns with two values: {', '.join(map(repr, two[:10]))}" if two else ""
-        raise ConfigError(
-            [
-                Problem.for_parameter(
-                    "label",
-                    "no label given; the score predicts a yes/no outcome, and init never guesses which",
-                    f"pass --label COLUMN (a 0/1 or true/false column){hint}",
-                )
-            ],
-            source=str(data_path),
-        )
-    problems = _label_problems(frame, label)
-    chosen_id, id_problems = _choose_id(frame, id_column, label)
-    problems += id_problems
-    attributes, attr_problems = _attributes(frame, sensitive, taken={label, chosen_id or ""})
-    problems += attr_problems
-    if not re.fullmatch(r"[A-Za-z][A-Za-z -]{0,59}", subject):
-        problems.append(
-            Problem.for_parameter(
-                "subject", f"expected one word for a row (letters), found {subject!r}", "e.g. --subject applicant"
-            )
-        )
-    if problems:
-        raise ConfigError(problems, source=str(data_path))
-    assert chosen_id is not None
+        raise ConfigError([_no_label(frame)], source=str(data_path))
+    chosen_id, attributes = _checked(frame, label, id_column, sensitive, subject, source=str(data_path))
     choices = {label: ColumnChoice(label, "label", _label_detail(frame[label]))}
     choices[chosen_id] = ColumnChoice(chosen_id, "id", "unique on every row; pseudonymized, never a feature")
     for attr in attributes:
         choices[attr.name] = ColumnChoice(attr.name, "sensitive", _attribute_detail(attr))
     consent, consent_choices = _consent(frame, taken=set(choices))
     choices.update(consent_choices)
-    features: list[tuple[str, str, str]] = []
-    for name in columns:
-        if name in choices:
-            continue
-        pii = _pii_reason(name, frame[name])
-        if pii is not None:
-            choices[name] = ColumnChoice(name, "pii", f"{pii}; dropped right after loading, never shown")
-            continue
-        kind, note = _feature_kind(frame[name])
-        if kind is None:
-            choices[name] = ColumnChoice(name, "left out", note)
-            continue
-        features.append((name, kind, note))
-        choices[name] = ColumnChoice(name, "feature", kind + (f" ({note})" if note else ""))
+    features = _features(frame, choices)
     if not features:
         raise ConfigError(
             [Problem("(columns)", "no column is left to be a model feature", "check --id, --label and --sensitive")],
             source=str(data_path),
         )
-    pii_columns = [c for c in columns if choices[c].role == "pii"]
-    stem = data_path.stem
     text = _config_text(
         len(frame),
         data_path=data_path,
         config_path=config_path,
-        stem=stem,
+        stem=data_path.stem,
         label=label,
         id_column=chosen_id,
         subject=subject,
         attributes=attributes,
         consent=consent,
-        pii_columns=pii_columns,
+        pii_columns=[c for c in columns if choices[c].role == "pii"],
         features=features,
         left_out=[choices[c] for c in columns if choices[c].role == "left out"],
     )
@@ -282,6 +243,56 @@ def write_scaffold(scaffold: Scaffold, *, force: bool = False) -> None:
 
 
 # ---------------------------------------------------------------- the columns
+
+
+def _checked(
+    frame: pd.DataFrame, label: str, id_column: str | None, sensitive: Sequence[str], subject: str, *, source: str
+) -> tuple[str, list[_Attribute]]:
+    """Choose the id and the attributes, or refuse with every reason at once."""
+    problems = _label_problems(frame, label)
+    chosen_id, id_problems = _choose_id(frame, id_column, label)
+    problems += id_problems
+    attributes, attr_problems = _attributes(frame, sensitive, taken={label, chosen_id or ""})
+    problems += attr_problems
+    if not re.fullmatch(r"[A-Za-z][A-Za-z -]{0,59}", subject):
+        problems.append(
+            Problem.for_parameter(
+                "subject", f"expected one word for a row (letters), found {subject!r}", "e.g. --subject applicant"
+            )
+        )
+    if problems or chosen_id is None:
+        raise ConfigError(problems, source=source)
+    return chosen_id, attributes
+
+
+def _no_label(frame: pd.DataFrame) -> Problem:
+    """Refuse to go on without a label, naming the columns that could be one (names only)."""
+    two = [str(c) for c in frame.columns if frame[c].nunique() == 2]
+    hint = f"; columns with two values: {', '.join(map(repr, two[:10]))}" if two else ""
+    return Problem.for_parameter(
+        "label",
+        "no label given; the score predicts a yes/no outcome, and init never guesses which",
+        f"pass --label COLUMN (a 0/1 or true/false column){hint}",
+    )
+
+
+def _features(frame: pd.DataFrame, choices: dict[str, ColumnChoice]) -> list[tuple[str, str, str]]:
+    """Decide every column not yet decided: personal data, left out, or a feature (name, kind, note)."""
+    features: list[tuple[str, str, str]] = []
+    for name in map(str, frame.columns):
+        if name in choices:
+            continue
+        pii = _pii_reason(name, frame[name])
+        if pii is not None:
+            choices[name] = ColumnChoice(name, "pii", f"{pii}; dropped right after loading, never shown")
+            continue
+        kind, note = _feature_kind(frame[name])
+        if kind is None:
+            choices[name] = ColumnChoice(name, "left out", note)
+            continue
+        features.append((name, kind, note))
+        choices[name] = ColumnChoice(name, "feature", kind + (f" ({note})" if note else ""))
+    return features
 
 
 def _close(name: str, columns: Iterable[object]) -> str:
