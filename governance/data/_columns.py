@@ -59,8 +59,9 @@ def read_columns(path: str | os.PathLike[str]) -> tuple[str, ...]:
             import pyarrow.parquet as pq
 
             return tuple(str(name) for name in pq.read_schema(file).names)
-        with file.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), [])
+        with file.open("rb") as handle:  # the header line only: the rows are never decoded
+            line = handle.readline().decode("utf-8-sig")
+        header = next(csv.reader([line]), [])
     except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
         # parser messages can quote the file; do not echo them
         raise DataValidationError(

@@ -32,8 +32,9 @@ DEFAULT_POLICY = """# governance: the promotion policy for any data (what `gover
 # config it writes (`<config>.policy.yaml`); edit that copy for your domain.
 #
 # A config reads it with `policy: {file: PATH}` (relative to the config);
-# `governance gate --card card.json --policy FILE` applies it to any card. Every key is validated (unknown keys, unknown metrics,
-# a statistic that does not fit the scope are errors, reported with their line).
+# `governance gate --card card.json --policy FILE` applies it to any card.
+# Every key is validated (unknown keys, unknown metrics, a statistic that does
+# not fit the scope are errors, reported with their line).
 #
 # How a rule is judged: the metric must stay at or below `bound` (side: max) or
 # at or above it (side: min). With `decision: interval` a rule PASSES only when
@@ -315,7 +316,8 @@ def _data(data: str, id_column: str, label: str, consent: _Consent | None, pii: 
     accepted_lawful_bases: [consent, legitimate_interest]
     # max_age_days: 1095                   # optional: consent older than this (before as_of) is expired
     # as_of: 2026-06-30                    # required with max_age_days, for reproducible runs"""
-    return f"""data:
+    return f"""# Where the data is and what its columns mean.
+data:
   # The data file (.csv or .parquet), relative to this file.
   path: {_q(data)}
   # The row identifier: pseudonymized before anything else sees it, never a feature.
