@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_config_rules", "config"),
     ("ledger", "datasets"),
     ("data",),
+    ("scaffold",),
     ("_mitigations",),
     ("train",),
     ("audit", "explain"),

@@ -14,6 +14,7 @@ Files:
 - ``_app.py``: the typer root and its command groups, ``--version``, the consoles,
   the guard that maps errors to exit codes, progress bars, atomic text writes.
 - ``_tables.py``: every table and printout (results in, terminal text out).
+- ``init.py``: ``init``, a commented config and policy for a data file.
 - ``config.py``: ``config check``.
 - ``data.py``: ``data generate``, ``data check``.
 - ``run.py``: ``run`` and ``train``.
@@ -33,9 +34,9 @@ from governance.cli._app import INTERNAL_ERROR, app, main
 
 # each command module registers its commands on ``app`` when imported; the order is the order of --help
 # isort: off
-from governance.cli import config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor
+from governance.cli import init, config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor
 # isort: on
 
 __all__ = ["INTERNAL_ERROR", "app", "main"]
 
-_COMMANDS = (config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor)
+_COMMANDS = (init, config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor)

@@ -37,10 +37,14 @@ Files
     per-group counts of each side of the split (:func:`split_group_counts`).
 ``_contract.py``
     The data contract, steps 2, 3 and 5: :func:`validate`, the personal-data refusal, :func:`consent_mask`.
+``_columns.py``
+    A file's columns from its header or schema alone (:func:`read_columns`), and the config's
+    columns checked against them (:func:`column_problems`), for ``governance config check``.
 """
 
 from __future__ import annotations
 
+from governance.data._columns import column_problems, read_columns
 from governance.data._contract import consent_mask, validate
 from governance.data._prepare import (
     Dataset,
@@ -68,10 +72,12 @@ __all__ = [
     "Split",
     "SplitCounts",
     "apply_corrections",
+    "column_problems",
     "consent_mask",
     "correctable_fields",
     "load_table",
     "prepare",
+    "read_columns",
     "split_group_counts",
     "validate",
 ]
