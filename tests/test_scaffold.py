@@ -161,19 +161,29 @@ def test_init_refuses_a_label_that_is_not_binary_and_says_how_to_recode_it(tmp_p
 
 
 def test_init_refuses_when_no_column_identifies_a_row(tmp_path: Path) -> None:
-    frame = people().drop(columns=["applicant_ref_id"])
+    frame = people().drop(columns=["applicant_ref_id", "client_no"])
     frame.to_csv(tmp_path / "noid.csv", index=False)
     code, _, err = _init(
         tmp_path / "noid.csv", "--label", "bad_payer", "--sensitive", "years", "--config", str(tmp_path / "c.yaml")
     )
     assert code == 2
     assert "no column identifies a row uniquely" in err and "--id" in err
-    code, _, err = _init(
-        tmp_path / "noid.csv", "--label", "bad_payer", "--sensitive", "years", "--id", "client_no",
-        "--config", str(tmp_path / "c.yaml"),
-    )  # fmt: skip
-    assert code == 0, err
-    assert load_config_text(tmp_path / "c.yaml")["data"]["id_column"] == "client_no"
+
+
+def test_init_proposes_a_weaker_id_name_then_a_single_distinct_column_and_id_wins(tmp_path: Path) -> None:
+    frame = people().drop(columns=["applicant_ref_id"])
+    cases = [
+        ({}, [], "client_no"),  # named like a number: *_no
+        ({"client_no": "serial"}, [], "serial"),  # no id-like name: the only column of distinct values
+        ({}, ["--id", "client_no"], "client_no"),
+    ]
+    for i, (rename, extra, expected) in enumerate(cases):
+        path = tmp_path / f"data{i}.csv"
+        frame.rename(columns=rename).to_csv(path, index=False)
+        config = tmp_path / f"c{i}.yaml"
+        code, _, err = _init(path, "--label", "bad_payer", "--sensitive", "years", *extra, "--config", str(config))
+        assert code == 0, err
+        assert load_config_text(config)["data"]["id_column"] == expected
 
 
 def load_config_text(path: Path) -> dict[str, object]:

@@ -72,6 +72,8 @@ _SENSITIVE_HINTS = frozenset(
     {"age", "sex", "gender", "race", "ethnicity", "religion", "nationality", "disability", "marital", "origin"}
 )
 _ID_NAME = re.compile(r"^(?:[Ii][Dd]|[Kk][Ee][Yy])$|[_\-\s.](?:id|ID|Id|key|KEY|Key)$|[a-z0-9](?:ID|Id)$")
+#: weaker names of an identifier, tried only when no column is named like an id
+_REF_NAME = re.compile(r"(?i)^(?:ref|uuid|guid)$|[_\-\s.](?:ref|no|nr|number|uuid|guid)$")
 _PII_QUALIFIERS = frozenset(
     {"first", "last", "full", "given", "family", "middle", "maiden", "contact", "customer", "client", "applicant",
      "person", "personal", "user", "holder", "owner", "company", "home", "work", "primary", "private", "e", "of",
@@ -381,15 +383,28 @@ def _choose_id(frame: pd.DataFrame, id_column: str | None, label: str) -> tuple[
             ]
         return id_column, []
     looks = [c for c in frame.columns if _ID_NAME.search(c) and c != label]
+    looks += [c for c in frame.columns if _REF_NAME.search(c) and c != label and c not in looks]
     for name in looks:
         if _unique_and_present(frame[name]):
             return name, []
+    # no name says "identifier": the one text or integer column (not personal data) of distinct values, if one
+    distinct = [
+        c
+        for c in frame.columns
+        if c != label
+        and not pd.api.types.is_float_dtype(frame[c].dtype)
+        and not pd.api.types.is_bool_dtype(frame[c].dtype)
+        and _pii_reason(str(c), frame[c]) is None
+        and _unique_and_present(frame[c])
+    ]
+    if len(distinct) == 1 and len(frame) > 1:
+        return str(distinct[0]), []
     seen = f"; {', '.join(map(repr, looks))} look like identifiers but repeat or miss values" if looks else ""
     return None, [
         Problem.for_parameter(
             "id",
-            f"no column identifies a row uniquely (looked for columns named id, *_id, ...ID or key with unique, "
-            f"non-missing values{seen})",
+            f"no column identifies a row uniquely (looked for columns named id, *_id, *_ref, *_no, ...ID or key with "
+            f"unique, non-missing values, and for a single column of distinct values{seen})",
             "add one (a row number, if rows are never updated) or pass --id COLUMN",
         )
     ]
