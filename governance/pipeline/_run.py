@@ -28,7 +28,7 @@ import numpy as np
 
 from governance._files import atomic_write, canonical_json
 from governance.card import ModelCard, build_card, candidate_entry, render_html, save_figures, write_card
-from governance.config import GovernanceConfig
+from governance.config import GovernanceConfig, SensitiveAttribute
 from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
 from governance.pipeline._explanations import explain_candidates
@@ -479,7 +479,7 @@ def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, se
         precision_at_k_share=config.audit.precision_at_k,
         intersections=[list(i) for i in config.sensitive.intersections],
         reference={a.name: a.reference for a in attributes if a.reference is not None},
-        categories={a.name: list(a.groups) for a in attributes if a.groups is not None},
+        categories={a.name: _audited_groups(a, sensitive[a.name]) for a in attributes if a.groups is not None},
         n_boot=config.audit.bootstrap,
         confidence=config.audit_confidence,
         seed=config.audit.seed,
@@ -759,3 +759,16 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
         Plain JSON data (written as canonical JSON).
     """
     atomic_write(path, canonical_json(payload))
+
+
+def _audited_groups(attribute: SensitiveAttribute, values: pd.Series) -> list[str]:
+    """List the groups the audit may find: the declared ones, and the missing-value group when it occurs.
+
+    :func:`governance.data.prepare` has already put missing values in ``missing_label`` (with
+    ``missing: group``), so the audit sees that label as a value, and must accept it.
+    """
+    groups = list(attribute.groups or ())
+    label = attribute.missing_label
+    if attribute.missing == "group" and label not in groups and bool((values == label).any()):
+        groups.append(label)
+    return groups

@@ -375,9 +375,6 @@ def _sensitive(attributes: Sequence[_Attribute]) -> str:
             lines.append(
                 f"      bins: [{', '.join(_number(b) for b in attr.bins)}]   # bands {', '.join(bin_labels(attr.bins))}"
             )
-        elif attr.missing_label is not None:
-            # the audit receives the missing rows already named by their group: it must be declared too
-            lines.append(f"      categories: {_names([*(attr.categories or ()), attr.missing_label])}")
         else:
             lines.append(f"      categories: {_names(attr.categories or ())}")
         lines.append(f"      reference: {_q(attr.reference)}")
