@@ -49,11 +49,13 @@ def _applicants(n: int, seed: int) -> pd.DataFrame:
     good = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     first = rng.choice(["Maria", "Jonas", "Lea", "Paul", "Anna", "Lukas"], n)
     last = rng.choice(["Schmidt", "Weber", "Fischer", "Wagner", "Becker"], n)
+    age_stated = pd.array(age, dtype="Int64")
+    age_stated[rng.choice(n, 40, replace=False)] = pd.NA  # not every applicant states an age
     return pd.DataFrame(
         {
             "applicant_ref": [f"APP-{i:06d}" for i in range(n)],
             "full_name": [f"{a} {b}" for a, b in zip(first, last, strict=True)],
-            "age": age,
+            "age": age_stated,
             "sex": rng.choice(["female", "male"], n, p=[0.31, 0.69]),
             "checking_status": checking,
             "credit_history": history,
@@ -152,7 +154,7 @@ def test_credit_applicants_from_a_csv_to_a_card_in_their_own_words(tmp_path: Pat
     assert raw["data"]["id_column"] == "applicant_ref"
     assert raw["data"]["pii_columns"] == ["full_name"]
     age = next(a for a in raw["sensitive"]["attributes"] if a["name"] == "age")
-    assert age["bins"] and "categories" not in age
+    assert age["bins"] and "categories" not in age and age["missing"] == "group"
 
     # `config check` refuses the TODOs until they are written, naming each
     refused = runner.invoke(app, ["config", "check", str(config)])
