@@ -11,7 +11,9 @@ as an input, tags ``git.commit``, ``config.sha256``, ``data.sha256``) and one
 nested run per candidate (its effective params, validation and test metrics,
 the model with signature and a synthetic input example, the dataset input,
 ``candidate.json`` with every exact value, and tags naming the candidate's
-kind, mitigation and whether it reads the sensitive attribute at inference).
+kind, mitigation and whether it reads the sensitive attribute at inference,
+the model's content checksum ``model.content_sha256`` and its lineage
+``lineage.sha256``; ``registry.matches_version`` when an existing version was reused).
 """
 
 from __future__ import annotations
@@ -210,7 +212,10 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
     data -> candidates (trained and tracked) -> audit of each on the test
     split -> explanations -> card -> gate -> card with the comparison of every
     candidate and its verdict -> HTML card and plots -> registry version per
-    candidate -> promotion of the best passing one.
+    candidate -> promotion of the best passing one. A candidate identical to a
+    registered version (same data, config, policy and model content: its
+    lineage) reuses that version instead of adding one; its card outcome says
+    which (``matches_version``).
 
     Parameters
     ----------
