@@ -28,6 +28,7 @@ POLICY = {
 def _small(raw: dict[str, Any]) -> None:
     raw["candidates"] = [c for c in raw["candidates"] if c["name"] == "baseline_logreg"]
     raw["policy"] = dict(POLICY)
+    raw["explain"].update(sample_per_group=50, bootstrap=0, proxy_rows=2000, minimization_rows=1000, background_size=20)
 
 
 def _run(path: Path) -> tuple[str, dict[str, Any]]:
