@@ -257,9 +257,10 @@ def register_candidate(
     stored in the run's artifacts as ``card/<sha256>.json``. The run gets the
     audit record (tags ``gate.verdict`` and ``card.sha256``, written once); the
     version gets tags ``candidate.name``, ``model.id``, ``model.sha256``,
-    ``data.sha256``, ``lineage.sha256`` (the run's, see :func:`lineage_sha256`), ``gate.verdict``, ``review.count`` / ``.approvals`` /
-    ``.rejections`` and, last, ``card.sha256`` (a version without it is an
-    unfinished registration).
+    ``data.sha256``, ``lineage.sha256`` (the run's: what an identical re-run
+    matches, see :meth:`Registry.matching_version`), ``gate.verdict``,
+    ``review.count`` / ``.approvals`` / ``.rejections`` and, last,
+    ``card.sha256`` (a version without it is an unfinished registration).
 
     Registering the same run again returns its existing version (completing an
     interrupted registration) instead of creating a duplicate. A wrapper of
