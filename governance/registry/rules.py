@@ -199,9 +199,8 @@ def rank_candidates(candidates: Sequence[Contender]) -> tuple[Contender, ...]:
     Only versions whose gate passed, whose selection metric is finite and that
     are not blocked take part. One that passed with every rule decided ranks
     above one that passed with undecided rules allowed as warnings, whatever
-    their metrics; then the
-    higher selection metric; then the candidate's name, then the lower version
-    (so the order never depends on the input order).
+    their metrics; then the higher selection metric; then the candidate's name,
+    then the lower version (so the order never depends on the input order).
 
     Parameters
     ----------
