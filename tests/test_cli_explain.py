@@ -87,7 +87,8 @@ def test_explain_prints_and_writes_an_accounts_reasons_from_the_champion(store: 
     lines = [line for line in result.stdout.splitlines() if re.match(r"\s+\d\. ", line)]
     assert len(lines) == 3 and all(re.search(r": (raises|lowers) the score \([+-]\d\.\d\d\)$", x) for x in lines)
     (pseudonym,) = re.findall(r"account ([0-9a-f]{32})", result.stdout)
-    document = json.loads((store["folder"] / "reports" / "explanations" / f"{pseudonym}.json").read_text())
+    written = store["folder"] / "reports" / "explanations" / f"explanation-{pseudonym}-v{store['version']}.json"
+    document = json.loads(written.read_text())
     assert document["schema"] == "governance.reasons/1" and document["pseudonym"] == pseudonym
     assert document["model"]["candidate"] == "baseline_logreg" and document["model"]["version"] == store["version"]
     assert document["data"]["matches_training"] is True
@@ -142,3 +143,49 @@ def test_without_a_champion_the_refusal_names_the_candidates(store: dict[str, An
         "--account", store["account"], "--config", str(store["config"]), "--candidate", "x", "--model-version", "1"
     )
     assert both.exit_code == 2 and "expected at most one of them" in both.stderr
+
+
+def test_explanation_files_are_named_by_pseudonym_and_version_and_never_overwrite_another_versions(
+    store: dict[str, Any],
+) -> None:
+    # a second version of the account's model (the other candidate), as a later run would register
+    config = load_config(store["config"])
+    client = MlflowClient(tracking_uri(config), registry_uri=tracking_uri(config))
+    (other,) = (
+        r
+        for r in client.search_runs([client.get_experiment_by_name(config.mlflow.experiment).experiment_id])
+        if r.data.tags.get("candidate.name") == "logreg_group_thresholds"
+    )
+    logged = client.get_logged_model(other.data.tags["model.id"])
+    second = int(
+        client.create_model_version(
+            config.mlflow.registered_model,
+            source=logged.artifact_location,
+            run_id=other.info.run_id,
+            model_id=logged.model_id,
+        ).version
+    )
+    folder = store["folder"] / "reports" / "explanations"
+    documents = {}
+    for version in (store["version"], second):
+        result = _explain(
+            "--account", store["account"], "--config", str(store["config"]), "--model-version", str(version)
+        )
+        assert result.exit_code == 0, result.output
+        (pseudonym,) = set(re.findall(r"account ([0-9a-f]{32})", result.stdout))
+        path = folder / f"explanation-{pseudonym}-v{version}.json"
+        documents[version] = json.loads(path.read_text())
+    assert documents[store["version"]]["model"]["version"] == store["version"]
+    assert documents[second]["model"]["version"] == second  # the first version's file is still there, unchanged
+    by_candidate = _explain("--account", store["account"], "--config", str(store["config"]), "--candidate", KEEP[0])
+    assert by_candidate.exit_code == 0, by_candidate.output
+    names = sorted(p.name for p in folder.iterdir())
+    assert (
+        f"explanation-{pseudonym}-v{store['version']}.json" in names
+        and f"explanation-{pseudonym}-v{second}.json" in names
+    )
+    assert any(re.fullmatch(rf"explanation-{pseudonym}-run-[0-9a-f]{{32}}\.json", n) for n in names), names
+    record = store["record"]
+    for path in folder.iterdir():
+        for column in ("account_id", "company_name", "contact_email", "contact_phone"):
+            assert str(record[column]) not in path.name and str(record[column]) not in path.read_text(), column

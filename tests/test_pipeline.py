@@ -155,3 +155,23 @@ def test_generated_data_is_made_again_when_the_config_asks_for_other_data(
     user_file.unlink()  # a file without its sidecar is the user's own: never overwritten
     assert not ensure_data(load_config(write_config(edit=edit(3000))))
     assert len(pd.read_parquet(tmp_path / "generated" / "accounts.parquet")) == 2500
+
+
+def test_a_relative_sqlite_uri_puts_the_store_beside_the_config_whatever_the_working_directory(
+    write_config: WriteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["candidates"] = raw["candidates"][:1]
+        raw["mlflow"]["tracking_uri"] = "sqlite:///mlruns/mlflow.db"
+
+    path = write_config(edit=edit)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path)
+    assert tracking_uri(config) == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    outcome = train(config)
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "artifacts").is_dir()
+    assert not any(elsewhere.iterdir())
+    client = MlflowClient(tracking_uri(config))
+    assert client.get_run(outcome.run_id).info.status == "FINISHED"

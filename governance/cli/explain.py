@@ -26,7 +26,10 @@ def explain_command(
     ] = None,
     out_path: Annotated[
         Path | None,
-        typer.Option("--out", help="Write the JSON here (default: <output.reports>/explanations/<pseudonym>.json)."),
+        typer.Option(
+            "--out",
+            help="Write the JSON here (default: <output.reports>/explanations/explanation-<pseudonym>-v<version>.json).",
+        ),
     ] = None,
 ) -> None:
     """Why one account got its score: score, percentile and its top reasons in plain words."""
@@ -45,6 +48,6 @@ def explain_command(
         config = load_config(config_path)
         result = account_reasons(config, account, model_version=model_version, candidate=candidate)
         print_reasons(result, additivity_tolerance=ADDITIVITY_TOLERANCE)
-        target = out_path or config.output.reports / "explanations" / f"{result.explanation.pseudonym}.json"
+        target = out_path or config.output.reports / "explanations" / result.file_name(".json")
         write_json(target, result.to_dict())
         say(f"wrote {target}")

@@ -29,6 +29,12 @@ def run_command(config_path: ConfigOption) -> None:
             result = run(config, progress=Bars(progress))
         print_outcome(result.training, data_path=config.data.path, start=None)
         print_cards(result, reports=config.output.reports)
+        for card in result.cards:
+            if card.matches_version is not None:
+                out.print(
+                    f"registry: {card.name} matches version {card.matches_version} (same data, config, policy and "
+                    "model); reused, no new version registered"
+                )
         out.print(f"done in {time.perf_counter() - start:.1f} s")
         if not result.passed:
             err.print("[bold red]gate:[/] no candidate passed; no champion was chosen (see the cards for why)")

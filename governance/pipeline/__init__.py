@@ -10,6 +10,9 @@ renders, it only composes.
     :func:`run` and :func:`train` (the composition), their outcomes
     (:class:`Outcome`, :class:`RunOutcome`, ...), :func:`audit_scores` and
     :func:`audit_candidate` (the config's audit), the MLflow layout of a run.
+``_versions.py``
+    :func:`register_or_match`: a candidate becomes a new registry version, or reuses the
+    version an identical candidate (same lineage) registered before.
 ``_explanations.py``
     :func:`config_proxies` and :func:`explain_candidates`: the explanations of a run's candidates.
 ``_serving.py``

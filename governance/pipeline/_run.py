@@ -11,7 +11,9 @@ as an input, tags ``git.commit``, ``config.sha256``, ``data.sha256``) and one
 nested run per candidate (its effective params, validation and test metrics,
 the model with signature and a synthetic input example, the dataset input,
 ``candidate.json`` with every exact value, and tags naming the candidate's
-kind, mitigation and whether it reads the sensitive attribute at inference).
+kind, mitigation and whether it reads the sensitive attribute at inference,
+the model's content checksum ``model.content_sha256`` and its lineage
+``lineage.sha256``; ``registry.matches_version`` when an existing version was reused).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from governance.config import GovernanceConfig, SensitiveAttribute
 from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
 from governance.pipeline._explanations import explain_candidates
+from governance.pipeline._versions import register_or_match
 from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train_candidate
 
 if TYPE_CHECKING:
@@ -42,7 +45,6 @@ if TYPE_CHECKING:
     from governance.registry import (
         Contender,
         DatasetRecord,
-        ModelVersionRecord,
         Registry,
         RunHandle,
     )
@@ -71,9 +73,10 @@ _PARAM_CHARS = 250
 class CandidateOutcome:
     """What a run learned about one candidate.
 
-    Run ids, model URIs and checksums, and timings differ between identical
+    Run ids, model URIs and file checksums, and timings differ between identical
     runs, so they are left out of equality: two outcomes are equal when they
-    learned the same facts.
+    learned the same facts. The model's content checksum and the lineage
+    (:func:`governance.registry.lineage_sha256`) are equal for identical runs.
     """
 
     name: str
@@ -92,6 +95,8 @@ class CandidateOutcome:
     model_uri: str = field(default="", compare=False)
     model_sha256: str = field(default="", compare=False)
     fit_seconds: float = field(default=0.0, compare=False)
+    model_content_sha256: str = ""
+    lineage_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,10 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
     data -> candidates (trained and tracked) -> audit of each on the test
     split -> explanations -> card -> gate -> card with the comparison of every
     candidate and its verdict -> HTML card and plots -> registry version per
-    candidate -> promotion of the best passing one.
+    candidate -> promotion of the best passing one. A candidate identical to a
+    registered version (same data, config, policy and model content: its
+    lineage) reuses that version instead of adding one; its card outcome says
+    which (``matches_version``).
 
     Parameters
     ----------
@@ -320,7 +328,7 @@ def _publish(
     comparison: Sequence[Mapping[str, Any]],
     progress: Progress | None,
 ) -> tuple[list[CardOutcome], list[Contender]]:
-    """Each candidate's gated card registered, written and logged; the contenders for promotion."""
+    """Each candidate's gated card registered (or the version it matches reused), written and logged; the contenders."""
     from governance.registry import Contender
 
     config = evidence.config
@@ -331,14 +339,16 @@ def _publish(
             progress("cards and registry", i, len(trained))
         fact, audited = evidence.facts[candidate.name], evidence.audits[candidate.name]
         card = evidence.card(candidate.name, comparison).with_gate(verdicts[candidate.name].to_dict())
-        card, record = _register(registry, card, fact.run_id)
+        card, record, matched = register_or_match(registry, card, run_id=fact.run_id, lineage=fact.lineage_sha256)
         folder = config.output.reports / "cards" / candidate.name
         paths = _write_card_files(
             config, card, evidence.dataset.test, audited, evidence.explanations.get(candidate.name), folder
         )
         _log_results(config, registry, fact.run_id, audited[0], paths)
         selection = fact.validation.get(config.policy.selection_metric, float("nan"))
-        registered.append(Contender(record, selection, undecided=_undecided_rules(verdicts[candidate.name])))
+        undecided = _undecided_rules(verdicts[candidate.name])
+        blocked = "" if matched is None else matched.blocked
+        registered.append(Contender(record, selection, undecided=undecided, blocked=blocked))
         cards.append(
             CardOutcome(
                 name=candidate.name,
@@ -349,6 +359,7 @@ def _publish(
                 test_auc=audited[0].overall["auc"].value,
                 worst_disparity=next(e["worst_disparity"] for e in comparison if e["name"] == candidate.name),
                 uses_sensitive_at_inference=candidate.uses_sensitive_at_inference,
+                matches_version=None if matched is None else record.version,
             )
         )
     if progress is not None:
@@ -391,7 +402,12 @@ def _undecided_rules(report: GateReport) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class CardOutcome:
-    """One audited candidate: its verdict, registry version and card files."""
+    """One audited candidate: its verdict, registry version and card files.
+
+    ``matches_version`` is set when the candidate is identical (same data,
+    config, policy and model content) to a version registered before: that
+    version is reused (``version`` is it) and no version was added.
+    """
 
     name: str
     verdict: str
@@ -401,6 +417,7 @@ class CardOutcome:
     test_auc: float | None
     worst_disparity: float | None
     uses_sensitive_at_inference: bool
+    matches_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -531,20 +548,6 @@ def _candidate_facts(fact: CandidateOutcome) -> dict[str, Any]:
         "uses_sensitive_at_inference": fact.uses_sensitive_at_inference,
         "score_method": fact.score_method,
     }
-
-
-def _register(registry: Registry, card: ModelCard, run_id: str) -> tuple[ModelCard, ModelVersionRecord]:
-    """Register the candidate with its card; return the card as registered (version filled in) and the record."""
-    from governance.errors import RegistryError
-
-    record = registry.register(run_id, card=card.to_dict())
-    registered = card.with_model(registered_model=record.registered_model, version=record.version, run_id=run_id)
-    if registered.sha256 != record.card_sha256:
-        raise RegistryError(
-            f"the card registered for {card.model['candidate']} (sha256 {record.card_sha256[:12]}...) differs from "
-            f"the card written here (sha256 {registered.sha256[:12]}...); run governance run again"
-        )
-    return registered, record
 
 
 def _write_card_files(
@@ -686,6 +689,9 @@ def _log_candidate(
     child: RunHandle, trained: TrainedCandidate, dataset: Dataset, config: GovernanceConfig, data_record: DatasetRecord
 ) -> CandidateOutcome:
     """Everything MLflow keeps about one candidate, in its nested run."""
+    from governance.policy import policy_sha256
+    from governance.registry import LINEAGE_TAG, lineage_sha256
+
     params = {k: _jsonable(v) for k, v in trained.params.items()}
     child.log_params({k: v if len(str(v)) <= _PARAM_CHARS else "(in candidate.json)" for k, v in params.items()})
     metrics = {f"validation_{k}": v for k, v in trained.validation.items()}
@@ -711,6 +717,14 @@ def _log_candidate(
             "inputs": ",".join(trained.inputs),
         },
     )
+    lineage = lineage_sha256(
+        data_sha256=dataset.fingerprint,
+        config_sha256=config.sha256,
+        policy_sha256=policy_sha256(config.policy),
+        candidate=trained.name,
+        model_content_sha256=logged.content_sha256,
+    )
+    child.set_tags({LINEAGE_TAG: lineage})
     facts = {
         "schema": "governance.candidate/1",
         "name": trained.name,
@@ -723,9 +737,10 @@ def _log_candidate(
         "score_method": trained.score_method,
         "params": params,
         "metrics": metrics,
-        "model": {"uri": logged.uri, "sha256": logged.sha256},
+        "model": {"uri": logged.uri, "sha256": logged.sha256, "content_sha256": logged.content_sha256},
         "data_sha256": dataset.fingerprint,
         "config_sha256": config.sha256,
+        "lineage_sha256": lineage,
     }
     child.set_tags({"candidate.json.sha256": child.log_json(facts, "candidate.json")})
     return CandidateOutcome(
@@ -745,6 +760,8 @@ def _log_candidate(
         model_uri=logged.uri,
         model_sha256=logged.sha256,
         fit_seconds=trained.fit_seconds,
+        model_content_sha256=logged.content_sha256,
+        lineage_sha256=lineage,
     )
 
 

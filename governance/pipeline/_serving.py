@@ -37,6 +37,27 @@ class AccountReasons:
         """Whether the data is the one the model was trained on (same fingerprint)."""
         return bool(self.model.data_sha256) and self.model.data_sha256 == self.data_sha256
 
+    def file_name(self, suffix: str = ".json") -> str:
+        """Return the explanation's file name: ``explanation-<pseudonym>-v<version><suffix>``.
+
+        Named by the account's pseudonym (never its identifier) and by the model,
+        so that two versions' explanations of one account never overwrite each
+        other; a candidate of the latest run, which has no version, is named by its
+        run (``explanation-<pseudonym>-run-<run id><suffix>``).
+
+        Parameters
+        ----------
+        suffix
+            ``.json`` (what ``governance explain`` writes) or ``.html``.
+
+        Returns
+        -------
+        str
+        """
+        pseudonym = self.explanation.pseudonym
+        model = f"v{self.model.version}" if self.model.version is not None else f"run-{self.model.run_id}"
+        return f"explanation-{pseudonym}-{model}{suffix}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the ``governance.reasons/1`` document."""
         return {

@@ -20,6 +20,9 @@ Files
     ``records.py``
         What the registry holds: :class:`ModelVersionRecord`, :class:`Review`,
         alias and tag names.
+    ``_matching.py``
+        Lineage (:func:`lineage_sha256`) and the version an identical re-run
+        matches (:class:`MatchedVersion`, :meth:`Registry.matching_version`).
     ``rules.py``
         The promotion rules as pure functions over the evidence: refusals,
         approvals, :func:`rank_candidates`, :func:`choose_champion`, :func:`champion_reason`.
@@ -49,7 +52,8 @@ from __future__ import annotations
 from governance._files import canonical_json as canonical_card  # the bytes a card is stored and hashed as
 from governance.registry._card import CARD_FOLDER, CARD_SCHEMA, VERDICTS
 from governance.registry._client import PROBE_BUDGET_SECONDS, Registry, safe_uri
-from governance.registry.models import LoggedModel, load_model
+from governance.registry._matching import LINEAGE_TAG, MatchedVersion, lineage_sha256
+from governance.registry.models import LoggedModel, content_sha256, load_model
 from governance.registry.promotion import (
     DemotionOutcome,
     PromotionOutcome,
@@ -103,6 +107,7 @@ __all__ = [
     "DEMOTED_TAG",
     "LEASE_TAG",
     "LEASE_TTL_SECONDS",
+    "LINEAGE_TAG",
     "MAX_NOTE_CHARS",
     "MAX_PARAM_CHARS",
     "MAX_REVIEWER_CHARS",
@@ -114,6 +119,7 @@ __all__ = [
     "Decision",
     "DemotionOutcome",
     "LoggedModel",
+    "MatchedVersion",
     "ModelVersionRecord",
     "PromotionOutcome",
     "Registry",
@@ -126,8 +132,10 @@ __all__ = [
     "canonical_card",
     "champion_reason",
     "choose_champion",
+    "content_sha256",
     "dataset_record",
     "demote",
+    "lineage_sha256",
     "load_model",
     "log_audit_results",
     "metric_name",

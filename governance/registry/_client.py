@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from governance.config import GovernanceConfig
+    from governance.registry._matching import MatchedVersion
     from governance.registry.promotion import DemotionOutcome, PromotionOutcome
     from governance.registry.records import Decision, ModelVersionRecord
     from governance.registry.resolve import ResolvedModel
@@ -347,7 +348,43 @@ class Registry:
 
         return resolve_in(self, experiment=experiment, version=version, candidate=candidate, alias=alias)
 
+    def tag_run(self, run_id: str, *, tags: Mapping[str, Any]) -> None:
+        """Set tags on a run, finished or not (refused when they look like personal data).
+
+        Parameters
+        ----------
+        run_id
+            The run.
+        tags
+            Tag names and values.
+        """
+        from governance.registry.runs import tag_run_in
+
+        tag_run_in(self, run_id, tags=tags)
+
     # ---------------------------------------------------------------- registration and promotion
+
+    def matching_version(self, lineage: str) -> MatchedVersion | None:
+        """Return the registered version with this lineage (tag ``lineage.sha256``), or None.
+
+        An identical re-run of ``governance run`` (same data, config, policy and
+        model content: see :func:`~governance.registry.lineage_sha256`) reuses it
+        instead of registering a duplicate. The oldest version that still verifies
+        against its run's audit record is returned, with its card and whether it may
+        take an alias at all.
+
+        Parameters
+        ----------
+        lineage
+            The candidate's lineage (empty: no match).
+
+        Returns
+        -------
+        MatchedVersion or None
+        """
+        from governance.registry._matching import matching_version_in
+
+        return matching_version_in(self, lineage)
 
     def register(self, run_id: str, *, card: Mapping[str, Any], await_seconds: float = 60.0) -> ModelVersionRecord:
         """Register an audited candidate with its card (see :func:`~governance.registry.register_candidate`).

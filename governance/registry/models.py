@@ -6,12 +6,22 @@ records its sha256 (tag ``model.sha256``). :func:`load_model` verifies that
 checksum before deserializing, and deserializes only the types its caller
 names: never a model we did not create, and never the trust list written
 inside the model file.
+
+``model.sha256`` differs between identical trainings (MLmodel names the run,
+the skops zip dates its members and names them by object address), so
+:func:`content_sha256` also hashes what the model *is*: the skops schema with
+its object addresses renumbered in order of appearance and each file it names
+replaced by the sha256 of that file's bytes (tag ``model.content_sha256``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
@@ -29,18 +39,72 @@ if TYPE_CHECKING:
 
     from governance.registry.runs import RunHandle
 
-__all__ = ["LoggedModel", "download_model", "load_model", "log_model"]
+__all__ = ["LoggedModel", "content_sha256", "download_model", "load_model", "log_model"]
 
 _REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy", "lightgbm", "fairlearn", "governance")
 
 
 @dataclass(frozen=True)
 class LoggedModel:
-    """A model as stored by MLflow: its id, URI and the sha256 of its files."""
+    """A model as stored by MLflow: its id, URI, the sha256 of its files and of its content.
+
+    Attributes
+    ----------
+    sha256
+        The stored files, byte for byte (what :func:`load_model` verifies).
+    content_sha256
+        The model itself (:func:`content_sha256`): equal for identical trainings.
+    """
 
     model_id: str
     uri: str
     sha256: str
+    content_sha256: str = ""
+
+
+def _canonical_node(node: Any, ids: dict[Any, int], files: Mapping[str, str]) -> Any:
+    """Return a skops schema node with object addresses renumbered and file names replaced by their sha256."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "__id__":
+                out[key] = ids.setdefault(value, len(ids))
+            elif key == "file" and isinstance(value, str) and value in files:
+                out[key] = files[value]
+            else:
+                out[key] = _canonical_node(value, ids, files)
+        return out
+    if isinstance(node, list):
+        return [_canonical_node(item, ids, files) for item in node]
+    return node
+
+
+def content_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a skops file's content, independent of when it was written and where objects lay in memory.
+
+    skops names each array file by the address of its object and dates every
+    zip member, so two dumps of equal models differ byte for byte. This hashes
+    the schema with every ``__id__`` renumbered in order of first appearance
+    (references keep pointing at the same object) and every ``file`` replaced
+    by the sha256 of that member's bytes: equal models give equal digests.
+
+    Parameters
+    ----------
+    path
+        A ``model.skops`` file.
+
+    Returns
+    -------
+    str
+        64 hex characters.
+    """
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n != "schema.json"]
+        files = {n: hashlib.sha256(archive.read(n)).hexdigest() for n in names}
+        schema = json.loads(archive.read("schema.json"))
+    canonical = _canonical_node(schema, {}, files)
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _mlflow_sklearn() -> Any:
@@ -118,7 +182,8 @@ def log_model(
 
     The signature maps the input example's columns to ``predict_proba``'s
     two columns; the python_function flavor predicts with ``predict_proba``.
-    Tags ``model.uri``, ``model.id`` and ``model.sha256`` are set on the run.
+    Tags ``model.uri``, ``model.id``, ``model.sha256`` and
+    ``model.content_sha256`` (:func:`content_sha256`) are set on the run.
 
     Parameters
     ----------
@@ -165,9 +230,17 @@ def log_model(
                 metadata=checked,
             )
     with tempfile.TemporaryDirectory(prefix="governance-model-") as tmp, registry.call("read the model back"):
-        digest = tree_sha256(download_model(registry.client, str(info.model_id), tmp, uri=registry.uri))
-    logged = LoggedModel(model_id=str(info.model_id), uri=str(info.model_uri), sha256=digest)
-    handle.set_tags({"model.uri": logged.uri, "model.id": logged.model_id, "model.sha256": logged.sha256})
+        local = download_model(registry.client, str(info.model_id), tmp, uri=registry.uri)
+        digest, content = tree_sha256(local), content_sha256(local / "model.skops")
+    logged = LoggedModel(model_id=str(info.model_id), uri=str(info.model_uri), sha256=digest, content_sha256=content)
+    handle.set_tags(
+        {
+            "model.uri": logged.uri,
+            "model.id": logged.model_id,
+            "model.sha256": logged.sha256,
+            "model.content_sha256": logged.content_sha256,
+        }
+    )
     return logged
 
 

@@ -25,6 +25,7 @@ from governance.registry._card import CARD_FOLDER, check_card, sha
 from governance.registry._client import Registry, error_code, safe_uri
 from governance.registry._evidence import aliases, evidence, holds, model_version, version_record
 from governance.registry._lease import demote_if_champion, lease, settle
+from governance.registry._matching import LINEAGE_TAG
 from governance.registry._values import check_values
 from governance.registry.records import CANDIDATE, CHAMPION, DEMOTED_TAG, PREVIOUS_CHAMPION, READY, ModelVersionRecord
 from governance.registry.rules import Contender, choose_champion, refusal
@@ -173,6 +174,7 @@ def _version_of_run(client: MlflowClient, name: str, run_id: str, tags: Mapping[
             "model.id": model_id,
             "model.sha256": tags["model.sha256"],
             "data.sha256": tags.get("data.sha256", ""),
+            LINEAGE_TAG: tags.get(LINEAGE_TAG, ""),  # what an identical re-run matches (see matching_version)
         },
         await_creation_for=0,  # waited for below, quietly and with our own message
     )
@@ -255,9 +257,10 @@ def register_candidate(
     stored in the run's artifacts as ``card/<sha256>.json``. The run gets the
     audit record (tags ``gate.verdict`` and ``card.sha256``, written once); the
     version gets tags ``candidate.name``, ``model.id``, ``model.sha256``,
-    ``data.sha256``, ``gate.verdict``, ``review.count`` / ``.approvals`` /
-    ``.rejections`` and, last, ``card.sha256`` (a version without it is an
-    unfinished registration).
+    ``data.sha256``, ``lineage.sha256`` (the run's: what an identical re-run
+    matches, see :meth:`Registry.matching_version`), ``gate.verdict``,
+    ``review.count`` / ``.approvals`` / ``.rejections`` and, last,
+    ``card.sha256`` (a version without it is an unfinished registration).
 
     Registering the same run again returns its existing version (completing an
     interrupted registration) instead of creating a duplicate. A wrapper of

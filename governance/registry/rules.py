@@ -177,11 +177,15 @@ class Contender:
         The rules the gate let through without a decision: verdict ``inconclusive``
         or ``insufficient_data``, allowed as warnings by ``on_inconclusive: warn``;
         one ``"<rule> (<verdict>)"`` each. Empty when every rule passed.
+    blocked
+        Why the version may take no alias whatever its gate (an existing version an
+        identical re-run matched, since demoted or rejected), in words; empty when it may.
     """
 
     record: ModelVersionRecord
     selection: float
     undecided: tuple[str, ...] = ()
+    blocked: str = ""
 
     @property
     def decided(self) -> bool:
@@ -192,11 +196,11 @@ class Contender:
 def rank_candidates(candidates: Sequence[Contender]) -> tuple[Contender, ...]:
     """Return the candidates that may become champion, best first.
 
-    Only versions whose gate passed and whose selection metric is finite take
-    part. One that passed with every rule decided ranks above one that passed
-    with undecided rules allowed as warnings, whatever their metrics; then the
-    higher selection metric; then the candidate's name, then the lower version
-    (so the order never depends on the input order).
+    Only versions whose gate passed, whose selection metric is finite and that
+    are not blocked take part. One that passed with every rule decided ranks
+    above one that passed with undecided rules allowed as warnings, whatever
+    their metrics; then the higher selection metric; then the candidate's name,
+    then the lower version (so the order never depends on the input order).
 
     Parameters
     ----------
@@ -208,7 +212,7 @@ def rank_candidates(candidates: Sequence[Contender]) -> tuple[Contender, ...]:
     tuple of Contender
         The eligible candidates in rank order; empty when none passed.
     """
-    eligible = [c for c in candidates if c.record.verdict == "pass" and math.isfinite(c.selection)]
+    eligible = [c for c in candidates if c.record.verdict == "pass" and math.isfinite(c.selection) and not c.blocked]
     return tuple(sorted(eligible, key=lambda c: (not c.decided, -c.selection, c.record.candidate, c.record.version)))
 
 
@@ -254,7 +258,10 @@ def champion_reason(candidates: Sequence[Contender], *, metric: str) -> str:
         tally = {v: sum(c.record.verdict == v for c in candidates) for v in ("pass", "fail", "inconclusive")}
         counted = ", ".join(f"{n} {v}" for v, n in tally.items() if n) or "no candidates"
         text = f"no candidate passed the gate ({counted})"
-        if tally["pass"]:
+        blocked = [c for c in candidates if c.record.verdict == "pass" and c.blocked]
+        if blocked:
+            text += f"; {len(blocked)} that passed may take no alias: " + "; ".join(c.blocked for c in blocked)
+        elif tally["pass"]:
             text += f"; those that passed have no finite validation {metric}"
         return text
     best = ranked[0]

@@ -434,6 +434,15 @@ def metric_name(*parts: str) -> str:
     return ".".join(_METRIC_NAME_UNSAFE.sub("_", part.replace(" & ", "_x_")) for part in parts)
 
 
+def tag_run_in(registry: Registry, run_id: str, *, tags: Mapping[str, Any]) -> None:
+    """:meth:`Registry.tag_run`: tags checked for personal data, then set in one batch."""
+    from mlflow.entities import RunTag
+
+    checked = check_values("tag", tags)
+    with registry.call("tag the run"):
+        registry.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in checked.items()])
+
+
 def log_audit_results_to(
     registry: Registry, run_id: str, *, metrics: Mapping[str, float], files: Sequence[Path], artifact_path: str
 ) -> None:

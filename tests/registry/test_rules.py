@@ -138,3 +138,13 @@ def test_a_version_not_ready_is_an_infrastructure_state_and_nomination_skips_the
     assert refusal(_evidence(), name="m", action="promote", required=1) is not None
     approved = _evidence(reviews=(_review("Ana", "approve"),))
     assert refusal(approved, name="m", action="promote", required=1) is None
+
+
+def test_a_blocked_version_takes_no_part_and_the_reason_says_why() -> None:
+    blocked = Contender(_record(1, "pass"), 0.95, blocked="refusing to promote 'm' version 1: it was demoted")
+    chosen = choose_champion([blocked, _contender(2, "pass", 0.70)])
+    assert chosen is not None and chosen.version == 2  # the better metric, but it may take no alias
+    assert rank_candidates([blocked]) == ()
+    why = champion_reason([blocked, _contender(3, "fail", 0.9)], metric="auc")
+    assert why.startswith("no candidate passed the gate (1 pass, 1 fail); 1 that passed may take no alias: ")
+    assert why.endswith("it was demoted")
