@@ -421,7 +421,7 @@ def test_erased_and_withdrawn_accounts_are_absent_from_training_scores_and_repor
         app, ["explain", "--account", erased, "--config", str(config_path), "--candidate", "baseline_logreg"]
     )
     assert explained.exit_code == 0, explained.output
-    report_file = config.output.reports / "explanations" / f"{pseudonyms[erased]}.json"
+    (report_file,) = (config.output.reports / "explanations").glob(f"explanation-{pseudonyms[erased]}-*.json")
     assert report_file.exists()
 
     result = CliRunner().invoke(

@@ -266,7 +266,9 @@ def _remove_reports(config: GovernanceConfig, pseudonym: str, *, access_reports:
     """Delete the reports about this account alone (its reason codes; its access reports on erasure)."""
     reports = config.output.reports
     removed: list[str] = []
-    targets = [reports / "explanations" / f"{pseudonym}.json"]
+    folder = reports / "explanations"
+    # explanation-<pseudonym>-v<version>.json per model version (and <pseudonym>.json, the older name)
+    targets = [folder / f"{pseudonym}.json", *sorted(folder.glob(f"explanation-{pseudonym}-*"))]
     if access_reports:
         targets.append(reports / "subjects" / pseudonym)
     for target in targets:
