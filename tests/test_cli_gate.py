@@ -99,12 +99,26 @@ def test_expired_card_exits_1_with_the_reason(tmp_path: Path, reports: dict[str,
     assert "the card expired on 2026-03-01" in result.stdout and "blocked by: card validity" in result.stderr
 
 
-def test_the_default_policy_file_gates_a_card(tmp_path: Path, reports: dict[str, AuditReport]) -> None:
-    policy = Path(__file__).resolve().parents[1] / "configs" / "policies" / "default.yaml"
+def test_the_demo_policy_file_gates_a_card(tmp_path: Path, reports: dict[str, AuditReport]) -> None:
+    policy = Path(__file__).resolve().parents[1] / "configs" / "policies" / "account-scoring.yaml"
     result = _gate("--card", str(_write_card(tmp_path, reports["fair"])), "--policy", str(policy))
     assert result.exit_code == 0, result.output
     for name in ("four-fifths rule on selection rate by ownership", "equalized odds difference by ownership"):
         assert name in result.stdout
+
+
+def test_the_default_policy_file_gates_a_card_on_every_attribute_whatever_its_name(
+    tmp_path: Path, reports: dict[str, AuditReport]
+) -> None:
+    policy = Path(__file__).resolve().parents[1] / "configs" / "policies" / "default.yaml"
+    card = _write_card(tmp_path, reports["fair"])
+    result = _gate("--card", str(card), "--policy", str(policy), "--junit", str(tmp_path / "gate.xml"))
+    assert result.exit_code in (0, 1), result.output
+    assert "four-fifths rule" in result.stdout
+    audited = {a["name"] for a in json.loads(card.read_text())["fairness"]["attributes"]}
+    judged = (tmp_path / "gate.xml").read_text()
+    # the rules name no attribute, and every attribute of the card is judged by them
+    assert audited and all(name in judged for name in audited), (audited, judged)
 
 
 @pytest.mark.parametrize(

@@ -632,7 +632,7 @@ def test_config_policy_file_cannot_be_combined_with_inline_keys(tmp_path: Path) 
         load_config(tmp_path / "config.yaml")
     text = str(info.value)
     assert "policy (line " in text and "`file` cannot be combined with inline policy keys (decision)" in text
-    assert "policy.file (line " in text and f"{tmp_path / 'policies' / 'default.yaml'}' not found" in text
+    assert "policy.file (line " in text and f"{tmp_path / 'policies' / 'account-scoring.yaml'}' not found" in text
 
 
 def test_card_policy_is_validated_and_checked_against_its_checksum(fair: AuditReport) -> None:

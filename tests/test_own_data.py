@@ -79,8 +79,11 @@ def _residents(n: int, seed: int) -> pd.DataFrame:
         {
             "person_id": np.arange(100_000, 100_000 + n),
             "email": [f"resident{i}@example.org" for i in range(n)],
-            "race": rng.choice(["White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other"], n,
-                               p=[0.6, 0.2, 0.1, 0.06, 0.04]),
+            "race": rng.choice(
+                ["White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other"],
+                n,
+                p=[0.6, 0.2, 0.1, 0.06, 0.04],
+            ),
             "sex": rng.choice(["Female", "Male"], n),
             "age": rng.integers(17, 91, n),
             "education_num": education,
@@ -204,7 +207,9 @@ def test_census_people_from_a_parquet_file_to_a_card_and_a_bring_your_own_score_
     _init(data, config, "--label", "high_income", "--id", "person_id", "--sensitive", "race,sex", "--subject", "person")
     raw = yaml.safe_load(config.read_text())
     assert raw["data"]["pii_columns"] == ["email"]
-    assert {r.get("attribute") for r in yaml.safe_load((tmp_path / "census.policy.yaml").read_text())["rules"]} == {None}
+    assert {r.get("attribute") for r in yaml.safe_load((tmp_path / "census.policy.yaml").read_text())["rules"]} == {
+        None
+    }
     _fill_todos(config, reason="Public census microdata, released for research with no direct identifiers.")
     _, folder = _check_and_run(config)
     for card, html in _cards(folder):
@@ -219,14 +224,32 @@ def test_census_people_from_a_parquet_file_to_a_card_and_a_bring_your_own_score_
 
     # a score from elsewhere, not a probability: a 1-10 risk decile, audited on two of the five groups
     rng = np.random.default_rng(11)
-    scores = frame[["race", "high_income"]].assign(decile=np.clip(frame["education_num"] // 2 + rng.integers(0, 3, len(frame)), 1, 10))
+    scores = frame[["race", "high_income"]].assign(
+        decile=np.clip(frame["education_num"] // 2 + rng.integers(0, 3, len(frame)), 1, 10)
+    )
     scores_path = tmp_path / "deciles.csv"
     scores.to_csv(scores_path, index=False)
     result = runner.invoke(
         app,
-        ["audit", "--data", str(scores_path), "--label", "high_income", "--score", "decile", "--sensitive", "race",
-         "--top-k", "0.3", "--compare", "race=White,Black", "--metrics", "fnr,selection_rate",
-         "--out", str(tmp_path / "audit.json")],
+        [
+            "audit",
+            "--data",
+            str(scores_path),
+            "--label",
+            "high_income",
+            "--score",
+            "decile",
+            "--sensitive",
+            "race",
+            "--top-k",
+            "0.3",
+            "--compare",
+            "race=White,Black",
+            "--metrics",
+            "fnr,selection_rate",
+            "--out",
+            str(tmp_path / "audit.json"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Asian-Pac-Islander" not in result.stdout.split("disparit")[-1]
