@@ -80,7 +80,7 @@ def test_audit_of_decisions_reports_score_metrics_as_undefined(
         (["--score", "nope", "--top-k", "0.2"], "--score: no column 'nope' in preds.csv"),
         (["--score", "score", "--decision", "decision", "--top-k", "0.2"], "--score/--decision: expected exactly one"),
         (["--score", "score"], "--threshold/--top-k: scores need exactly one decision rule"),
-        (["--score", "score", "--top-k", "1.5"], "--top-k: expected a share of accounts in (0, 1]"),
+        (["--score", "score", "--top-k", "1.5"], "--top-k: expected a share of rows in (0, 1]"),
         (["--score", "score", "--threshold", "5"], "--threshold: expected a threshold in [0, 1]"),
         (["--score", "score", "--threshold", "0.9999"], "--threshold: 0.9999 is above every score"),
         (["--score", "score", "--top-k", "0.2", "--reference", "ownership"], "--reference: expected ATTR=GROUP"),
