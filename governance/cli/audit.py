@@ -329,7 +329,7 @@ def _check_groups(frame: pd.DataFrame, request: _Request, *, missing: str) -> No
         raise ConfigError(problems)
 
 
-def _check_threshold(scores: pd.Series, threshold: float) -> None:
+def _check_threshold(scores: pd.Series, threshold: float, *, probabilities: bool | None) -> None:
     """Refuse a threshold outside the scores' range: it is almost always a typo (5 for 0.5)."""
     import numpy as np
     import pandas as pd
@@ -341,7 +341,8 @@ def _check_threshold(scores: pd.Series, threshold: float) -> None:
     if not len(values):
         return  # the audit reports the scores themselves
     message = ""
-    if values.min() >= 0.0 and values.max() <= 1.0 and not 0.0 <= threshold <= 1.0:
+    unit = values.min() >= 0.0 and values.max() <= 1.0
+    if unit and probabilities is not False and not 0.0 <= threshold <= 1.0:
         message = f"expected a threshold in [0, 1] as the scores are probabilities, found {threshold:g}"
     elif threshold > values.max():
         message = f"{threshold:g} is above every score, so it selects no row"
@@ -463,7 +464,7 @@ def audit_command(
         _check_columns(frame, request, data=data)
         _check_groups(frame, request, missing=missing)
         if score is not None and threshold is not None:
-            _check_threshold(frame[score], threshold)
+            _check_threshold(frame[score], threshold, probabilities=probabilities)
         with _problems_named_for_the_command(request):
             report = _audit_frame(
                 frame,
