@@ -63,7 +63,7 @@ def print_config(config: GovernanceConfig, *, path: Path) -> None:
         ", ".join(f"{c.name} ({c.kind}{' + ' + c.mitigation.kind if c.mitigation else ''})" for c in config.candidates),
     )
     rule = (
-        f"top {config.audit.top_k:.0%} of accounts"
+        f"top {config.audit.top_k:.0%} of {config.purpose.subjects}"
         if config.audit.top_k is not None
         else f"score >= {config.audit.threshold}"
     )

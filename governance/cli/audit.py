@@ -99,6 +99,8 @@ MissingOption = Annotated[
 ]
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write the governance.audit/1 JSON here.")]
 
+_LISTED_GROUPS = 50  # an unknown --compare or --reference group: the groups found, listed up to this many
+
 # the option that gives each argument of governance.audit.audit its value
 _OPTIONS = {
     "threshold": "--threshold",
@@ -318,10 +320,13 @@ def _check_groups(frame: pd.DataFrame, request: _Request, *, missing: str) -> No
         found = _groups_found(frame[attr], missing)
         unknown = [g for g in groups if g not in found]
         if unknown:
+            listed = ", ".join(found[:_LISTED_GROUPS]) + (
+                f" and {len(found) - _LISTED_GROUPS} more" if len(found) > _LISTED_GROUPS else ""
+            )
             problem = _option(
                 f"{option} {attr}",
                 f"no group {', '.join(map(repr, unknown))} in {attr}; expected one of the {len(found)} groups "
-                f"found: {', '.join(found)}",
+                f"found: {listed}",
                 ProblemCode.UNKNOWN_NAME,
             )
             problems.append(problem)
