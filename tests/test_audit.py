@@ -640,6 +640,168 @@ def test_empty_intersections_are_listed_with_insufficient_data() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Bring-your-own scores: any scale, comparisons of named groups, publication of small groups
+# ---------------------------------------------------------------------------------------------
+
+_RACES = ["African-American", "Asian", "Caucasian", "Hispanic", "Native American", "Other"]
+
+
+def _credit_file(n: int = 3000, seed: int = 21) -> tuple[Array, Array, Array, Array]:
+    """Labels, integer credit scores in 300..850, a six-group race and a two-group sex."""
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.35
+    credit = np.clip(np.round(575 + 120 * (y - 0.35) + rng.normal(0, 90, n)), 300, 850)
+    race = rng.choice(_RACES, n, p=[0.42, 0.05, 0.35, 0.12, 0.02, 0.04])
+    return y, credit, race, rng.choice(["F", "M"], n)
+
+
+@pytest.mark.parametrize("rule", [{"top_k": 0.2}, {"threshold": 650.0}])
+def test_scores_outside_zero_one_rank_and_leave_the_probability_metrics_undefined(rule: dict[str, float]) -> None:
+    y, credit, race, _ = _credit_file()
+    assert credit.min() >= 300 and credit.max() <= 850 and credit.max() > 1
+    report = audit(y, credit, sensitive={"race": race}, n_boot=100, **rule)
+    # the same ranking on [0, 1], said not to be probabilities: every ranking metric is the same
+    unit_rule = {k: (v - 300) / 550 if k == "threshold" else v for k, v in rule.items()}
+    unit = audit(
+        y, (credit - 300) / 550, sensitive={"race": race}, n_boot=100, scores_are_probabilities=False, **unit_rule
+    )
+    assert not report.scores_are_probabilities and not unit.scores_are_probabilities
+    assert report.overall["auc"].value == pytest.approx(roc_auc_score(y, credit), abs=TOLERANCE)
+    assert report.decision_rule.selected == unit.decision_rule.selected > 0
+    assert report.groups == unit.groups
+    assert report.fairness == unit.fairness
+    for scope in [report.overall, *(g.metrics for g in report.groups)]:
+        for metric in ("mean_score", "calibration_gap"):
+            assert scope[metric] == audit_module.MetricValue(None, None, "undefined", "scores are not probabilities")
+        assert scope["auc"].status == "ok" and scope["precision_at_k"].value is not None
+    for metric in ("mean_score", "calibration_gap"):
+        disparity = report.disparity("race", metric)
+        assert disparity.difference.reason == disparity.ratio.reason == "scores are not probabilities"
+        assert disparity.groups_compared == 0
+    assert report.disparity("race", "auc").difference.status == "ok"
+    document = report.to_dict()
+    assert document["scores_are_probabilities"] is False
+    assert AuditReport.from_dict(json.loads(json.dumps(document, allow_nan=False))) == report
+
+
+def test_scores_in_zero_one_are_probabilities_unless_said_otherwise_and_log_odds_are_not() -> None:
+    rng = np.random.default_rng(22)
+    n = 400
+    y, p, region = rng.random(n) < 0.3, rng.random(n), rng.choice(["a", "b"], n)
+    default = audit(y, p, sensitive={"region": region}, threshold=0.5, n_boot=30)
+    said = audit(y, p, sensitive={"region": region}, threshold=0.5, n_boot=30, scores_are_probabilities=True)
+    assert default == said and default.scores_are_probabilities
+    assert "scores_are_probabilities" not in default.to_dict()  # nothing changes for probabilities
+    assert default.overall["calibration_gap"].status == "ok"
+    ranking = audit(y, p, sensitive={"region": region}, threshold=0.5, n_boot=30, scores_are_probabilities=False)
+    assert ranking.overall["mean_score"].reason == "scores are not probabilities"
+    assert ranking.overall["auc"] == default.overall["auc"]
+    log_odds = audit(y, np.log(p / (1 - p)), sensitive={"region": region}, threshold=0.0, n_boot=0)
+    assert not log_odds.scores_are_probabilities
+    assert log_odds.overall["selection_rate"] == default.overall["selection_rate"]
+    assert log_odds.overall["calibration_gap"].status == "undefined"
+
+
+def test_compare_restricts_the_disparities_to_the_named_groups_as_a_filtered_file_would() -> None:
+    y, credit, race, sex = _credit_file(4000, seed=23)
+    pair = ["African-American", "Caucasian"]
+    options: dict[str, Any] = {"threshold": 650.0, "n_boot": 0, "intersections": "all"}
+    report = audit(
+        y,
+        credit,
+        sensitive={"race": race, "sex": sex},
+        compare={"race": pair},
+        reference={"race": "Caucasian"},
+        **options,
+    )
+    keep = np.isin(race, pair)
+    filtered = audit(
+        y[keep],
+        credit[keep],
+        sensitive={"race": race[keep], "sex": sex[keep]},
+        reference={"race": "Caucasian"},
+        **options,
+    )
+    whole = audit(y, credit, sensitive={"race": race, "sex": sex}, reference={"race": "Caucasian"}, **options)
+    for name in ("race", "race & sex"):
+        assert [f for f in report.fairness if f.attribute == name] == [
+            f for f in filtered.fairness if f.attribute == name
+        ]
+        for metric in METRICS[1:]:
+            mine, theirs = report.disparity(name, metric), filtered.disparity(name, metric)
+            if metric != "auc":
+                assert mine == theirs
+                continue
+            # the AUC's DeLong variance comes from score bins over all rows: the same within what bins lose
+            assert mine.difference.value == pytest.approx(theirs.difference.value, abs=TOLERANCE)
+            assert mine.difference.ci == pytest.approx(theirs.difference.ci, abs=2e-3)
+    assert report.disparity("race", "selection_rate").groups_compared == 2
+    assert report.disparity("race", "selection_rate").excluded_groups == ()  # the others are not compared
+    assert [g for g in report.groups if g.attribute == "race"] == [g for g in whole.groups if g.attribute == "race"]
+    assert report.attributes[0].compared_groups == tuple(pair)
+    assert report.attributes[2].compared_groups == (
+        "African-American & F",
+        "African-American & M",
+        "Caucasian & F",
+        "Caucasian & M",
+    )
+    assert report.attributes[1].compared_groups is None  # sex: every group
+    assert [d for d in report.disparities if d.attribute == "sex"] == [
+        d for d in whole.disparities if d.attribute == "sex"
+    ]
+    assert report.to_dict()["attributes"][0]["compared_groups"] == pair
+    assert "compared_groups" not in whole.to_dict()["attributes"][0]
+    assert AuditReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+
+
+def test_publishing_with_a_minimum_withholds_small_groups_but_not_empty_ones() -> None:
+    rng = np.random.default_rng(24)
+    n = 400
+    region = np.where(np.arange(n) < 4, "tiny", np.where(np.arange(n) < 7, None, rng.choice(["a", "b"], n)))
+    region = region.astype(object)
+    report = audit(
+        rng.random(n) < 0.4,
+        rng.random(n),
+        sensitive={"region": region},
+        categories={"region": ["a", "b", "tiny", "never"]},
+        missing="group",
+        threshold=0.5,
+        n_boot=0,
+    )
+    assert report.to_dict(publish_min_group_size=None) == report.to_dict()
+    assert report.to_dict(publish_min_group_size=1) == report.to_dict()
+    document = report.to_dict(publish_min_group_size=10)
+    groups = {g["group"]: g for g in document["groups"]}
+    for name in ("tiny", "unknown"):  # 4 and 3 rows
+        assert groups[name]["n"] is None and groups[name]["n_published"] == "fewer than 10"
+        assert groups[name]["reason"] == "fewer than 10 rows; not published"
+        assert all(m["value"] is None and m["ci"] is None for m in groups[name]["metrics"].values())
+    assert groups["never"]["n"] == 0 and "n_published" not in groups["never"]  # absent: no one to reveal
+    assert groups["a"] == report.to_dict()["groups"][0]
+    summary = document["attributes"][0]
+    assert summary["missing_rows"] is None and summary["missing_rows_published"] == "fewer than 10"
+    assert report.group("region", "tiny").n == 4  # the report itself keeps every count
+    json.dumps(document, allow_nan=False)
+
+
+def test_audit_texts_name_rows_not_accounts() -> None:
+    rng = np.random.default_rng(25)
+    n = 300
+    region = np.where(np.arange(n) < 40, "few", rng.choice(["a", "b"], n))
+    y = rng.random(n) < 0.5
+    report = audit(y, rng.random(n), sensitive={"region": region}, top_k=0.02, n_boot=0)
+    precision = report.group("region", "few").metrics["precision"]
+    assert precision.status == "insufficient_data" and precision.reason is not None
+    assert "selected rows" in precision.reason
+    assert "selected rows (top k)" in str(report.group("region", "a").metrics["precision_at_k"].reason)
+    text = json.dumps(report.to_dict())
+    with pytest.raises(DataValidationError) as info:
+        audit(y, rng.random(n), sensitive={"region": region}, top_k=1.5, precision_at_k_share=0.0)
+    assert "share of rows" in str(info.value)
+    assert "account" not in text + str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
 # Contract: JSON, public names, imports, scale
 # ---------------------------------------------------------------------------------------------
 

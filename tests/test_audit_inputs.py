@@ -29,6 +29,10 @@ def _inputs(n: int = 100) -> dict[str, Any]:
     }
 
 
+_THREE = {"region": np.array(["a", "b", "c"] * 33 + ["a"])}
+_TWO_ATTRIBUTES = {"region": np.array(["a", "b"] * 50), "size": np.array(["s", "s", "m", "m"] * 25)}
+
+
 def _run(**changes: Any) -> AuditReport:
     arguments = _inputs() | changes
     return audit(arguments.pop("y_true"), arguments.pop("scores"), **arguments)
@@ -63,12 +67,12 @@ def test_non_finite_scores_are_refused() -> None:
     [
         ({"threshold": math.nan}, r"threshold: expected a finite real number, found a non-finite one"),
         ({"threshold": "0.5"}, r"threshold: expected a finite real number, found str"),
-        ({"threshold": None, "top_k": 0.0}, r"top_k: expected a share of accounts in \(0, 1\]"),
-        ({"threshold": None, "top_k": 1.5}, r"top_k: expected a share of accounts in \(0, 1\], found a number"),
-        ({"threshold": None, "top_k": "10%"}, r"top_k: expected a share of accounts in \(0, 1\], found str"),
+        ({"threshold": None, "top_k": 0.0}, r"top_k: expected a share of rows in \(0, 1\]"),
+        ({"threshold": None, "top_k": 1.5}, r"top_k: expected a share of rows in \(0, 1\], found a number"),
+        ({"threshold": None, "top_k": "10%"}, r"top_k: expected a share of rows in \(0, 1\], found str"),
         ({"threshold": None}, r"threshold: expected exactly one of threshold and top_k"),
         ({"top_k": 0.1}, r"threshold: expected exactly one of threshold and top_k"),
-        ({"precision_at_k_share": 0.0}, r"precision_at_k_share: expected a share of accounts in \(0, 1\], found a"),
+        ({"precision_at_k_share": 0.0}, r"precision_at_k_share: expected a share of rows in \(0, 1\], found a"),
         ({"sensitive": ["a", "b"] * 50}, r"sensitive: expected a mapping of attribute name to values, found list"),
         ({"n_boot": -1}, r"n_boot: expected an integer >= 0"),
         ({"confidence": 1.0}, r"confidence: expected a level in \(0, 1\)"),
@@ -78,6 +82,37 @@ def test_non_finite_scores_are_refused() -> None:
         ({"decisions": np.ones(100, dtype=bool)}, r"decisions are given, so threshold and top_k must be None"),
         ({"intersections": [["region", "nope"]]}, r"intersections\[0\]: 1 names are not keys of sensitive"),
         ({"reference": {"region": "zzz"}}, r"reference\['region'\]: the reference group does not occur"),
+        (
+            {"compare": {"region": ["a", "zzz"]}},
+            r"compare\['region'\]: 1 of the 2 named groups are not groups of this attribute \(2 groups found\)",
+        ),
+        (
+            {"compare": {"region": ["a", "a"]}},
+            r"compare\['region'\]: expected at least 2 different group names, found 1",
+        ),
+        ({"compare": {"region": "ab"}}, r"compare\['region'\]: expected a list of group names \(strings\), found str"),
+        (
+            {"compare": ["a", "b"]},
+            r"compare: expected a mapping of attribute name to a list of group names, found list",
+        ),
+        ({"compare": {"nope": ["a", "b"]}}, r"compare\['nope'\]: not an attribute being audited"),
+        (
+            {"sensitive": _THREE, "compare": {"region": ["a", "b"]}, "reference": {"region": "c"}},
+            r"reference\['region'\]: the reference group is not among the 2 groups compared",
+        ),
+        (
+            {"sensitive": _TWO_ATTRIBUTES, "intersections": "all", "compare": {"region & size": ["a & s", "b & s"]}},
+            r"compare\['region & size'\]: an intersection compares the crossings of the groups named for its",
+        ),
+        (
+            {"scores": np.linspace(300, 850, 100), "threshold": 600, "scores_are_probabilities": True},
+            r"scores_are_probabilities: 100 scores are outside \[0, 1\], so they are not probabilities",
+        ),
+        ({"scores_are_probabilities": "yes"}, r"scores_are_probabilities: expected True, False or None"),
+        (
+            {"scores": None, "threshold": None, "decisions": np.ones(100), "scores_are_probabilities": False},
+            r"scores_are_probabilities: no scores are given \(decisions only\)",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_naming_argument_and_expectation(changes: dict[str, Any], message: str) -> None:
@@ -98,6 +133,10 @@ _EVERY_ARGUMENT = [
     ({"intersections": [["region", "nope"]]}, ("intersections", "0")),
     ({"reference": {"region": "zzz"}}, ("reference", "region")),
     ({"reference": {"nope": "a"}}, ("reference", "nope")),
+    ({"compare": {"region": ["a", "zzz"]}}, ("compare", "region")),
+    ({"compare": {"nope": ["a", "b"]}}, ("compare", "nope")),
+    ({"sensitive": _THREE, "compare": {"region": ["a", "b"]}, "reference": {"region": "c"}}, ("reference", "region")),
+    ({"scores": np.linspace(-2, 2, 100), "scores_are_probabilities": True}, ("scores_are_probabilities", "")),
 ]
 
 
@@ -239,6 +278,15 @@ def test_error_messages_never_echo_data_values() -> None:
     text = "\n".join(messages)
     for secret in (secret_group, "ACME", "0.123", "7.5", repr(secret_score)):
         assert secret not in text
+
+
+def test_compare_problems_count_the_groups_and_never_name_them() -> None:
+    secret = "ACME-Secret-Holdings"
+    region = np.array([secret, "other"] * 50, dtype=object)
+    with pytest.raises(DataValidationError) as info:
+        _run(sensitive={"region": region}, compare={"region": ["other", "ACME"]})
+    assert [(p.parameter, p.key, p.code) for p in info.value.problems] == [("compare", "region", "unknown_name")]
+    assert "ACME" not in str(info.value)  # neither the data's groups nor the name typed
 
 
 def test_strings_are_grouped_exactly_whatever_their_width_and_alphabet() -> None:

@@ -11,6 +11,9 @@ Contents, one concept per file
 ``_inputs.py``
     Validation of every argument (all problems at once) and encoding of the
     sensitive attributes as dense integer codes.
+``_scope.py``
+    What is asked besides the data: the groups to compare (``compare``) and
+    whether the scores are probabilities (``scores_are_probabilities``).
 ``_counting.py``
     Rows ranked by score, exact AUC and precision at k per group, score bins,
     and the count of rows per cell; proportions as (successes, trials).
@@ -90,7 +93,7 @@ mean score uses each cell's exact mean, so its bootstrap loses nothing to the
 bins. Within a bin the DeLong placements count (positive, negative) pairs as
 ties (1/2); the largest ``|exact - binned|`` AUC and precision at k over the
 groups with intervals is reported as ``bootstrap.binning_error``, the measure
-of what the bins lose. Measured on 50,000 synthetic accounts (AUC 0.74, share
+of what the bins lose. Measured on 50,000 synthetic rows (AUC 0.74, share
 0.1): the binned AUC of resampled rows is within 6e-5 of the exact one after
 the shift, and precision at k within 2.4e-3
 (``test_score_bins_add_little_error_to_bootstrap_auc_and_precision_at_k``).
@@ -114,26 +117,33 @@ precision                  TP / (TP + FP)                              no positi
 negative_predictive_value  TN / (TN + FN)                              no negative decisions
 accuracy                   (TP + TN) / count                           no rows
 auc                        P(score+ > score-) + P(tie) / 2             one label class; no scores
-mean_score                 mean score                                  no scores
-calibration_gap            mean_score - base_rate                      no scores
+mean_score                 mean score                                  no scores; not probabilities
+calibration_gap            mean_score - base_rate                      no scores; not probabilities
 precision_at_k             precision of the scope's top k share        no scores
 =========================  ==========================================  ======================
 
 ``auc`` is the Mann-Whitney statistic with ties counted 1/2, equal to
 ``sklearn.metrics.roc_auc_score``. ``calibration_gap`` is calibration in the
 large (positive: scores overstate conversion). ``precision_at_k`` ranks the
-scope's own ``n`` accounts by score, takes ``k = ceil(share * n)`` (at least
-1) and reports the share of positive labels among the accounts whose score
-is at least the k-th highest score: all accounts tied at the cut are
+scope's own ``n`` rows by score, takes ``k = ceil(share * n)`` (at least
+1) and reports the share of positive labels among the rows whose score
+is at least the k-th highest score: all rows tied at the cut are
 included, so the set can hold more than ``k``. ``share`` is
 ``precision_at_k_share``, by default the ``top_k`` share of a top-k rule,
 else 0.1.
 
+Scores on any scale: AUC, precision at k and the decision rule only rank the
+scores, so any finite real score works (a credit score 300-850, a log-odds).
+``mean_score`` and ``calibration_gap`` read a score as a probability: when a
+score lies outside [0, 1], or the caller says ``scores_are_probabilities=False``,
+they are ``undefined`` with the reason "scores are not probabilities", and the
+document says ``"scores_are_probabilities": false``.
+
 Decision rule: a decision is positive when the score is greater than or equal
 to the threshold. With ``top_k`` the threshold is the ``ceil(top_k * N)``-th
-highest score (at least one account), so every account tied with it is
+highest score (at least one row), so every row tied with it is
 selected and the selected share can exceed ``top_k``; the threshold is then
-fixed, and the bootstrap keeps each account's decision (as fairlearn's
+fixed, and the bootstrap keeps each row's decision (as fairlearn's
 ``MetricFrame`` does with ``y_pred``).
 
 Disparities, per attribute and intersection and per metric (not ``count``):
@@ -148,12 +158,18 @@ named fairness metrics are, over the same groups: demographic parity
 difference and ratio (selection rate), equal opportunity difference (true
 positive rate), equalized odds difference (the larger of the true and false
 positive rate differences) and ratio (the smaller of the two ratios); they
-equal ``fairlearn.metrics`` when no group is excluded.
+equal ``fairlearn.metrics`` when no group is excluded. With ``compare``, an
+attribute's comparisons cover only the named groups (and an intersection's only
+the crossings of them), as if the data held no other group; the other groups
+keep their own metrics, are not listed as excluded, and the attribute's
+summary lists ``compared_groups``.
 
 Statuses: ``ok``; ``insufficient_data`` (group below ``min_group_size``, an
 absent declared category, an empty intersection: the value is still given
 when defined, without an interval); ``undefined`` (zero denominator: value
-null). JSON never holds NaN.
+null). JSON never holds NaN. ``to_dict(publish_min_group_size=k)`` publishes
+the groups with fewer than ``k`` rows (and at least one) as "fewer than k",
+without their count or values.
 """
 
 from typing import TYPE_CHECKING

@@ -64,8 +64,13 @@ def _make_level(
     attributes: Sequence[_Attribute],
     reference: str | None,
     problems: list[Problem],
+    compare: Mapping[str, frozenset[str]] | None = None,
 ) -> _Level:
-    """Map fine groups to the groups of one attribute or intersection, and name them."""
+    """Map fine groups to the groups of one attribute or intersection, and name them.
+
+    ``compare`` restricts the comparisons of an attribute to some of its groups; an
+    intersection then compares the crossings whose every restricted part is among them.
+    """
     sub = fine_parts[:, list(index)]
     sizes = [len(attributes[j].groups) for j in index]
     if math.prod(sizes) < 2**62:
@@ -78,21 +83,21 @@ def _make_level(
         level_parts, of_fine = np.unique(sub, axis=0, return_inverse=True)
     tuples = [tuple(attributes[j].groups[c] for j, c in zip(index, row, strict=True)) for row in level_parts.tolist()]
     groups = tuple(" & ".join(t) for t in tuples)
+    absent_parts: list[tuple[str, ...]] = []
     if len(index) == 1:
-        absent = list(attributes[index[0]].absent)
-        absent_count = len(absent)
+        absent_parts = [(a,) for a in attributes[index[0]].absent]
+        absent_count = len(absent_parts)
     else:
         full = [list(attributes[j].groups) + list(attributes[j].absent) for j in index]
         absent_count = math.prod(len(f) for f in full) - len(groups)
-        absent = []
         if absent_count <= _MAX_LISTED_ABSENT:
             present = set(tuples)
-            absent = [" & ".join(t) for t in itertools.product(*full) if t not in present]
+            absent_parts = [t for t in itertools.product(*full) if t not in present]
+    absent = [" & ".join(t) for t in absent_parts]
+    compared = _compared(index, [*tuples, *absent_parts], attributes, compare or {})
     ref_index: int | None = None
     if reference is not None:
-        if reference in groups:
-            ref_index = groups.index(reference)
-        else:
+        if reference not in groups:
             problems.append(
                 Problem.for_parameter(
                     "reference",
@@ -101,6 +106,18 @@ def _make_level(
                     code=ProblemCode.UNKNOWN_NAME,
                 )
             )
+        elif compared is not None and reference not in compared:
+            problems.append(
+                Problem.for_parameter(
+                    "reference",
+                    f"the reference group is not among the {len(compared)} groups compared",
+                    "add it to compare, or choose one of them",
+                    key=name,
+                    code=ProblemCode.CONFLICT,
+                )
+            )
+        else:
+            ref_index = groups.index(reference)
     missing_rows = attributes[index[0]].missing_rows if len(index) == 1 else 0
     return _Level(
         name,
@@ -112,7 +129,21 @@ def _make_level(
         missing_rows,
         ref_index,
         reference if ref_index is not None else None,
+        compared,
     )
+
+
+def _compared(
+    index: tuple[int, ...],
+    parts: Sequence[tuple[str, ...]],
+    attributes: Sequence[_Attribute],
+    compare: Mapping[str, frozenset[str]],
+) -> tuple[str, ...] | None:
+    """Return the groups of a level, given by their parts, whose every restricted part is compared; None: all."""
+    restricted = [(i, compare[attributes[j].name]) for i, j in enumerate(index) if attributes[j].name in compare]
+    if not restricted:
+        return None
+    return tuple(" & ".join(t) for t in parts if all(t[i] in allowed for i, allowed in restricted))
 
 
 def _top_count(n: Array, share: float) -> Array:
@@ -157,8 +188,8 @@ _PROPORTIONS: Final[Mapping[str, tuple[str, str, str]]] = {
     "false_positive_rate": ("fp", "neg", "negatives"),
     "false_negative_rate": ("fn", "pos", "positives"),
     "true_negative_rate": ("tn", "neg", "negatives"),
-    "precision": ("tp", "sel", "selected accounts"),
-    "negative_predictive_value": ("tn", "unsel", "accounts not selected"),
+    "precision": ("tp", "sel", "selected rows"),
+    "negative_predictive_value": ("tn", "unsel", "rows not selected"),
     "accuracy": ("correct", "n", "rows"),
 }
 
@@ -210,7 +241,7 @@ class _ExactScores:
     auc: Array
     precision_at_k: Array
     top_positive: Array  # positive labels among each group's top-k selection
-    top_selected: Array  # accounts in each group's top-k selection (ties at the cut included)
+    top_selected: Array  # rows in each group's top-k selection (ties at the cut included)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,9 @@ def audit(
     precision_at_k_share: float | None = None,
     intersections: Sequence[Sequence[str]] | Literal["all"] | None = None,
     reference: Mapping[str, str] | None = None,
+    compare: Mapping[str, Sequence[str]] | None = None,
     categories: Mapping[str, Sequence[object]] | None = None,
+    scores_are_probabilities: bool | None = None,
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -79,37 +81,36 @@ def audit(
     y_true : array-like of shape (n,)
         Binary labels (0/1 or bool).
     scores : array-like of shape (n,), optional
-        Finite real scores, higher meaning more likely positive; needed for the score metrics and the rules.
+        Finite real scores on any scale, higher meaning more likely positive; for the score metrics and the rules.
     decisions : array-like of shape (n,), optional
         Binary decisions made elsewhere (then no ``threshold`` or ``top_k``); alone, score metrics are ``undefined``.
     sensitive : mapping of str to array-like of shape (n,), or DataFrame
         Sensitive attributes, audit only: categories (strings, integers, booleans, Categoricals, whose categories
         are declared). Floats with more than 20 distinct values are refused as continuous; bin them.
-    threshold, top_k : float, optional
-        Exactly one with scores: decide ``score >= threshold``, or select the top share ``top_k`` (ties at the cut).
-    precision_at_k_share : float, optional
-        Share for ``precision_at_k``; default ``top_k``, else 0.1.
+    threshold, top_k, precision_at_k_share : float, optional
+        Exactly one of the first two with scores: decide ``score >= threshold``, or select the top share ``top_k``
+        (ties at the cut). The share of ``precision_at_k``: default ``top_k``, else 0.1.
     intersections : list of lists of attribute names, or "all", optional
         Intersections besides each attribute ("all": every combination of two or more), named ``"a & b"``.
     reference : mapping of attribute or intersection name to group name, optional
         Reference group per attribute, for the reference difference and ratio.
+    compare : mapping of attribute name to group names, optional
+        The groups (2 or more) an attribute's disparities and fairness metrics compare, as if the data held no
+        other (its intersections: their crossings); every group keeps its metrics; the reference is among them.
     categories : mapping of attribute name to categories, optional
         Declared categories; absent ones are reported, undeclared values are an error.
-    n_boot : int, default 1000
-        Bootstrap replicates, for the intervals of mean scores and calibration gaps (0: none).
+    scores_are_probabilities : bool, optional
+        None: they are when every score is in [0, 1]. False: they only rank, and ``mean_score`` and
+        ``calibration_gap`` are ``undefined`` ("scores are not probabilities"). True of others is an error.
+    n_boot, seed : int, default 1000 and 0
+        Bootstrap replicates for the intervals of mean scores and calibration gaps (0: none), and their seed.
     confidence : float, default 0.95
         Level of every interval (disparities: simultaneous over their pairs).
-    seed : int, default 0
-        Seed; the same inputs and seed give the same report.
-    min_group_size : int, default 30
-        Groups with fewer rows get ``insufficient_data``, no interval, and are left out of disparities.
-    min_events : int, default 10
-        Events a rate's denominator (rows, positives, selected accounts...) or an AUC's positives and
-        negatives need for a verdict; fewer: ``insufficient_data`` with the count, left out of disparities.
-    missing : {"error", "group"} or mapping of attribute name to it, default "error"
-        Missing sensitive values (None, NaN, blank): an error, or a group ``missing_label`` ("error" if unmapped).
-    missing_label : str or mapping of attribute name to str, default "unknown"
-        Name of the group of missing values (a mapping: per attribute, "unknown" for the others).
+    min_group_size, min_events : int, default 30 and 10
+        Groups with fewer rows, and rates with fewer events in their denominator (rows, positives, selected rows;
+        an AUC: positives or negatives) get ``insufficient_data``: no interval, no verdict, not in disparities.
+    missing, missing_label : {"error", "group"} and str, or mappings per attribute; default "error", "unknown"
+        Missing sensitive values (None, NaN, blank): an error, or a group named ``missing_label``.
     score_bins : int, default 200
         Score bins for the bootstrap of the score metrics and the curves (point estimates are exact).
 
@@ -121,8 +122,7 @@ def audit(
     Raises
     ------
     DataValidationError
-        Every problem with the inputs at once (labels not binary, lengths, non-finite scores, options, one
-        group only, missing or continuous attributes, unknown names), naming counts, never data values.
+        Every problem with the inputs at once (labels, lengths, scores, options, attributes, names), never data.
 
     Examples
     --------
@@ -184,11 +184,21 @@ def _levels(inputs: _Inputs) -> tuple[Array, list[_Level]]:
     levels = [_Level("overall", (), np.zeros(len(fine_parts), dtype=np.int64), ("all",), (), 0, 0, None, None)]
     for j, attribute in enumerate(attributes):
         levels.append(
-            _make_level(attribute.name, (j,), fine_parts, attributes, inputs.reference.get(attribute.name), problems)
+            _make_level(
+                attribute.name,
+                (j,),
+                fine_parts,
+                attributes,
+                inputs.reference.get(attribute.name),
+                problems,
+                inputs.compare,
+            )
         )
     for ix in inputs.crossings:
         name = " & ".join(attributes[j].name for j in ix)
-        levels.append(_make_level(name, ix, fine_parts, attributes, inputs.reference.get(name), problems))
+        levels.append(
+            _make_level(name, ix, fine_parts, attributes, inputs.reference.get(name), problems, inputs.compare)
+        )
     if problems:
         raise DataValidationError(problems)
     return fine, levels
@@ -417,6 +427,7 @@ def _report(
         min_group_size=inputs.min_group_size,
         min_events=inputs.min_events,
         has_scores=inputs.s is not None,
+        probabilities=inputs.probabilities,
     )
     overall: dict[str, MetricValue] = {}
     groups: list[GroupMetrics] = []
@@ -441,6 +452,7 @@ def _report(
         rows=len(inputs.y),
         min_group_size=inputs.min_group_size,
         min_events=inputs.min_events,
+        scores_are_probabilities=inputs.probabilities,
         decision_rule=_decision_rule(inputs, counted),
         bootstrap=_bootstrap_info(inputs, counted, binning_error, use_rows),
         attributes=tuple(summaries),
@@ -462,6 +474,7 @@ def _summary(level: _Level, attributes: Sequence[_Attribute]) -> AttributeSummar
         absent_count=level.absent_count,
         missing_rows=level.missing_rows,
         reference=level.reference_name,
+        compared_groups=level.compared,
     )
 
 

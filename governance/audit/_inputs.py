@@ -13,6 +13,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from governance.audit._report import Array
+from governance.audit._scope import (
+    _check_reference_names,
+    _compare_in_data,
+    _compare_names,
+    _read_as_probabilities,
+)
 from governance.errors import DataValidationError, Problem, ProblemCode
 
 _MAX_FLOAT_LEVELS: Final = 20  # a float attribute with more distinct values is continuous
@@ -42,6 +48,7 @@ class _Level:
     missing_rows: int
     reference: int | None
     reference_name: str | None
+    compared: tuple[str, ...] | None = None  # the groups (and absent ones) its comparisons cover; None: all
 
 
 def _is_real(value: object) -> bool:
@@ -466,7 +473,7 @@ def _check_options(
             found = "a number outside it" if _is_real(share) else _kind(share)
             problems.append(
                 Problem.for_parameter(
-                    name, f"expected a share of accounts in (0, 1], found {found}", code=ProblemCode.INVALID_VALUE
+                    name, f"expected a share of rows in (0, 1], found {found}", code=ProblemCode.INVALID_VALUE
                 )
             )
     if not (_is_real(confidence) and 0 < cast(float, confidence) < 1):
@@ -567,6 +574,8 @@ class _Inputs:
     attributes: list[_Attribute]
     crossings: list[tuple[int, ...]]
     reference: Mapping[str, str]
+    compare: Mapping[str, frozenset[str]]  # per single attribute: the groups its comparisons are restricted to
+    probabilities: bool  # whether the scores are read as probabilities (True without scores)
     threshold: float | None
     top_k: float | None
     share: float  # of precision at k
@@ -589,7 +598,9 @@ def _validate(
     precision_at_k_share: float | None,
     intersections: Sequence[Sequence[str]] | Literal["all"] | None,
     reference: Mapping[str, str] | None,
+    compare: Mapping[str, Sequence[str]] | None,
     categories: Mapping[str, Sequence[object]] | None,
+    scores_are_probabilities: bool | None,
     n_boot: int,
     confidence: float,
     seed: int,
@@ -620,17 +631,16 @@ def _validate(
     n_rows, y, s, d_given = _arrays(y_true, scores, decisions, problems)
     attributes, names = _attributes(sensitive, n_rows, categories, missing, missing_label, problems)
     crossings = _intersections(intersections, names, problems)
-    level_names = names + [" & ".join(names[j] for j in ix) for ix in crossings]
-    for key in reference or {}:
-        if key not in level_names:
-            problems.append(
-                Problem.for_parameter(
-                    "reference",
-                    "not an attribute or intersection being audited",
-                    key=key,
-                    code=ProblemCode.UNKNOWN_NAME,
-                )
-            )
+    crossing_names = [" & ".join(names[j] for j in ix) for ix in crossings]
+    _check_reference_names(reference, names + crossing_names, problems)
+    compared = _compare_in_data(
+        _compare_names(compare, names, crossing_names, problems),
+        {a.name: a.groups + a.absent for a in attributes},
+        problems,
+    )
+    probabilities = _read_as_probabilities(
+        scores_are_probabilities, s, has_scores=scores is not None, problems=problems
+    )
     if problems:
         raise DataValidationError(problems)
     assert y is not None and n_rows is not None
@@ -641,6 +651,8 @@ def _validate(
         attributes=attributes,
         crossings=crossings,
         reference=reference or {},
+        compare=compared,
+        probabilities=probabilities,
         threshold=None if threshold is None else float(threshold),
         top_k=None if top_k is None else float(top_k),
         share=float(precision_at_k_share) if precision_at_k_share is not None else float(top_k or 0.1),

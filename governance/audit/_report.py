@@ -17,6 +17,8 @@ Status: TypeAlias = Literal["ok", "insufficient_data", "undefined"]
 Array: TypeAlias = npt.NDArray[Any]
 
 _SCORE_METRICS: Final = frozenset({"auc", "mean_score", "calibration_gap", "precision_at_k"})
+#: The score metrics that read a score as a probability; the others only rank the scores.
+_PROBABILITY_METRICS: Final = frozenset({"mean_score", "calibration_gap"})
 _SIGNED_METRICS: Final = frozenset({"calibration_gap"})
 _DISPARITY_METRICS: Final = tuple(m for m in METRICS if m != "count")
 
@@ -37,6 +39,7 @@ _UNDEFINED: Final[Mapping[str, str]] = {
     "precision_at_k": "no rows",
 }
 _NO_SCORES: Final = "no scores"
+_NOT_PROBABILITIES: Final = "scores are not probabilities"
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +300,9 @@ class AttributeSummary:
         Rows whose value was missing and that were reported as the missing group.
     reference
         The reference group, if configured.
+    compared_groups
+        The groups its disparities and fairness metrics compare, when restricted (``compare``);
+        None: every group. In the JSON only when restricted.
     """
 
     name: str
@@ -306,10 +312,11 @@ class AttributeSummary:
     absent_count: int
     missing_rows: int
     reference: str | None
+    compared_groups: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "parts": list(self.parts),
             "groups": self.groups,
@@ -318,6 +325,9 @@ class AttributeSummary:
             "missing_rows": self.missing_rows,
             "reference": self.reference,
         }
+        if self.compared_groups is not None:
+            out["compared_groups"] = list(self.compared_groups)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AttributeSummary:
@@ -330,6 +340,7 @@ class AttributeSummary:
             absent_count=data["absent_count"],
             missing_rows=data["missing_rows"],
             reference=data.get("reference"),
+            compared_groups=None if data.get("compared_groups") is None else tuple(data["compared_groups"]),
         )
 
 
@@ -502,6 +513,10 @@ class AuditReport:
         ``"governance.audit/1"``.
     min_events
         Rates whose denominator has fewer events have ``insufficient_data``.
+    scores_are_probabilities
+        Whether the scores were read as probabilities. False (scores outside [0, 1], or said so):
+        they only rank, and ``mean_score`` and ``calibration_gap`` are ``undefined`` ("scores
+        are not probabilities"). In the JSON only when False; True without scores.
     curves
         ROC and calibration curves of every group of every single attribute, for the figures
         (empty without scores). Not part of :meth:`to_dict`: counts per score bin would
@@ -521,6 +536,7 @@ class AuditReport:
     fairness: tuple[FairnessMetric, ...]
     schema: str = SCHEMA
     min_events: int = 10
+    scores_are_probabilities: bool = True
     curves: tuple[GroupCurves, ...] = field(default=(), compare=False, repr=False)
 
     def group(self, attribute: str, group: str) -> GroupMetrics:
@@ -544,9 +560,18 @@ class AuditReport:
                 return item
         raise KeyError(f"no fairness metric {metric!r} for attribute {attribute!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the ``governance.audit/1`` document; ``json.dumps(..., allow_nan=False)`` accepts it."""
-        return {
+    def to_dict(self, *, publish_min_group_size: int | None = None) -> dict[str, Any]:
+        """Return the ``governance.audit/1`` document; ``json.dumps(..., allow_nan=False)`` accepts it.
+
+        Parameters
+        ----------
+        publish_min_group_size
+            When given, every group with at least one row but fewer than this many is published as
+            "fewer than k": its ``n`` is null with ``"n_published"``, its metric values
+            and intervals are removed, and so is the attribute's ``missing_rows`` when it is the missing
+            group. None: every count and value, as computed.
+        """
+        document = {
             "schema": self.schema,
             "rows": self.rows,
             "min_group_size": self.min_group_size,
@@ -559,6 +584,11 @@ class AuditReport:
             "disparities": [d.to_dict() for d in self.disparities],
             "fairness": [f.to_dict() for f in self.fairness],
         }
+        if not self.scores_are_probabilities:
+            document["scores_are_probabilities"] = False
+        if publish_min_group_size is not None:
+            _withheld(document, publish_min_group_size)
+        return document
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditReport:
@@ -583,4 +613,30 @@ class AuditReport:
             disparities=tuple(Disparity.from_dict(d) for d in data["disparities"]),
             fairness=tuple(FairnessMetric.from_dict(f) for f in data["fairness"]),
             schema=data["schema"],
+            scores_are_probabilities=data.get("scores_are_probabilities", True),
         )
+
+
+def _withheld(document: dict[str, Any], publish_min: int) -> None:
+    """Publish the groups with ``0 < n < publish_min`` of a document as "fewer than k", in place.
+
+    A rate over three rows reveals them, so their count and every metric value go; a group with
+    no rows (an absent category, an empty intersection) reveals no one and stays as it is. An
+    attribute's ``missing_rows`` is its missing group's count, so it goes with that group.
+    """
+    note = f"fewer than {publish_min} rows; not published"
+    for group in document["groups"]:
+        n = group["n"]
+        if isinstance(n, int) and 0 < n < publish_min:
+            group["n"] = None
+            group["n_published"] = f"fewer than {publish_min}"
+            group["status"] = "insufficient_data"
+            group["reason"] = note
+            group["metrics"] = {
+                name: {"value": None, "ci": None, "status": "insufficient_data", "reason": note}
+                for name in group["metrics"]
+            }
+    for attribute in document["attributes"]:
+        if 0 < attribute["missing_rows"] < publish_min:  # the missing group has that many rows
+            attribute["missing_rows"] = None
+            attribute["missing_rows_published"] = f"fewer than {publish_min}"

@@ -21,6 +21,8 @@ from governance.audit._inputs import _Level
 from governance.audit._report import (
     _DISPARITY_METRICS,
     _NO_SCORES,
+    _NOT_PROBABILITIES,
+    _PROBABILITY_METRICS,
     _SCORE_METRICS,
     _SIGNED_METRICS,
     _UNDEFINED,
@@ -63,10 +65,19 @@ class _Builder:
     min_group_size: int
     min_events: int
     has_scores: bool
+    probabilities: bool = True
 
     @property
     def z(self) -> float:
         return z_value(self.confidence)
+
+    def _not_given(self, metric: str) -> str | None:
+        """Why a metric is undefined for every group whatever the data (no scores; scores not probabilities)."""
+        if metric in _SCORE_METRICS and not self.has_scores:
+            return _NO_SCORES
+        if metric in _PROBABILITY_METRICS and not self.probabilities:
+            return _NOT_PROBABILITIES
+        return None
 
     def group_values(
         self, point: Mapping[str, Array], evidence: _Evidence, replicates: Mapping[str, Array] | None
@@ -84,8 +95,8 @@ class _Builder:
         )
         out: list[dict[str, MetricValue]] = [{} for _ in range(k)]
         for metric in METRICS:
-            if metric in _SCORE_METRICS and not self.has_scores:
-                column = [MetricValue(None, None, "undefined", _NO_SCORES)] * k
+            if (why := self._not_given(metric)) is not None:
+                column = [MetricValue(None, None, "undefined", why)] * k
             elif metric == "count":
                 column = [
                     MetricValue(n, None, "ok" if ok else "insufficient_data", why)
@@ -108,7 +119,7 @@ class _Builder:
         undefined = MetricValue(None, None, "undefined", _UNDEFINED[metric])
         num, den = events
         low, high = wilson_cc(num, den, self.z)
-        what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected accounts (top k)"
+        what = _PROPORTIONS[metric][2] if metric in _PROPORTIONS else "selected rows (top k)"
         nums, dens, lows, highs = num.tolist(), den.tolist(), low.tolist(), high.tolist()
         out: list[MetricValue] = []
         for g, value in enumerate(values):
@@ -212,8 +223,8 @@ class _Builder:
     ) -> MetricValue:
         """Value a disparity statistic with its simultaneous interval, from the pairs of compared groups."""
         kind = statistic.replace("_", " ")
-        if metric in _SCORE_METRICS and not self.has_scores:
-            return MetricValue(None, None, "undefined", _NO_SCORES)
+        if (why := self._not_given(metric)) is not None:
+            return MetricValue(None, None, "undefined", why)
         if len(estimates) < 2:
             return MetricValue(
                 None,
@@ -250,11 +261,16 @@ class _Builder:
         out: dict[str, Disparity] = {}
         sizes = counts.astype(np.int64).tolist()
         compared_out: dict[str, list[GroupEstimate]] = {}
+        scope = None if level.compared is None else frozenset(level.compared)
         for metric in _DISPARITY_METRICS:
             compared_out[metric] = (
                 []
-                if metric in _SCORE_METRICS and not self.has_scores
-                else comparable((name, sizes[g], values[g][metric]) for g, name in enumerate(level.groups))
+                if self._not_given(metric) is not None
+                else comparable(
+                    (name, sizes[g], values[g][metric])
+                    for g, name in enumerate(level.groups)
+                    if scope is None or name in scope
+                )
             )
         requests: list[list[tuple[Sequence[GroupEstimate], Statistic]]] = []
         for estimates in compared_out.values():
@@ -269,14 +285,16 @@ class _Builder:
         for metric in _DISPARITY_METRICS:
             estimates = compared_out[metric]
             included = {e.name for e in estimates}
-            excluded = tuple(g for g in level.groups if g not in included) + level.absent
+            excluded = tuple(
+                g for g in level.groups + level.absent if g not in included and (scope is None or g in scope)
+            )
             ref_diff: MetricValue | None = None
             ref_ratio: MetricValue | None = None
             if level.reference is not None:
                 ref_name = level.reference_name
                 ref_value = values[level.reference][metric]
-                if metric in _SCORE_METRICS and not self.has_scores:
-                    ref_diff = ref_ratio = MetricValue(None, None, "undefined", _NO_SCORES)
+                if (why := self._not_given(metric)) is not None:
+                    ref_diff = ref_ratio = MetricValue(None, None, "undefined", why)
                 elif ref_name not in included:
                     why = (
                         f"the reference group has too few rows or events ({ref_value.reason})"

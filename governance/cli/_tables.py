@@ -8,9 +8,9 @@ are always shown as they are; styles are given with ``Text``.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +18,7 @@ from rich.text import Text
 from governance.cli._app import err, out, printable, say
 
 if TYPE_CHECKING:
-    from governance.audit import AuditReport, MetricValue
+    from governance.audit import AttributeSummary, AuditReport, MetricValue
     from governance.config import GovernanceConfig, SensitiveSpec
     from governance.data import Dataset, ScopeCounts
     from governance.gate import GateReport
@@ -63,7 +63,7 @@ def print_config(config: GovernanceConfig, *, path: Path) -> None:
         ", ".join(f"{c.name} ({c.kind}{' + ' + c.mitigation.kind if c.mitigation else ''})" for c in config.candidates),
     )
     rule = (
-        f"top {config.audit.top_k:.0%} of accounts"
+        f"top {config.audit.top_k:.0%} of {config.purpose.subjects}"
         if config.audit.top_k is not None
         else f"score >= {config.audit.threshold}"
     )
@@ -241,24 +241,45 @@ def _mv(value: MetricValue, *, ci: bool = True) -> str:
     return text
 
 
-_GROUP_COLUMNS = (
-    ("selection_rate", "selection rate"),
-    ("true_positive_rate", "TPR"),
-    ("false_positive_rate", "FPR"),
-    ("precision", "precision"),
-    ("auc", "AUC"),
-)
+#: Every per-group metric a group table can show (all of :data:`governance.metrics.METRICS` but the
+#: count, which is the ``n`` column), with its column label, in the order of the document.
+AUDIT_COLUMNS: Final[Mapping[str, str]] = {
+    "base_rate": "base rate",
+    "selection_rate": "selection rate",
+    "true_positive_rate": "TPR",
+    "false_positive_rate": "FPR",
+    "false_negative_rate": "FNR",
+    "true_negative_rate": "TNR",
+    "precision": "precision",
+    "negative_predictive_value": "NPV",
+    "accuracy": "accuracy",
+    "auc": "AUC",
+    "mean_score": "mean score",
+    "calibration_gap": "calibration gap",
+    "precision_at_k": "precision at k",
+}
+#: The short names ``--metrics`` accepts besides the metric names.
+METRIC_SHORT_NAMES: Final[Mapping[str, str]] = {
+    "tpr": "true_positive_rate",
+    "fpr": "false_positive_rate",
+    "fnr": "false_negative_rate",
+    "tnr": "true_negative_rate",
+    "npv": "negative_predictive_value",
+}
+DEFAULT_AUDIT_COLUMNS: Final = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "auc")
 
 
 def _audit_header(report: AuditReport) -> None:
     """Print the audit's size, decision rule and interval methods, in one line."""
     rule = report.decision_rule
     if rule.kind == "top_k":
-        how = f"top {rule.top_k:.1%} of accounts (score >= {rule.threshold:.4g}; {rule.selected:,} selected)"
+        how = f"top {rule.top_k:.1%} of rows (score >= {rule.threshold:.4g}; {rule.selected:,} selected)"
     elif rule.kind == "threshold":
         how = f"score >= {rule.threshold:.4g} ({rule.selected:,} selected)"
     else:
         how = f"given decisions ({rule.selected:,} positive)"
+    if not report.scores_are_probabilities:
+        how += "; scores rank only (not probabilities: mean score and calibration gap undefined)"
     boot = report.bootstrap
     means = f"{boot.replicates:,} bootstrap replicates for mean scores" if boot.replicates else "no bootstrap"
     intervals = (
@@ -268,13 +289,43 @@ def _audit_header(report: AuditReport) -> None:
     out.print(Text(f"audit of {report.rows:,} rows", style="bold"), f"; decision: {how}; {intervals}", sep="")
 
 
-def print_audit(report: AuditReport) -> None:
+def _group_table(
+    report: AuditReport, attribute: AttributeSummary, metrics: Sequence[str], publish_min: int
+) -> tuple[Table, int]:
+    """One attribute's table, a group per row; and how many groups it withholds (fewer than ``publish_min`` rows)."""
+    table = Table(title=f"by {attribute.name}", title_justify="left")
+    table.add_column("group", overflow="fold")  # names and values wrap, never cut, when the columns are many
+    table.add_column("n", justify="right")
+    for metric in metrics:
+        table.add_column(AUDIT_COLUMNS[metric], justify="right", overflow="fold", min_width=len("undefined"))
+    compared = None if attribute.compared_groups is None else set(attribute.compared_groups)
+    withheld = 0
+    for group in (g for g in report.groups if g.attribute == attribute.name):
+        if 0 < group.n < publish_min:
+            withheld += 1
+            table.add_row(group.group, f"fewer than {publish_min}", *([""] * len(metrics)))
+            continue
+        notes = [] if group.status == "ok" else [group.status.replace("_", " ")]
+        if compared is not None and group.group not in compared:
+            notes.append("not compared")
+        label = group.group + (f" ({'; '.join(notes)})" if notes else "")
+        table.add_row(label, f"{group.n:,}", *(_mv(group.metrics[metric]) for metric in metrics))
+    return table, withheld
+
+
+def print_audit(report: AuditReport, *, metrics: Sequence[str] | None = None, publish_min: int = 10) -> None:
     """Print an audit: overall metrics, one table per attribute, then the fairness metrics.
 
     Parameters
     ----------
     report
         The audit's result.
+    metrics
+        The metrics of the group tables, names from :data:`AUDIT_COLUMNS`; default
+        :data:`DEFAULT_AUDIT_COLUMNS`.
+    publish_min
+        A group with at least one row and fewer than this many is printed as "fewer than k",
+        without its count or values (``sensitive.publish_min_group_size``).
     """
     _audit_header(report)
     table = Table(title="overall", title_justify="left")
@@ -284,22 +335,18 @@ def print_audit(report: AuditReport) -> None:
         table.add_row(name, _mv(value))
     out.print(table)
 
+    withheld = 0
     for attribute in report.attributes:
-        table = Table(title=f"by {attribute.name}", title_justify="left")
-        table.add_column("group")
-        table.add_column("n", justify="right")
-        for _, label in _GROUP_COLUMNS:
-            table.add_column(label, justify="right")
-        for group in (g for g in report.groups if g.attribute == attribute.name):
-            row = [
-                group.group + ("" if group.status == "ok" else f" ({group.status.replace('_', ' ')})"),
-                f"{group.n:,}",
-            ]
-            row += [_mv(group.metrics[metric]) for metric, _ in _GROUP_COLUMNS]
-            table.add_row(*row)
+        table, hidden = _group_table(report, attribute, metrics or DEFAULT_AUDIT_COLUMNS, publish_min)
+        withheld += hidden
         out.print(table)
         if attribute.absent_groups:
             out.print(f"  declared but absent from the data: {', '.join(attribute.absent_groups)}")
+        if attribute.compared_groups is not None:
+            out.print(
+                f"  disparities and fairness metrics compare {len(attribute.compared_groups)} groups only: "
+                + ", ".join(attribute.compared_groups)
+            )
 
     table = Table(title="fairness metrics", title_justify="left")
     for column in ("attribute", "metric", "value [interval]", "excluded groups"):
@@ -316,6 +363,11 @@ def print_audit(report: AuditReport) -> None:
     out.print(
         "* = insufficient data: below min_group_size, fewer than min_events in the denominator, or not estimable; no verdict rests on it"
     )
+    if withheld:
+        out.print(
+            f"fewer than {publish_min} = {withheld} group(s) of fewer than {publish_min} rows, shown without "
+            "count or values (publish_min_group_size)"
+        )
 
 
 # ---------------------------------------------------------------- gate

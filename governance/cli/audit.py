@@ -37,10 +37,43 @@ IntersectionsOption = Annotated[
 ]
 ThresholdOption = Annotated[float | None, typer.Option("--threshold", help="Decision: score >= T.")]
 TopKOption = Annotated[
-    float | None, typer.Option("--top-k", help="Decision: the top SHARE of accounts by score, in (0, 1].")
+    float | None, typer.Option("--top-k", help="Decision: the top SHARE of rows by score, in (0, 1].")
 ]
 ReferenceOption = Annotated[
     list[str] | None, typer.Option("--reference", help="Reference group, ATTR=GROUP (repeatable).")
+]
+CompareOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--compare",
+        help="Compare only these groups: ATTR=GROUP,GROUP[,...] (repeatable), or GROUP,GROUP with one --sensitive.",
+    ),
+]
+ProbabilitiesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--scores-are-probabilities/--scores-are-not-probabilities",
+        help="Read the scores as probabilities or as ranking scores only (mean score and calibration gap "
+        "undefined). Default: probabilities when every score is in [0, 1].",
+        show_default=False,
+    ),
+]
+MetricsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics",
+        help="Columns of the group tables, comma-separated metric names or short names (fnr, npv...), or 'all'. "
+        "Default: selection_rate,tpr,fpr,precision,auc.",
+        show_default=False,
+    ),
+]
+PublishMinOption = Annotated[
+    int,
+    typer.Option(
+        "--publish-min-group-size",
+        min=1,
+        help="Groups with fewer rows are printed and written as 'fewer than K', without count or values.",
+    ),
 ]
 BootstrapOption = Annotated[
     int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates, for mean scores (0: none).")
@@ -66,6 +99,8 @@ MissingOption = Annotated[
 ]
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write the governance.audit/1 JSON here.")]
 
+_LISTED_GROUPS = 50  # an unknown --compare or --reference group: the groups found, listed up to this many
+
 # the option that gives each argument of governance.audit.audit its value
 _OPTIONS = {
     "threshold": "--threshold",
@@ -75,6 +110,8 @@ _OPTIONS = {
     "missing": "--missing",
     "reference": "--reference",
     "sensitive": "--sensitive",
+    "compare": "--compare",
+    "scores_are_probabilities": "--scores-are-probabilities/--scores-are-not-probabilities",
 }
 
 
@@ -87,6 +124,8 @@ class _Request:
     decision: str | None
     attributes: list[str]
     references: dict[str, str] = field(default_factory=dict)
+    compare: dict[str, list[str]] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()  # the group tables' columns; empty: the default ones
 
 
 def _split_list(value: str) -> list[str]:
@@ -111,6 +150,8 @@ def _parse_options(
     top_k: float | None,
     reference: list[str] | None,
     missing: str,
+    compare: list[str] | None = None,
+    metrics: str | None = None,
 ) -> _Request:
     """Check the options against each other; raise one ConfigError listing every problem."""
     from governance.errors import ConfigError, ProblemCode
@@ -140,9 +181,73 @@ def _parse_options(
     attributes = _split_list(sensitive)
     if not attributes:
         problems.append(_option("--sensitive", "expected at least one column name", ProblemCode.MISSING))
+    compared = _parse_compare(compare or [], attributes, problems)
+    columns = _parse_metrics(metrics, problems)
     if problems:
         raise ConfigError(problems)
-    return _Request(label, score, decision, attributes, references)
+    return _Request(label, score, decision, attributes, references, compared, columns)
+
+
+def _parse_compare(items: list[str], attributes: list[str], problems: list[Problem]) -> dict[str, list[str]]:
+    """Read ``--compare ATTR=A,B`` (repeatable), or ``--compare A,B`` when one attribute is audited."""
+    from governance.errors import ProblemCode
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        attr, sep, groups = item.partition("=")
+        if not sep:
+            if len(attributes) != 1:
+                problems.append(
+                    _option(
+                        "--compare",
+                        f"expected ATTR=GROUP,GROUP as --sensitive names {len(attributes)} attributes, found {item!r}",
+                        ProblemCode.INVALID_VALUE,
+                    )
+                )
+                continue
+            attr, groups = attributes[0], item
+        attr = attr.strip()
+        named = list(dict.fromkeys(_split_list(groups)))
+        if not attr or len(named) < 2:
+            problems.append(
+                _option(
+                    "--compare",
+                    f"expected at least 2 groups, as ATTR=GROUP,GROUP, found {item!r}",
+                    ProblemCode.INVALID_VALUE,
+                )
+            )
+        elif attr in out:
+            problems.append(_option("--compare", f"{attr!r} is given twice; give it once", ProblemCode.CONFLICT))
+        else:
+            out[attr] = named
+    return out
+
+
+def _parse_metrics(value: str | None, problems: list[Problem]) -> tuple[str, ...]:
+    """Read ``--metrics``: metric names or their short names, or ``all``; empty for the default columns."""
+    from governance.cli._tables import AUDIT_COLUMNS, METRIC_SHORT_NAMES
+    from governance.errors import ProblemCode
+
+    if value is None:
+        return ()
+    names = [name.lower() for name in _split_list(value)]
+    if names == ["all"]:
+        return tuple(AUDIT_COLUMNS)
+    chosen = [METRIC_SHORT_NAMES.get(name, name) for name in names]
+    unknown = [name for name, metric in zip(names, chosen, strict=True) if metric not in AUDIT_COLUMNS]
+    if unknown or not names:
+        shorts = ", ".join(f"{short} ({metric})" for short, metric in METRIC_SHORT_NAMES.items())
+        found = f"unknown {', '.join(map(repr, unknown))}" if unknown else "nothing"
+        problems.append(
+            _option(
+                "--metrics",
+                f"expected 'all' or a comma-separated list of {', '.join(AUDIT_COLUMNS)}, or short names "
+                f"{shorts}; found {found}",
+                ProblemCode.INVALID_VALUE,
+            )
+        )
+        return ()
+    return tuple(dict.fromkeys(chosen))
 
 
 def _check_columns(frame: pd.DataFrame, request: _Request, *, data: Path) -> None:
@@ -183,7 +288,53 @@ def _check_columns(frame: pd.DataFrame, request: _Request, *, data: Path) -> Non
         )
 
 
-def _check_threshold(scores: pd.Series, threshold: float) -> None:
+def _groups_found(values: pd.Series, missing: str) -> list[str]:
+    """Return the groups of one column, named as the audit names them (blank and NaN are missing)."""
+    import pandas as pd
+
+    uniques = list(pd.unique(values))
+    present = [v for v in uniques if not (pd.isna(v) or (isinstance(v, str) and not v.strip()))]
+    try:
+        present.sort()
+    except TypeError:
+        present.sort(key=str)
+    names = [str(v) for v in present]
+    if missing == "group" and len(present) < len(uniques):
+        names.append("unknown")
+    return names
+
+
+def _check_groups(frame: pd.DataFrame, request: _Request, *, missing: str) -> None:
+    """Refuse a --compare or --reference group the column does not have, listing the groups it has.
+
+    Group names are not personal data (the columns were checked for it), and a table prints them anyway.
+    """
+    from governance.errors import ConfigError, ProblemCode
+
+    wanted = [("--compare", attr, groups) for attr, groups in request.compare.items()]
+    wanted += [("--reference", attr, [group]) for attr, group in request.references.items()]
+    problems: list[Problem] = []
+    for option, attr, groups in wanted:
+        if attr not in request.attributes:
+            continue  # an intersection, or not audited: the audit says so
+        found = _groups_found(frame[attr], missing)
+        unknown = [g for g in groups if g not in found]
+        if unknown:
+            listed = ", ".join(found[:_LISTED_GROUPS]) + (
+                f" and {len(found) - _LISTED_GROUPS} more" if len(found) > _LISTED_GROUPS else ""
+            )
+            problem = _option(
+                f"{option} {attr}",
+                f"no group {', '.join(map(repr, unknown))} in {attr}; expected one of the {len(found)} groups "
+                f"found: {listed}",
+                ProblemCode.UNKNOWN_NAME,
+            )
+            problems.append(problem)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _check_threshold(scores: pd.Series, threshold: float, *, probabilities: bool | None) -> None:
     """Refuse a threshold outside the scores' range: it is almost always a typo (5 for 0.5)."""
     import numpy as np
     import pandas as pd
@@ -195,12 +346,13 @@ def _check_threshold(scores: pd.Series, threshold: float) -> None:
     if not len(values):
         return  # the audit reports the scores themselves
     message = ""
-    if values.min() >= 0.0 and values.max() <= 1.0 and not 0.0 <= threshold <= 1.0:
+    unit = values.min() >= 0.0 and values.max() <= 1.0
+    if unit and probabilities is not False and not 0.0 <= threshold <= 1.0:
         message = f"expected a threshold in [0, 1] as the scores are probabilities, found {threshold:g}"
     elif threshold > values.max():
-        message = f"{threshold:g} is above every score, so it selects no account"
+        message = f"{threshold:g} is above every score, so it selects no row"
     elif threshold <= values.min():
-        message = f"{threshold:g} is at or below every score, so it selects every account"
+        message = f"{threshold:g} is at or below every score, so it selects every row"
     if message:
         raise DataValidationError([_option("--threshold", message, ProblemCode.INVALID_VALUE)])
 
@@ -214,7 +366,7 @@ def _named_for_the_command(problem: Problem, request: _Request) -> Problem:
     parameter, key = problem.parameter, problem.key  # every problem of the audit's inputs names both
     if parameter in columns:
         where = columns[parameter]
-    elif parameter in ("sensitive", "reference"):
+    elif parameter in ("sensitive", "reference", "compare"):
         where = _OPTIONS[parameter] + (f" {key}" if key else "")
     else:
         where = _OPTIONS.get(parameter, problem.location)
@@ -246,6 +398,7 @@ def _audit_frame(
     min_group_size: int,
     min_events: int,
     missing: str,
+    probabilities: bool | None = None,
 ) -> AuditReport:
     """Audit the file's columns with the command's settings."""
     from governance.audit import audit
@@ -260,6 +413,8 @@ def _audit_frame(
         precision_at_k_share=precision_at_k,
         intersections="all" if intersections and len(request.attributes) > 1 else None,
         reference=request.references,
+        compare=request.compare,
+        scores_are_probabilities=probabilities,
         n_boot=bootstrap,
         confidence=confidence,
         seed=seed,
@@ -280,6 +435,8 @@ def audit_command(
     threshold: ThresholdOption = None,
     top_k: TopKOption = None,
     reference: ReferenceOption = None,
+    compare: CompareOption = None,
+    probabilities: ProbabilitiesOption = None,
     bootstrap: BootstrapOption = 1000,
     confidence: ConfidenceOption = 0.95,
     seed: SeedOption = 0,
@@ -287,6 +444,8 @@ def audit_command(
     min_events: MinEventsOption = 10,
     precision_at_k: PrecisionAtKOption = None,
     missing: MissingOption = "error",
+    metrics: MetricsOption = None,
+    publish_min_group_size: PublishMinOption = 10,
     out_path: OutOption = None,
 ) -> None:
     """Audit any model's predictions in a file: every group and intersection, with intervals."""
@@ -303,11 +462,14 @@ def audit_command(
             top_k=top_k,
             reference=reference,
             missing=missing,
+            compare=compare,
+            metrics=metrics,
         )
         frame = load_table(data)
         _check_columns(frame, request, data=data)
+        _check_groups(frame, request, missing=missing)
         if score is not None and threshold is not None:
-            _check_threshold(frame[score], threshold)
+            _check_threshold(frame[score], threshold, probabilities=probabilities)
         with _problems_named_for_the_command(request):
             report = _audit_frame(
                 frame,
@@ -322,8 +484,9 @@ def audit_command(
                 min_group_size=min_group_size,
                 min_events=min_events,
                 missing=missing,
+                probabilities=probabilities,
             )
-        print_audit(report)
+        print_audit(report, metrics=request.metrics or None, publish_min=publish_min_group_size)
         if out_path is not None:
-            write_json(out_path, report.to_dict())
+            write_json(out_path, report.to_dict(publish_min_group_size=publish_min_group_size))
             out.print(f"wrote {out_path}")
