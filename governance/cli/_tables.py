@@ -156,7 +156,7 @@ def print_outcome(outcome: Outcome, *, data_path: Path, start: float | None) -> 
         out.print(f"generated {data_path}")
     reasons = ", ".join(f"{reason.replace('_', ' ')} {count:,}" for reason, count in sorted(outcome.excluded.items()))
     out.print(
-        f"data: {outcome.rows_used:,} of {outcome.rows_in:,} accounts used; excluded "
+        f"data: {outcome.rows_used:,} of {outcome.rows_in:,} rows used; excluded "
         f"{sum(outcome.excluded.values()):,}" + (f" ({reasons})" if reasons else ""),
     )
     table = Table(title="candidates", title_justify="left")
@@ -440,7 +440,7 @@ def print_reasons(result: AccountReasons, *, additivity_tolerance: float) -> Non
     """
     explanation, model = result.explanation, result.model
     lines = [
-        f"account {explanation.pseudonym} (keyed pseudonym; the identifier is neither stored nor shown)",
+        f"{explanation.subject} {explanation.pseudonym} (keyed pseudonym; the identifier is neither stored nor shown)",
         f"model: {model.candidate} ({model.source}); explained by {explanation.method} SHAP in log-odds",
         explanation.score_text,
         "reasons, largest first (contribution to the log-odds of the score):",
@@ -449,11 +449,11 @@ def print_reasons(result: AccountReasons, *, additivity_tolerance: float) -> Non
         f"  {i}. {reason.text} ({reason.contribution:+.2f})" for i, reason in enumerate(explanation.reasons, start=1)
     ]
     if not explanation.reasons:
-        lines.append("  none: every feature contributes nothing to this account's score")
+        lines.append(f"  none: every feature contributes nothing to this {explanation.subject}'s score")
     if explanation.held_fixed is not None:
         lines.append(
             f"note: this model also reads {explanation.held_fixed} when it scores; it is held fixed at the "
-            "account's own value and is never a reason"
+            f"{explanation.subject}'s own value and is never a reason"
         )
     if explanation.additivity_error > additivity_tolerance:
         lines.append(
@@ -463,7 +463,7 @@ def print_reasons(result: AccountReasons, *, additivity_tolerance: float) -> Non
     if not result.data_matches_training:
         lines.append(
             "note: the data is not the data this model was trained on (another fingerprint); "
-            "the account is compared with the accounts of the current data"
+            f"the {explanation.subject} is compared with the {explanation.subjects} of the current data"
         )
     for line in lines:
         say(line)
@@ -482,7 +482,8 @@ def print_access(pseudonym: str, document: Mapping[str, Any]) -> None:
     document
         The access report as plain data (its ``to_dict()``).
     """
-    say(f"account {pseudonym} (keyed pseudonym; the identifier is neither stored nor shown)")
+    words = document.get("words") or {}
+    say(f"{words.get('subject', 'account')} {pseudonym} (keyed pseudonym; the identifier is neither stored nor shown)")
     say(f"status: {document['status'].replace('_', ' ')}: {document['status_text']}")
     consent = document.get("consent")
     if consent:
@@ -495,7 +496,7 @@ def print_access(pseudonym: str, document: Mapping[str, Any]) -> None:
         for column in ("field", "value", "used for"):
             table.add_column(column, overflow="fold")
         for item in document["held"]:
-            value = "unknown" if item["value"] is None else str(item["value"])
+            value = "unknown" if item["value"] is None else str(item.get("value_text") or item["value"])
             table.add_row(
                 Text(item["field"]),
                 Text(value + (" (corrected)" if item["corrected"] else "")),
@@ -513,7 +514,7 @@ def print_access(pseudonym: str, document: Mapping[str, Any]) -> None:
         say(f"score: none ({document['score_note']})")
 
 
-def print_request(result: Request, *, what: str) -> None:
+def print_request(result: Request, *, what: str, subject: str = "account") -> None:
     """Print a recorded erasure or consent withdrawal and what it changed.
 
     Parameters
@@ -522,8 +523,10 @@ def print_request(result: Request, *, what: str) -> None:
         The recorded request.
     what
         What was done (``"erased"``, ``"consent withdrawn"``).
+    subject
+        The config's word for one row (``purpose.subject``).
     """
-    say(f"account {result.pseudonym}: {what}")
+    say(f"{subject} {result.pseudonym}: {what}")
     if result.entry is None:
         say(f"already recorded on {result.earlier}; nothing new recorded")
     else:
@@ -533,7 +536,7 @@ def print_request(result: Request, *, what: str) -> None:
     for version in result.feedback_updated:
         say(f"removed its feedback from the card of version {version}")
     say(
-        "from now on the account is excluded from training, scoring and reports (counted on the next card); "
+        f"from now on the {subject} is excluded from training, scoring and reports (counted on the next card); "
         "models trained before keep what they learned until the next `governance run`; delete the row in the "
         "source system of record too"
     )

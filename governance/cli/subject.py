@@ -89,7 +89,7 @@ def subject_erase(
 
     with guard():
         config = load_config(config_path)
-        print_request(erase(config, account, reason=reason), what="erased")
+        print_request(erase(config, account, reason=reason), what="erased", subject=config.purpose.subject)
 
 
 @subject_app.command("withdraw-consent")
@@ -105,4 +105,6 @@ def subject_withdraw(
 
     with guard():
         config = load_config(config_path)
-        print_request(withdraw_consent(config, account, reason=reason), what="consent withdrawn")
+        print_request(
+            withdraw_consent(config, account, reason=reason), what="consent withdrawn", subject=config.purpose.subject
+        )
