@@ -334,10 +334,8 @@ def monitoring_card(
     ----------
     champion
         The champion's verified card and registry facts.
-    audit_report
-        The audit of the champion on the batch.
-    batch
-        The prepared batch.
+    audit_report, batch
+        The audit of the champion on the prepared batch, and the batch.
     config
         The validated config.
     drift
@@ -356,8 +354,7 @@ def monitoring_card(
     """
     source = champion.card
     publish_min = config.sensitive.publish_min_group_size
-    purpose = dict(source["purpose"])
-    purpose.setdefault("subject", subject_entry(config))  # a card from before the word was recorded
+    purpose = {"subject": subject_entry(config), **source["purpose"]}  # a card from before the word: the config's
     subject, subjects = subject_words(purpose)
     model = dict(source["model"])
     facts = _champion_facts(champion, model)

@@ -11,6 +11,7 @@ import html
 import json
 import re
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,17 @@ def test_binned_age_shows_its_edges_and_bands(
     assert age["bands"] == BANDS
     assert f"{BANDS}." in html.unescape(render_html(card, figures))
     check_card(card.to_dict())
+
+
+def test_the_applicant_card_validates_against_the_published_schema(
+    credit: tuple[GovernanceConfig, Dataset, ModelCard, list[Figure]],
+) -> None:
+    import jsonschema
+
+    schema = json.loads(files("governance.card").joinpath("schema.json").read_text())
+    document = json.loads(credit[2].to_json())
+    jsonschema.validate(document, schema)
+    broken = json.loads(credit[2].to_json())
+    broken["data"]["consent"]["lawful_basis"] = "because"
+    with pytest.raises(jsonschema.ValidationError, match="because"):
+        jsonschema.validate(broken, schema)
