@@ -276,7 +276,7 @@ def _caveats(
     candidate: Mapping[str, Any],
     explanations: Mapping[str, Any] | None,
 ) -> list[str]:
-    """List what a reader must keep in mind: the key, sensitive use, small groups, intervals, proxies, then ``purpose.caveats``."""
+    """List what a reader must keep in mind: key, sensitive use, small groups, intervals, proxies, the config's."""
     subjects = config.purpose.subjects
     notes = []
     if dataset.pseudonymization.development_key:
@@ -326,9 +326,10 @@ def monitoring_card(
     Model, lineage, purpose, explanations, candidates, policy and feedback are the
     champion card's (the model has not changed; a champion card without ``purpose.subject``
     gets the config's word for a row); data (with the consent checks of the config the
-    batch was read with), performance and fairness are the batch's; ``model.created`` is now and ``model.valid_until`` ``valid_for_days`` later
-    (the champion card's policy); reviews start empty; ``monitoring`` holds the
-    batch, the drift and (once gated) the comparison.
+    batch was read with), performance and fairness are the batch's; ``model.created``
+    is now and ``model.valid_until`` ``valid_for_days`` later (the champion card's
+    policy); reviews start empty; ``monitoring`` holds the batch, the drift and (once
+    gated) the comparison.
 
     Parameters
     ----------

@@ -286,7 +286,10 @@ class Explanation:
 
 def _space_note(subject: str) -> str:
     """Return how to read a contribution to the log-odds, for one row named ``subject``."""
-    return f"contributions to the log-odds of the score, logit(score); +0.69 doubles the {subject}'s odds, -0.69 halves them"
+    return (
+        f"contributions to the log-odds of the score, logit(score); +0.69 doubles the {subject}'s odds, "
+        "-0.69 halves them"
+    )
 
 
 def explain(
@@ -529,7 +532,7 @@ class _Statistics:
         min_rows: int,
         subjects: str = "rows",
     ) -> list[GroupDifference]:
-        """Return each group's mean SHAP minus the reference group's, with simultaneous intervals (texts name ``subjects``)."""
+        """Return each group's mean SHAP minus the reference group's, with simultaneous intervals, in words."""
         from scipy.stats import norm
 
         index = {f: j for j, f in enumerate(self.features)}
