@@ -341,10 +341,8 @@ def monitoring_card(
         The validated config.
     drift
         The drift report (:func:`governance.monitor.drift_report`).
-    created
-        When the monitoring card is dated.
-    valid_for_days
-        The validity of the card (the champion card's policy).
+    created, valid_for_days
+        When the monitoring card is dated, and its validity (the champion card's policy).
     batch_name
         The batch's file name.
 
@@ -354,7 +352,6 @@ def monitoring_card(
         The monitoring card, ungated.
     """
     source = champion.card
-    publish_min = config.sensitive.publish_min_group_size
     purpose = {"subject": subject_entry(config), **source["purpose"]}  # a card from before the word: the config's
     subject, subjects = subject_words(purpose)
     model = dict(source["model"])
@@ -367,7 +364,9 @@ def monitoring_card(
         purpose=purpose,
         data=_batch_data(source, batch, config=config, batch_name=batch_name, words=(subject, subjects)),
         performance={name: audit_report.overall[name].to_dict() for name in PERFORMANCE_METRICS},
-        fairness=publishable_fairness(audit_report.to_dict(), publish_min=publish_min, subjects=subjects),
+        fairness=publishable_fairness(
+            audit_report.to_dict(), publish_min=config.sensitive.publish_min_group_size, subjects=subjects
+        ),
         explanations=source.get("explanations"),
         candidates=tuple(source.get("candidates", ())),
         gate=None,
