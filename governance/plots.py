@@ -7,7 +7,8 @@ they do not compute: the ROC and calibration curves and every AUC and gap they
 print are the audit report's own (:attr:`governance.audit.AuditReport.curves`
 and its group metrics), so a figure cannot disagree with the card. Groups
 smaller than the publication minimum are never drawn (their curves and bars
-would reveal a handful of accounts); the alt text says which were left out.
+would reveal a handful of rows); the alt text says which were left out, counting
+rows with the word the card uses for them (``subjects``: ``applicants``, ``accounts``).
 
 Each figure is a :class:`matplotlib.figure.Figure` on its own Agg canvas, styled
 inside :func:`matplotlib.rc_context`: no pyplot, no backend switch, no global
@@ -106,11 +107,11 @@ def _shown(names: Sequence[str], sizes: Sequence[int], minimum: int) -> tuple[li
     return keep, hidden
 
 
-def _hidden_note(hidden: Sequence[str], minimum: int) -> str:
+def _hidden_note(hidden: Sequence[str], minimum: int, subjects: str) -> str:
     """Return the alt text's sentence naming the groups not drawn."""
     if not hidden:
         return ""
-    return f" Not drawn (fewer than {minimum} accounts): {', '.join(hidden)}."
+    return f" Not drawn (fewer than {minimum} {subjects}): {', '.join(hidden)}."
 
 
 def group_metric_bars(
@@ -119,6 +120,7 @@ def group_metric_bars(
     *,
     metrics: Sequence[str] = ("selection_rate", "true_positive_rate", "false_positive_rate"),
     publish_min: int = 10,
+    subjects: str = "rows",
 ) -> Figure:
     """Draw bars of per-group metrics with their intervals as error bars.
 
@@ -132,6 +134,8 @@ def group_metric_bars(
         Metrics drawn, one bar per group and metric.
     publish_min
         Groups with fewer rows are not drawn; the alt text names them.
+    subjects
+        The word for the rows in the alt text (``config.purpose.subjects``).
 
     Returns
     -------
@@ -164,7 +168,7 @@ def group_metric_bars(
     title = f"Decision rates by {attribute} (95% intervals)"
     alt = (
         f"Bar chart of {', '.join(_LABELS.get(m, m) for m in metrics)} for each {attribute} group, "
-        f"with bootstrap intervals. " + "; ".join(described) + "." + _hidden_note(hidden, publish_min)
+        f"with bootstrap intervals. " + "; ".join(described) + "." + _hidden_note(hidden, publish_min, subjects)
     )
     return Figure(key=f"rates-{attribute}", title=title, alt=alt, png=png)
 
@@ -213,7 +217,7 @@ def _curves_of(report: AuditReport, attribute: str, publish_min: int) -> tuple[l
     return [curves[i] for i in keep], hidden
 
 
-def roc_by_group(report: AuditReport, *, attribute: str, publish_min: int = 10) -> Figure:
+def roc_by_group(report: AuditReport, *, attribute: str, publish_min: int = 10, subjects: str = "rows") -> Figure:
     """Draw the ROC curve of each group from the audit's curves, with the report's AUC in the legend.
 
     Parameters
@@ -225,6 +229,8 @@ def roc_by_group(report: AuditReport, *, attribute: str, publish_min: int = 10) 
         A single sensitive attribute of the report.
     publish_min
         Groups with fewer rows are not drawn; the alt text names them.
+    subjects
+        The word for the rows in the alt text (``config.purpose.subjects``).
 
     Returns
     -------
@@ -258,15 +264,17 @@ def roc_by_group(report: AuditReport, *, attribute: str, publish_min: int = 10) 
         ax.set_ylabel("true positive rate")
         ax.legend(frameon=False, fontsize=7, loc="lower right")
         png = _png(fig)
-    alt = f"ROC curves by {attribute} on the audited rows; AUC per group: {', '.join(parts) or 'none'}."
+    alt = f"ROC curves by {attribute} on the audited {subjects}; AUC per group: {', '.join(parts) or 'none'}."
     if skipped:
         alt += f" Skipped (one outcome class only): {', '.join(skipped)}."
-    alt += _hidden_note(hidden, publish_min)
+    alt += _hidden_note(hidden, publish_min, subjects)
     return Figure(key=f"roc-{attribute}", title=f"ROC by {attribute}", alt=alt, png=png)
 
 
-def calibration_by_group(report: AuditReport, *, attribute: str, publish_min: int = 10) -> Figure:
-    """Draw the observed conversion rate against the mean score, in deciles of all scores, per group.
+def calibration_by_group(
+    report: AuditReport, *, attribute: str, publish_min: int = 10, subjects: str = "rows"
+) -> Figure:
+    """Draw the observed share of positive labels against the mean score, in deciles of all scores, per group.
 
     Parameters
     ----------
@@ -277,6 +285,8 @@ def calibration_by_group(report: AuditReport, *, attribute: str, publish_min: in
         A single sensitive attribute of the report.
     publish_min
         Groups with fewer rows are not drawn; the alt text names them.
+    subjects
+        The word for the rows in the alt text (``config.purpose.subjects``).
 
     Returns
     -------
@@ -307,12 +317,13 @@ def calibration_by_group(report: AuditReport, *, attribute: str, publish_min: in
             gaps.append(f"{curve.group} {'undefined' if gap is None else format(gap, '+.3f')}")
         ax.plot([0, top], [0, top], color="#999999", linewidth=0.8, linestyle="--")
         ax.set_xlabel("mean score in bin")
-        ax.set_ylabel("observed conversion rate")
+        ax.set_ylabel("observed share of positives")
         ax.legend(frameon=False, fontsize=7, loc="upper left")
         png = _png(fig)
     alt = (
-        f"Calibration curves by {attribute}: observed conversion against mean score in score deciles. "
-        f"Mean score minus conversion rate per group: {', '.join(gaps) or 'none'}." + _hidden_note(hidden, publish_min)
+        f"Calibration curves by {attribute}: observed share of positive labels against mean score in score "
+        f"deciles. Mean score minus share of positives per group: {', '.join(gaps) or 'none'}."
+        + _hidden_note(hidden, publish_min, subjects)
     )
     return Figure(key=f"calibration-{attribute}", title=f"Calibration by {attribute}", alt=alt, png=png)
 

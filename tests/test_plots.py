@@ -70,12 +70,26 @@ def test_every_figure_decodes_and_describes_itself(report: AuditReport) -> None:
 
 
 def test_groups_below_the_publication_minimum_are_not_drawn(report: AuditReport) -> None:
-    bars = plots.group_metric_bars(report, "region", publish_min=10)
-    roc = plots.roc_by_group(report, attribute="region", publish_min=10)
-    calibration = plots.calibration_by_group(report, attribute="region", publish_min=10)
+    bars = plots.group_metric_bars(report, "region", publish_min=10, subjects="accounts")
+    roc = plots.roc_by_group(report, attribute="region", publish_min=10, subjects="accounts")
+    calibration = plots.calibration_by_group(report, attribute="region", publish_min=10, subjects="accounts")
     for figure in (bars, roc, calibration):
         assert "Not drawn (fewer than 10 accounts): tiny." in figure.alt
         assert "tiny 0" not in figure.alt
+
+
+def test_alt_texts_count_rows_with_the_given_word(report: AuditReport) -> None:
+    figures = [
+        plots.group_metric_bars(report, "region", publish_min=10, subjects="applicants"),
+        plots.roc_by_group(report, attribute="region", publish_min=10, subjects="applicants"),
+        plots.calibration_by_group(report, attribute="region", publish_min=10, subjects="applicants"),
+    ]
+    for figure in figures:
+        assert "Not drawn (fewer than 10 applicants): tiny." in figure.alt
+        assert "account" not in figure.alt.lower() and "conversion" not in figure.alt.lower()
+    assert "ROC curves by region on the audited applicants" in figures[1].alt
+    # without a word, a plot does not guess a domain: it counts rows
+    assert "Not drawn (fewer than 10 rows): tiny." in plots.roc_by_group(report, attribute="region").alt
 
 
 def test_figures_are_deterministic(report: AuditReport) -> None:

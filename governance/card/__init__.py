@@ -6,6 +6,11 @@ The card contract in one place, one concept per file:
     :class:`ModelCard` (the frozen document, :meth:`ModelCard.to_json` its
     deterministic bytes), the schema id ``governance.card/1`` (:data:`SCHEMA`),
     :func:`policy_sha256` (the policy hash a card records) and :func:`write_card`.
+``_data.py``
+    What a card says about its rows: the word for one row (``purpose.subject``,
+    ``account(s)`` on a card without it), ``data.consent`` (each consent check run
+    or skipped, with its exclusions; or the dataset-wide lawful basis and its
+    reason) and the bins and groups of each sensitive attribute.
 ``schema.json``
     The JSON Schema of ``card.json``, for reviewers' tools.
 ``validate.py``

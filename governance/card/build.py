@@ -1,10 +1,14 @@
 """Building cards: the run card of one audited candidate and the monitoring card of a champion on a new batch.
 
-Publication rule: a group with fewer accounts than
+Publication rule: a group with fewer rows than
 ``sensitive.publish_min_group_size`` is published as "fewer than k": its
 count and its metric values are removed from the card (a rate over three
-accounts reveals them), and the plots leave it out. Such groups are below
+rows reveals them), and the plots leave it out. Such groups are below
 ``min_group_size`` too, so no verdict rests on them either way.
+
+Words: a card counts and describes rows with the config's word for one row
+(``purpose.subject``, recorded on the card), and its caveats are the
+run's facts plus ``purpose.caveats`` as written: nothing domain-specific is added.
 
 The JSON is deterministic: the same config and data give the same bytes
 except for timestamps (``model.created``, ``model.valid_until``, review
@@ -20,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from governance.card._data import consent_block, sensitive_entry, subject_entry, subject_words
 from governance.card._model import MONITORING_SCHEMA, ModelCard, policy_sha256
 from governance.metrics import PERFORMANCE_METRICS
 
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["build_card", "candidate_entry", "monitoring_card", "publishable_fairness"]
 
 
-def publishable_fairness(document: Mapping[str, Any], *, publish_min: int) -> dict[str, Any]:
+def publishable_fairness(document: Mapping[str, Any], *, publish_min: int, subjects: str = "rows") -> dict[str, Any]:
     """Reduce the groups of an audit document below the publication minimum reduced to "fewer than k".
 
     Their ``n`` becomes ``null`` with ``"n_published": "fewer than k"`` and every metric
@@ -44,6 +49,8 @@ def publishable_fairness(document: Mapping[str, Any], *, publish_min: int) -> di
         A ``governance.audit/1`` document.
     publish_min
         ``sensitive.publish_min_group_size``.
+    subjects
+        The word for the rows (``config.purpose.subjects``), in the reason.
 
     Returns
     -------
@@ -51,7 +58,7 @@ def publishable_fairness(document: Mapping[str, Any], *, publish_min: int) -> di
         A copy of the document; the input is not changed.
     """
     out = json.loads(json.dumps(document))
-    note = f"fewer than {publish_min} accounts; not published"
+    note = f"fewer than {publish_min} {subjects}; not published"
     for group in out.get("groups", []):
         n = group.get("n")
         if isinstance(n, int) and n < publish_min:
@@ -193,10 +200,11 @@ def build_card(
             "intended_use": config.purpose.intended_use,
             "out_of_scope": list(config.purpose.out_of_scope),
             "owner": config.purpose.owner,
+            "subject": subject_entry(config),
         },
         data=card_data,
         performance=performance,
-        fairness=publishable_fairness(audit.to_dict(), publish_min=publish_min),
+        fairness=publishable_fairness(audit.to_dict(), publish_min=publish_min, subjects=config.purpose.subjects),
         explanations=None if explanations is None else dict(explanations),
         candidates=tuple(dict(c) for c in candidates),
         gate=None,
@@ -242,14 +250,14 @@ def _run_data(config: GovernanceConfig, dataset: Dataset, candidate: Mapping[str
         "split": split_sizes,
         "features": [{"name": f.name, "justification": f.justification, "type": f.type} for f in config.features],
         "dropped_columns": [{"name": k, "reason": v} for k, v in dataset.dropped_columns.items()],
+        "consent": consent_block(
+            config.data.consent, dataset.excluded, subject=config.purpose.subject, subjects=config.purpose.subjects
+        ),
         "sensitive": [
-            {
-                "name": a.name,
-                "use": "audit only"
-                if not uses_sensitive or a.name != candidate.get("attribute")
-                else "audit and inference",
-                "reference": a.reference,
-            }
+            sensitive_entry(
+                a,
+                use="audit and inference" if uses_sensitive and a.name == candidate.get("attribute") else "audit only",
+            )
             for a in config.sensitive.attributes
         ],
         "pseudonymization": {
@@ -268,7 +276,8 @@ def _caveats(
     candidate: Mapping[str, Any],
     explanations: Mapping[str, Any] | None,
 ) -> list[str]:
-    """List what a reader must keep in mind: the key, sensitive use, small groups, intervals, proxies."""
+    """List what a reader must keep in mind: key, sensitive use, small groups, intervals, proxies, the config's."""
+    subjects = config.purpose.subjects
     notes = []
     if dataset.pseudonymization.development_key:
         notes.append(
@@ -284,20 +293,20 @@ def _caveats(
     small = sorted({f"{g.attribute}: {g.group}" for g in audit.groups if g.status != "ok"})
     if small:
         notes.append(
-            f"{len(small)} group(s) have too few accounts for a verdict (below {audit.min_group_size}); "
+            f"{len(small)} group(s) have too few {subjects} for a verdict (below {audit.min_group_size}); "
             "their fairness is unknown, not established."
         )
     notes.append(
         f"Intervals of the test split are at {audit.bootstrap.confidence:.0%}: rates by the continuity-corrected "
         "Wilson interval, AUCs by DeLong, and each disparity pair by pair, simultaneously over the pairs it "
         f"compares. A rate is judged only from {audit.min_events} events in its denominator (positives, "
-        "negatives, selected accounts); groups with fewer are listed, their fairness unknown, not established."
+        f"negatives, selected {subjects}); groups with fewer are listed, their fairness unknown, not established."
     )
     if explanations is not None:
         flagged = sorted({p["feature"] for p in explanations.get("proxies", []) if p.get("flagged")})
         if flagged:
             notes.append(f"Proxy features for a sensitive attribute: {', '.join(flagged)}.")
-    notes.append("Scores rank accounts for sales attention; they are not a judgement of any company or person.")
+    notes.extend(config.purpose.caveats)
     return notes
 
 
@@ -315,27 +324,25 @@ def monitoring_card(
     """Re-issue the champion's card on the batch's evidence (ungated; the gate is added with ``with_gate``).
 
     Model, lineage, purpose, explanations, candidates, policy and feedback are the
-    champion card's (the model has not changed); data, performance and fairness are the
-    batch's; ``model.created`` is now and ``model.valid_until`` ``valid_for_days`` later
-    (the champion card's policy); reviews start empty; ``monitoring`` holds the
-    batch, the drift and (once gated) the comparison.
+    champion card's (the model has not changed; a champion card without ``purpose.subject``
+    gets the config's word for a row); data (with the consent checks of the config the
+    batch was read with), performance and fairness are the batch's; ``model.created``
+    is now and ``model.valid_until`` ``valid_for_days`` later (the champion card's
+    policy); reviews start empty; ``monitoring`` holds the batch, the drift and (once
+    gated) the comparison.
 
     Parameters
     ----------
     champion
         The champion's verified card and registry facts.
-    audit_report
-        The audit of the champion on the batch.
-    batch
-        The prepared batch.
+    audit_report, batch
+        The audit of the champion on the prepared batch, and the batch.
     config
         The validated config.
     drift
         The drift report (:func:`governance.monitor.drift_report`).
-    created
-        When the monitoring card is dated.
-    valid_for_days
-        The validity of the card (the champion card's policy).
+    created, valid_for_days
+        When the monitoring card is dated, and its validity (the champion card's policy).
     batch_name
         The batch's file name.
 
@@ -345,7 +352,8 @@ def monitoring_card(
         The monitoring card, ungated.
     """
     source = champion.card
-    publish_min = config.sensitive.publish_min_group_size
+    purpose = {"subject": subject_entry(config), **source["purpose"]}  # a card from before the word: the config's
+    subject, subjects = subject_words(purpose)
     model = dict(source["model"])
     facts = _champion_facts(champion, model)
     model["created"] = created.isoformat(timespec="seconds")
@@ -353,17 +361,19 @@ def monitoring_card(
     return ModelCard(
         model=model,
         lineage=dict(source["lineage"]),
-        purpose=dict(source["purpose"]),
-        data=_batch_data(source, batch, batch_name=batch_name, publish_min=publish_min),
+        purpose=purpose,
+        data=_batch_data(source, batch, config=config, batch_name=batch_name, words=(subject, subjects)),
         performance={name: audit_report.overall[name].to_dict() for name in PERFORMANCE_METRICS},
-        fairness=publishable_fairness(audit_report.to_dict(), publish_min=publish_min),
+        fairness=publishable_fairness(
+            audit_report.to_dict(), publish_min=config.sensitive.publish_min_group_size, subjects=subjects
+        ),
         explanations=source.get("explanations"),
         candidates=tuple(source.get("candidates", ())),
         gate=None,
         policy=dict(source["policy"]),
         reviews=(),
         feedback=dict(source.get("feedback") or {}),
-        caveats=tuple(_monitoring_caveats(champion, batch, batch_name=batch_name, drift=drift)),
+        caveats=tuple(_monitoring_caveats(champion, batch, batch_name=batch_name, drift=drift, subjects=subjects)),
         monitoring={
             "schema": MONITORING_SCHEMA,
             "at": created.isoformat(timespec="seconds"),
@@ -396,8 +406,15 @@ def _champion_facts(champion: VerifiedCard, model: Mapping[str, Any]) -> dict[st
     }
 
 
-def _batch_data(source: Mapping[str, Any], batch: Dataset, *, batch_name: str, publish_min: int) -> dict[str, Any]:
-    """Build the ``data`` section of a monitoring card: the batch's rows, the champion card's features."""
+def _batch_data(
+    source: Mapping[str, Any],
+    batch: Dataset,
+    *,
+    config: GovernanceConfig,
+    batch_name: str,
+    words: tuple[str, str],
+) -> dict[str, Any]:
+    """Build the ``data`` section of a monitoring card: the batch's rows and consent, the champion card's features."""
     return {
         "source": batch_name,
         "rows_in": batch.rows_in,
@@ -406,23 +423,24 @@ def _batch_data(source: Mapping[str, Any], batch: Dataset, *, batch_name: str, p
         "split": {"monitoring": batch.rows_used},
         "features": list(source.get("data", {}).get("features", [])),
         "dropped_columns": [{"name": k, "reason": v} for k, v in batch.dropped_columns.items()],
+        "consent": consent_block(config.data.consent, batch.excluded, subject=words[0], subjects=words[1]),
         "sensitive": list(source.get("data", {}).get("sensitive", [])),
         "pseudonymization": {
             "method": batch.pseudonymization.method,
             "development_key": batch.pseudonymization.development_key,
         },
-        "publish_min_group_size": publish_min,
+        "publish_min_group_size": config.sensitive.publish_min_group_size,
         "corrections_applied": batch.corrected,
     }
 
 
 def _monitoring_caveats(
-    champion: VerifiedCard, batch: Dataset, *, batch_name: str, drift: Mapping[str, Any]
+    champion: VerifiedCard, batch: Dataset, *, batch_name: str, drift: Mapping[str, Any], subjects: str
 ) -> list[str]:
     """List the monitoring card's caveats: what was re-audited, significant drift, then the champion card's."""
     caveats = [
         f"Monitoring card: champion version {champion.version} ({champion.candidate}) re-audited on the batch "
-        f"{batch_name} ({batch.rows_used:,} accounts), with the policy of its own card. Its explanations, proxy "
+        f"{batch_name} ({batch.rows_used:,} {subjects}), with the policy of its own card. Its explanations, proxy "
         "checks and candidate comparison are those of its card, from training.",
         *[c for c in champion.card.get("caveats", []) if isinstance(c, str)],
     ]

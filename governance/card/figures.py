@@ -34,7 +34,7 @@ def card_figures(
     Parameters
     ----------
     config
-        The validated config (sensitive attributes, publication minimum).
+        The validated config (sensitive attributes, publication minimum, the word for a row).
     report
         The audit the figures show, as :func:`governance.audit.audit` returned it (with its
         curves): the figures draw its numbers and compute none.
@@ -51,10 +51,13 @@ def card_figures(
     from governance import plots
 
     publish_min = config.sensitive.publish_min_group_size
-    figures = [plots.group_metric_bars(report, a, publish_min=publish_min) for a in config.sensitive.names]
+    subjects = config.purpose.subjects
+    figures = [
+        plots.group_metric_bars(report, a, publish_min=publish_min, subjects=subjects) for a in config.sensitive.names
+    ]
     first = config.sensitive.names[0]
-    figures.append(plots.roc_by_group(report, attribute=first, publish_min=publish_min))
-    figures.append(plots.calibration_by_group(report, attribute=first, publish_min=publish_min))
+    figures.append(plots.roc_by_group(report, attribute=first, publish_min=publish_min, subjects=subjects))
+    figures.append(plots.calibration_by_group(report, attribute=first, publish_min=publish_min, subjects=subjects))
     if run_card is None:
         return figures
     if explanations is not None and explanations.get("by_group"):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from xml.etree import ElementTree
 
+from governance.card._data import subject_words
+
 if TYPE_CHECKING:
     from governance.card._model import ModelCard
     from governance.gate import GateReport, RuleOutcome
@@ -109,11 +111,15 @@ def _environment() -> Any:
     )
     env.filters["num"] = lambda v, digits=3: "n/a" if v is None else f"{float(v):.{digits}f}"
     env.filters["pct"] = lambda v: "n/a" if v is None else f"{100 * float(v):.1f}%"
+    env.filters["cap"] = lambda v: str(v)[:1].upper() + str(v)[1:]
     return env
 
 
 def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
     """Render the self-contained HTML card (autoescaped; plots inlined as PNG data URIs).
+
+    Rows are counted with the card's ``purpose.subject`` words (``account(s)`` on a card
+    from before they were recorded).
 
     Parameters
     ----------
@@ -138,7 +144,10 @@ def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
         for f in figures
     ]
     template = _environment().get_template("model_card.html.j2")
-    html: str = template.render(card=document, summary=summarize(document), figures=images)
+    subject, subjects = subject_words(document)
+    html: str = template.render(
+        card=document, summary=summarize(document), figures=images, subject=subject, subjects=subjects
+    )
     return html
 
 

@@ -10,6 +10,7 @@ policy a card carries, checked against its hash. Problems name their path, as in
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Collection, Mapping
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from governance._files import canonical_json
 from governance.audit import SCHEMA as AUDIT_SCHEMA
 from governance.audit import AuditReport, MetricValue
+from governance.card._data import CONSENT_REASONS
 from governance.card._model import SCHEMA, policy_sha256
 from governance.errors import ConfigError, DataValidationError, Problem
 
@@ -501,6 +503,90 @@ def _check_registration(card: Mapping[str, Any], run_id: str, check: _Checker) -
         check.add("model.run_id", f"expected the registered run {run_id!r}, found {model.get('run_id')!r}")
 
 
+_REBUILD: Final = "rebuild the card with governance run (it writes these fields from the config)"
+
+
+def _check_subject(card: Mapping[str, Any], check: _Checker) -> None:
+    """Check ``purpose.subject`` when present: ``{singular, plural}``, two non-empty words."""
+    purpose = card.get("purpose")
+    if not isinstance(purpose, Mapping) or "subject" not in purpose:
+        return
+    entry = check.mapping(purpose["subject"], "purpose.subject")
+    for key in ("singular", "plural") if entry is not None else ():
+        value = entry.get(key) if entry is not None else None
+        if not (isinstance(value, str) and value.strip()):
+            check.add(f"purpose.subject.{key}", f"expected a non-empty word, found {_kind(value)}", _REBUILD)
+
+
+def _check_consent(data: Mapping[str, Any], check: _Checker) -> None:
+    """Check ``data.consent`` when present: the mode, the checks (each checked or not, its text), the counts."""
+    consent = check.mapping(data["consent"], "data.consent")
+    if consent is None:
+        return
+    per_row = consent.get("per_row")
+    if not isinstance(per_row, bool):
+        check.add("data.consent.per_row", f"expected true or false, found {_kind(per_row)}", _REBUILD)
+    check.text(consent.get("text"), "data.consent.text")
+    if not (isinstance(consent.get("excluded"), int) and not isinstance(consent.get("excluded"), bool)):
+        check.add("data.consent.excluded", f"expected a count, found {_kind(consent.get('excluded'))}", _REBUILD)
+    checks = check.listing(consent.get("checks"), "data.consent.checks") or []
+    if per_row is False:
+        for key in ("lawful_basis", "reason"):
+            if not (isinstance(consent.get(key), str) and consent[key].strip()):
+                check.add(
+                    f"data.consent.{key}", f"a dataset-wide basis needs its {key}, found {_kind(consent.get(key))}"
+                )
+        if checks:
+            check.add("data.consent.checks", f"a dataset-wide basis makes no per-row check, found {len(checks)}")
+    for i, item in enumerate(checks):
+        at = f"data.consent.checks[{i}]"
+        entry = check.mapping(item, at)
+        if entry is None:
+            continue
+        if entry.get("check") not in CONSENT_REASONS:
+            found = repr(entry.get("check"))[:40]
+            check.add(f"{at}.check", f"expected one of {', '.join(CONSENT_REASONS)}, found {found}")
+        if not isinstance(entry.get("checked"), bool):
+            check.add(f"{at}.checked", f"expected true or false, found {_kind(entry.get('checked'))}")
+        check.text(entry.get("text"), f"{at}.text")
+        for reason, count in (check.mapping(entry.get("excluded"), f"{at}.excluded") or {}).items():
+            if not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
+                check.add(f"{at}.excluded.{reason}", f"expected a count, found {_kind(count)}")
+
+
+def _check_bins(item: Mapping[str, Any], at: str, check: _Checker) -> None:
+    """Check a ``data.sensitive`` item's ``bins`` (increasing edges) and ``groups`` (one label per band)."""
+    bins, groups = item.get("bins"), item.get("groups")
+    if bins is not None:
+        edges = check.listing(bins, f"{at}.bins")
+        if edges is not None and not (edges and all(_is_number(b) for b in edges)):
+            check.add(f"{at}.bins", "expected a list of finite numbers (the band edges)")
+        elif edges is not None and any(hi <= lo for lo, hi in itertools.pairwise(edges)):
+            check.add(f"{at}.bins", "expected strictly increasing edges")
+    if groups is not None:
+        labels = check.listing(groups, f"{at}.groups") or []
+        for j, label in enumerate(labels):
+            check.text(label, f"{at}.groups[{j}]")
+        if isinstance(bins, list | tuple) and len(labels) != len(bins) + 1:
+            check.add(f"{at}.groups", f"{len(bins)} edge(s) make {len(bins) + 1} bands, found {len(labels)} label(s)")
+    if "bands" in item:
+        check.text(item["bands"], f"{at}.bands")
+
+
+def _check_data_words(card: Mapping[str, Any], check: _Checker) -> None:
+    """Check what the card says about its rows, when it says it: the word, the consent checks, the bins."""
+    _check_subject(card, check)
+    data = card.get("data")
+    if not isinstance(data, Mapping):
+        return
+    if "consent" in data:
+        _check_consent(data, check)
+    sensitive = data.get("sensitive")
+    for i, item in enumerate(sensitive if isinstance(sensitive, list | tuple) else ()):
+        if isinstance(item, Mapping):
+            _check_bins(item, f"data.sensitive[{i}]", check)
+
+
 def check_card(card: Any, *, registration_of: str | None = None, root: str = "") -> dict[str, Any]:
     """Check a card document's structure: every problem by its JSON path, raised once.
 
@@ -522,8 +608,9 @@ def check_card(card: Any, *, registration_of: str | None = None, root: str = "")
     Raises
     ------
     DataValidationError
-        When the schema is not ``governance.card/1``, a section is missing, a registration
-        fact is wrong, or the document is not plain JSON data with finite numbers.
+        When the schema is not ``governance.card/1``, a section is missing, ``purpose.subject``,
+        ``data.consent`` or a sensitive attribute's ``bins`` / ``groups`` is malformed, a
+        registration fact is wrong, or the document is not plain JSON data with finite numbers.
     """
     check = _Checker(root)
     if not isinstance(card, Mapping):
@@ -533,6 +620,7 @@ def check_card(card: Any, *, registration_of: str | None = None, root: str = "")
     for key in SECTIONS:
         if key not in card:
             check.add(key, "missing section of the card")
+    _check_data_words(card, check)
     if registration_of is not None:
         _check_registration(card, registration_of, check)
     check.raise_if_any()

@@ -6,6 +6,11 @@ Group differences
     group), with simultaneous (Bonferroni over the attribute's comparisons)
     normal intervals from the bootstrap standard error; a difference whose
     interval excludes zero is flagged and described in words.
+
+Words
+    The texts of the card's ``explanations`` block count and describe rows with
+    the config's word for one (``purpose.subject``: ``the scores of sex female
+    applicants relative to male applicants``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 
 from governance.explain._common import _interval, _json_float, _json_interval
 from governance.explain.sampling import Sample, _background, stratified_sample
-from governance.explain.values import _SPACE_NOTE, ADDITIVITY_TOLERANCE, Method, ShapValues, shap_values
+from governance.explain.values import ADDITIVITY_TOLERANCE, Method, ShapValues, shap_values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,24 +155,25 @@ class GroupDifference:
 
 @dataclass(frozen=True)
 class HeldFixed:
-    """The sensitive attribute a model reads at inference, held at each account's own group.
+    """The sensitive attribute a model reads at inference, held at each row's own group.
 
     Its direct effect is not any feature's: it is the difference between the
     groups' base values (the model's mean log-odds over the background
-    accounts, all put in that group).
+    rows, all put in that group). ``subject`` is the word for one row in the note.
     """
 
     attribute: str
     base_by_group: Mapping[str, float]
     reference: str | None
+    subject: str = "row"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with each group's base value relative to the reference group."""
         ref = self.base_by_group.get(self.reference) if self.reference is not None else None
         return {
             "attribute": self.attribute,
-            "note": "a sensitive attribute the model reads at inference; held fixed at each account's own group, "
-            "never explained as a feature or given as a reason",
+            "note": f"a sensitive attribute the model reads at inference; held fixed at each {self.subject}'s own "
+            "group, never explained as a feature or given as a reason",
             "base_by_group": {g: float(v) for g, v in self.base_by_group.items()},
             "reference": self.reference,
             "difference_to_reference": None
@@ -204,6 +210,8 @@ class Explanation:
         The proxy checks and the minimization audit (shared by candidates on the same data).
     bootstrap, confidence, seed
         The intervals' replicates, level and seed.
+    subject, subjects
+        The word for one row and its plural (``config.purpose``), in the block's texts.
     seconds
         Wall-clock time of each part (not compared).
     """
@@ -230,6 +238,8 @@ class Explanation:
     confidence: float
     seed: int
     publish_min_group_size: int = 10
+    subject: str = "row"
+    subjects: str = "rows"
     seconds: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -252,7 +262,7 @@ class Explanation:
             "method": self.method,
             "explainer": self.explainer,
             "space": self.space,
-            "space_note": _SPACE_NOTE,
+            "space_note": _space_note(self.subject),
             "sample": sample,
             "sample_rows": self.sample_rows,
             "sample_per_group": self.per_group,
@@ -268,10 +278,18 @@ class Explanation:
             "bootstrap": {"replicates": self.bootstrap, "confidence": self.confidence, "seed": self.seed},
         }
         if self.proxies is not None:
-            out.update(self.proxies.to_dict())
+            out.update(self.proxies.to_dict(subjects=self.subjects))
         if self.minimization is not None:
-            out["minimization"] = self.minimization.to_dict()
+            out["minimization"] = self.minimization.to_dict(subjects=self.subjects)
         return out
+
+
+def _space_note(subject: str) -> str:
+    """Return how to read a contribution to the log-odds, for one row named ``subject``."""
+    return (
+        f"contributions to the log-odds of the score, logit(score); +0.69 doubles the {subject}'s odds, "
+        "-0.69 halves them"
+    )
 
 
 def explain(
@@ -293,7 +311,7 @@ def explain(
     dataset
         The prepared data; the test split is explained, training accounts are the background.
     config
-        The run's config (``explain``, ``sensitive`` sections).
+        The run's config (``explain``, ``sensitive`` sections; ``purpose.subject``, the word for a row).
     name
         The candidate's name.
     proxies, minimization
@@ -308,6 +326,7 @@ def explain(
         Frozen plain data; ``to_dict()`` is the card's ``explanations`` block.
     """
     spec = config.explain
+    subject, subjects = config.purpose.subject, config.purpose.subjects
     start = clock()
     sample, sensitive, values = _sampled_values(model, dataset, config=config)
     shap_seconds = clock() - start
@@ -323,6 +342,7 @@ def explain(
         references=references,
         publish_min=publish_min,
         min_rows=max(config.sensitive.min_group_size, publish_min),
+        subjects=subjects,
     )
     overall, w = sample.overall()
     return Explanation(
@@ -340,7 +360,7 @@ def explain(
         global_importance=global_importance,
         by_group=tuple(by_group),
         group_differences=tuple(differences),
-        held_fixed=_held_fixed(values, sensitive, references=references, publish_min=publish_min),
+        held_fixed=_held_fixed(values, sensitive, references=references, publish_min=publish_min, subject=subject),
         additivity=Additivity(values.additivity_error, ADDITIVITY_TOLERANCE),
         proxies=proxies,
         minimization=minimization,
@@ -348,6 +368,8 @@ def explain(
         confidence=spec.confidence,
         seed=spec.seed,
         publish_min_group_size=publish_min,
+        subject=subject,
+        subjects=subjects,
         seconds=MappingProxyType({"shap": shap_seconds, "statistics": clock() - start}),
     )
 
@@ -373,6 +395,7 @@ def _by_attribute(
     references: Mapping[str, str | None],
     publish_min: int,
     min_rows: int,
+    subjects: str,
 ) -> tuple[list[GroupImportance], list[GroupDifference]]:
     """Return the importances of every sampled group and their differences to each attribute's reference."""
     by_group: list[GroupImportance] = []
@@ -387,12 +410,19 @@ def _by_attribute(
             if configured is not None and configured in sizes
             else max(groups, key=lambda g: (sample.population[attribute][g], g))
         )
-        differences += stats.differences(attribute, groups, reference=reference, order=order, min_rows=min_rows)
+        differences += stats.differences(
+            attribute, groups, reference=reference, order=order, min_rows=min_rows, subjects=subjects
+        )
     return by_group, differences
 
 
 def _held_fixed(
-    values: ShapValues, sensitive: pd.DataFrame, *, references: Mapping[str, str | None], publish_min: int
+    values: ShapValues,
+    sensitive: pd.DataFrame,
+    *,
+    references: Mapping[str, str | None],
+    publish_min: int,
+    subject: str,
 ) -> HeldFixed | None:
     """Return the held-fixed attribute's base value per published group, when the model reads one."""
     if values.held_fixed is None:
@@ -403,7 +433,7 @@ def _held_fixed(
         for g in sorted(set(labels.tolist()))
         if int((labels == g).sum()) >= publish_min
     }
-    return HeldFixed(values.held_fixed, MappingProxyType(base_by_group), references.get(values.held_fixed))
+    return HeldFixed(values.held_fixed, MappingProxyType(base_by_group), references.get(values.held_fixed), subject)
 
 
 class _Statistics:
@@ -500,8 +530,9 @@ class _Statistics:
         reference: str,
         order: Sequence[str],
         min_rows: int,
+        subjects: str = "rows",
     ) -> list[GroupDifference]:
-        """Return each group's mean SHAP minus the reference group's, with simultaneous intervals."""
+        """Return each group's mean SHAP minus the reference group's, with simultaneous intervals, in words."""
         from scipy.stats import norm
 
         index = {f: j for j, f in enumerate(self.features)}
@@ -529,7 +560,15 @@ class _Statistics:
                     ci = (difference - z * se, difference + z * se)
                 flagged = ci is not None and (ci[0] > 0 or ci[1] < 0)
                 text = _difference_text(
-                    attribute, f, group, reference, difference, ci, flagged=flagged, confidence=self.confidence
+                    attribute,
+                    f,
+                    group,
+                    reference,
+                    difference,
+                    ci,
+                    flagged=flagged,
+                    confidence=self.confidence,
+                    subjects=subjects,
                 )
                 out.append(GroupDifference(attribute, f, (group, reference), difference, ci, flagged, text))
         return out
@@ -545,8 +584,9 @@ def _difference_text(
     *,
     flagged: bool,
     confidence: float,
+    subjects: str,
 ) -> str:
-    """Return a group difference in plain words."""
+    """Return a group difference in plain words, the rows named ``subjects``."""
     direction = "raises" if difference > 0 else "lowers"
     interval = (
         f" ({confidence:.0%} simultaneous interval {ci[0]:+.3f} to {ci[1]:+.3f})"
@@ -555,10 +595,10 @@ def _difference_text(
     )
     if flagged:
         return (
-            f"{feature} {direction} the scores of {attribute} {group} accounts relative to {reference} accounts, "
+            f"{feature} {direction} the scores of {attribute} {group} {subjects} relative to {reference} {subjects}, "
             f"by {abs(difference):.3f} log-odds on average{interval}"
         )
     return (
-        f"no clear difference: {feature} moves the scores of {attribute} {group} and {reference} accounts alike "
+        f"no clear difference: {feature} moves the scores of {attribute} {group} and {reference} {subjects} alike "
         f"(difference {difference:+.3f} log-odds{interval})"
     )

@@ -116,8 +116,19 @@ class Minimization:
     joint_loss: float
     joint_ci: tuple[float, float] | None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the card's ``minimization`` block."""
+    def to_dict(self, *, subjects: str = "rows") -> dict[str, Any]:
+        """Return the card's ``minimization`` block.
+
+        Parameters
+        ----------
+        subjects
+            The word for the rows in its note (``config.purpose.subjects``).
+
+        Returns
+        -------
+        dict
+            The block: the removable features, the minimal set, each feature's loss, and a note.
+        """
         return {
             "method": self.method,
             "tolerance": self.tolerance,
@@ -135,12 +146,12 @@ class Minimization:
             "fits": self.fits,
             "features": [f.to_dict() for f in self.features],
             "note": "loss = validation AUC of the full refit minus a refit without some features, on the same "
-            "accounts, with a two-sided asymptotic DeLong interval at the confidence; a loss is below the "
+            f"{subjects}, with a two-sided asymptotic DeLong interval at the confidence; a loss is below the "
             "tolerance only when the interval's upper end is. removable_alone: features whose loss alone is "
             "below it. removable = candidates for removal, verified together: greedy backward elimination over "
             "removable_alone keeping a removal only while the loss of the whole reduced set (joint_loss, "
-            "joint_ci) is below the tolerance. The same validation accounts choose and test the set. Few "
-            "validation accounts give wide intervals, so few features are listed: not listed is not proof "
+            f"joint_ci) is below the tolerance. The same validation {subjects} choose and test the set. Few "
+            f"validation {subjects} give wide intervals, so few features are listed: not listed is not proof "
             "that a feature is needed",
         }
 

@@ -127,8 +127,19 @@ class ProxyReport:
                 return item
         raise KeyError(f"no proxy check of {feature!r} against {attribute!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the card's ``proxies`` and ``joint_proxy_auc``, with the definitions used."""
+    def to_dict(self, *, subjects: str = "rows") -> dict[str, Any]:
+        """Return the card's ``proxies`` and ``joint_proxy_auc``, with the definitions used.
+
+        Parameters
+        ----------
+        subjects
+            The word for the rows in the definitions (``config.purpose.subjects``).
+
+        Returns
+        -------
+        dict
+            ``proxies``, ``joint_proxy_auc``, ``joint_proxies`` and ``proxy_method``.
+        """
         return {
             "proxies": [c.to_dict() for c in self.checks],
             "joint_proxy_auc": {j.attribute: _json_float(j.auc) for j in self.joint},
@@ -137,7 +148,7 @@ class ProxyReport:
                 "nmi": "mutual information of the feature (20 quantile bins for numbers) and the attribute, "
                 "Miller-Madow bias-corrected, divided by the attribute's entropy",
                 "auc": f"largest one-vs-rest AUC over the groups of the feature alone as a classifier: the group's "
-                f"smoothed share among accounts in the same feature bin, estimated out of fold ({_FOLDS} folds)",
+                f"smoothed share among {subjects} in the same feature bin, estimated out of fold ({_FOLDS} folds)",
                 "joint_proxy_auc": f"largest one-vs-rest AUC of a gradient-boosting classifier of all model "
                 f"features, {_JOINT_FOLDS}-fold cross-validated",
                 "nmi_threshold": self.nmi_threshold,

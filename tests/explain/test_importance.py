@@ -156,3 +156,22 @@ def test_an_additivity_failure_marks_the_explanation_degraded(
     block = explanation.to_dict()
     assert block["degraded"] is True and block["additivity"]["ok"] is False
     assert block["global"]  # still reported, marked degraded rather than dropped
+
+
+def test_the_blocks_texts_name_rows_with_the_configs_word(
+    dataset: Dataset, trained: dict[str, TrainedCandidate], default_raw: dict[str, Any]
+) -> None:
+    raw = {**default_raw, "purpose": {**default_raw["purpose"], "subject": "person"}}
+    people = _config(raw)
+    model = trained["correlation_remover"].model  # reads ownership at inference: it is held fixed
+    proxies = detect_proxies(dataset.X, dataset.sensitive, categorical=dataset.categorical, joint_rows=500)
+    minimization = minimize_features(trained["logistic_regression"].model, dataset, tolerance=0.005, rows=1000)
+    block = explain(model, dataset, config=people, name="cr", proxies=proxies, minimization=minimization).to_dict()
+    assert all(" people " in d["text"] for d in block["group_differences"])
+    assert "held fixed at each person's own group" in block["held_fixed"]["note"]
+    assert "the person's odds" in block["space_note"]
+    assert "among people in the same feature bin" in block["proxy_method"]["auc"]
+    assert "The same validation people choose and test the set" in block["minimization"]["note"]
+    texts = [block["space_note"], block["held_fixed"]["note"], block["proxy_method"]["auc"]]
+    texts += [block["minimization"]["note"], *(d["text"] for d in block["group_differences"])]
+    assert not any("account" in text for text in texts)
