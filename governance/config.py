@@ -398,7 +398,7 @@ class MlflowSpec(_Section):
         return f"{prefix}{(Path(base) / path).resolve()}{sep}{query}"
 
     experiment: Name = "governance"
-    registered_model: Name = "account-scoring"
+    registered_model: Name = "scoring-model"
     timeout_seconds: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
     max_retries: Annotated[int, Field(ge=0, le=10)] = 2
 

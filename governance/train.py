@@ -112,7 +112,7 @@ SCORE_METHODS: Mapping[str | None, str] = MappingProxyType(
         "randomized classifier applied to the probabilities (not the 0/1 decisions) of its base estimators",
         "threshold_optimizer": "ThresholdOptimizer's group-specific thresholds smoothed in logit space: "
         "p_ignore*c + (1-p_ignore)*(p0*sigmoid(logit s - logit t0) + p1*sigmoid(logit s - logit t1)) "
-        "on the base score s of the account's group; needs the sensitive attribute at inference",
+        "on the base score s of the row's group; needs the sensitive attribute at inference",
         "correlation_remover": "predict_proba(X')[:, 1] where X' are the prepared features with their linear "
         "correlation with the one-hot sensitive attribute removed; needs the sensitive attribute at inference",
     }

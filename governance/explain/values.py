@@ -69,7 +69,7 @@ ADDITIVITY_TOLERANCE = 1e-6
 Method = Literal["tree", "linear", "permutation"]
 
 _SPACE_NOTE = (
-    "contributions to the log-odds of the score, logit(score); +0.69 doubles an account's odds, -0.69 halves them"
+    "contributions to the log-odds of the score, logit(score); +0.69 doubles a row's odds, -0.69 halves them"
 )
 _PERMUTATION_ROWS = 50_000  # rows of one model call of the permutation explainer (memory stays bounded)
 
@@ -240,7 +240,7 @@ _EXPLAINERS: Mapping[Method, str] = MappingProxyType(
         "linear": "interventional linear SHAP over the background (the values of shap.LinearExplainer with "
         "shap.maskers.Independent(background))",
         "permutation": "permutation SHAP (the algorithm of shap.explainers.Permutation) with an independent "
-        "masker over the background, one antithetic permutation per account (2 x features + 1 coalitions)",
+        "masker over the background, one antithetic permutation per row (2 x features + 1 coalitions)",
     }
 )
 
@@ -283,7 +283,7 @@ def shap_values(
         if sensitive is None or view.attribute not in sensitive:
             raise ValueError(
                 f"the {model.mitigation} mitigation reads {view.attribute!r} at inference; pass it in `sensitive` "
-                "so that it is held fixed at each account's own group"
+                "so that it is held fixed at each row's own group"
             )
         groups = sensitive[view.attribute].astype(str).to_numpy()
     reference = background.loc[:, list(features)].reset_index(drop=True)
