@@ -18,7 +18,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from governance.config import bin_labels
+from governance._config_base import bin_labels
 
 if TYPE_CHECKING:
     from governance.config import ConsentSpec, GovernanceConfig, SensitiveAttribute
