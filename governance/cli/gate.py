@@ -45,12 +45,15 @@ def gate_command(
     ] = None,
 ) -> None:
     """Re-evaluate a card's evidence against a policy, offline: exit 0 pass, 1 fail or inconclusive, 2 bad input."""
+    from governance._files import check_output
     from governance.cli._tables import print_gate
     from governance.gate import card_policy, evaluate, junit_xml, read_card, require_pass
     from governance.policy import load_policy
 
     with guard():
         as_of = _as_of(today)
+        if junit is not None:
+            check_output(junit, where="--junit")
         document = read_card(card)
         spec = load_policy(policy) if policy is not None else card_policy(document)
         report = evaluate(document, spec, today=as_of)
