@@ -73,11 +73,7 @@ def output_problem(path: Path, *, where: str, folder: bool = False) -> Problem |
     if not folder and path.is_dir():
         message = f"expected a file, found a folder: {shown}"
         return Problem(
-            where,
-            message,
-            f"name a file inside it, such as {visible(str(path / 'report.json'))}",
-            ProblemCode.INVALID_VALUE,
-            where,
+            where, message, "name a file, inside that folder if it is meant", ProblemCode.INVALID_VALUE, where
         )
     for parent in path.parents:
         if parent.exists():

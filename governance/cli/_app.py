@@ -55,6 +55,7 @@ __all__ = [
     "ledger_app",
     "main",
     "out",
+    "output_file",
     "printable",
     "progress_bars",
     "say",
@@ -236,6 +237,38 @@ def _outputs_writable(path: Path) -> Path:
             err.print(styled("error:", "bold red", f"1 config problem(s) in {path}:\n  - {problem}"))
             raise typer.Exit(2)
     return path
+
+
+def output_file(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Refuse, as the command line is read, an output file option given a folder (a typer ``callback``).
+
+    Parameters
+    ----------
+    ctx
+        Typer's context.
+    param
+        The option (its name is named in the error).
+    value
+        The path given, or ``None``.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The path, when it can be written as a file.
+
+    Raises
+    ------
+    typer.BadParameter
+        When it is a folder, or a file stands where one of its folders should be (exit 2).
+    """
+    from governance._files import output_problem
+
+    del ctx
+    where = param.opts[0] if param.opts else str(param.name)
+    problem = None if value is None else output_problem(value, where=where)
+    if problem is not None:
+        raise typer.BadParameter(f"{problem.message}; {problem.fix}")
+    return value
 
 
 ConfigOption = Annotated[

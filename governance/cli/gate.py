@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from governance.cli._app import app, guard, out, write_text
+from governance.cli._app import app, guard, out, output_file, write_text
 
 __all__ = ["gate_command"]
 
@@ -38,22 +38,22 @@ def gate_command(
     policy: Annotated[
         Path | None, typer.Option("--policy", help="A policy YAML file (default: the policy the card carries).")
     ] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Also write the verdicts as JUnit XML here.")] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Also write the verdicts as JUnit XML here.", callback=output_file),
+    ] = None,
     today: Annotated[
         str | None,
         typer.Option("--today", help="Judge the card's validity on this date, YYYY-MM-DD (default: today, UTC)."),
     ] = None,
 ) -> None:
     """Re-evaluate a card's evidence against a policy, offline: exit 0 pass, 1 fail or inconclusive, 2 bad input."""
-    from governance._files import check_output
     from governance.cli._tables import print_gate
     from governance.gate import card_policy, evaluate, junit_xml, read_card, require_pass
     from governance.policy import load_policy
 
     with guard():
         as_of = _as_of(today)
-        if junit is not None:
-            check_output(junit, where="--junit")
         document = read_card(card)
         spec = load_policy(policy) if policy is not None else card_policy(document)
         report = evaluate(document, spec, today=as_of)
