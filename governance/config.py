@@ -59,7 +59,7 @@ from governance._config_base import (
     plural,
 )
 from governance._config_rules import _cross_field_problems
-from governance.errors import ConfigError, PrivacyError, Problem
+from governance.errors import ConfigError, PrivacyError, Problem, ProblemCode
 from governance.metrics import FAIRNESS_METRICS, METRICS
 from governance.policy import (
     PolicyRule,
@@ -719,15 +719,21 @@ def tracking_uri(config: GovernanceConfig) -> str:
 
     Raises
     ------
-    PrivacyError
-        When the URI carries a password.
+    ConfigError
+        When the URI carries a password (exit 2, as the same password in the config's
+        ``mlflow.tracking_uri`` is: a credential in the wrong place, found before anything runs).
     """
     uri = config.mlflow.tracking_uri or config.environment.tracking_uri or ""
     if uri and _has_password(uri):
-        raise PrivacyError(
-            "the MLflow tracking URI carries a password; credentials must never be logged or stored: "
-            "use MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead"
+        where = "mlflow.tracking_uri" if config.mlflow.tracking_uri else "MLFLOW_TRACKING_URI"
+        problem = Problem(
+            where,
+            "the URI carries a password; credentials must never be logged or stored",
+            "use MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead",
+            code=ProblemCode.INVALID_VALUE,
+            parameter="tracking_uri",
         )
+        raise ConfigError([problem])
     if not uri:
         store = config.mlflow.embedded_store
         uri = f"sqlite:///{store / 'mlflow.db'}"

@@ -196,7 +196,11 @@ class DataValidationError(_ProblemsError, ValueError):
 
 
 class PrivacyError(GovernanceError, PermissionError):
-    """A refusal to protect personal data (PII in features, a secret in a URI)."""
+    """A refusal to protect personal data or evidence (PII in features, no real key in strict mode, tampering).
+
+    A password in a tracking URI is a :class:`ConfigError` (exit 2), whether it is in the config
+    or in ``MLFLOW_TRACKING_URI``: a credential in the wrong place, found before anything runs.
+    """
 
     exit_code = 4
 

@@ -1,8 +1,10 @@
-"""Rendering a card: the HTML page, the data-subject access report and the gate's JUnit XML.
+r"""Rendering a card: the HTML page, the data-subject access report and the gate's JUnit XML.
 
 :func:`render_html` renders the self-contained HTML page (inline CSS, plots
 embedded as PNG data, no network request, no JavaScript) with jinja2
-autoescaping, so every group, feature, model name and note is escaped;
+autoescaping, so every group, feature, model name and note is escaped, and
+every value shows its control and bidi characters as escapes (``\u202e``), so
+that no group name can reverse the text of the page;
 :func:`summarize` is what a reviewer reads first. :func:`junit_xml` gives a
 gate report to CI as one test case per rule.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from xml.etree import ElementTree
 
+from governance._files import UNSAFE_CHARACTERS, visible
 from governance.card._data import subject_words
 
 if TYPE_CHECKING:
@@ -99,10 +102,21 @@ def summarize(card: Mapping[str, Any]) -> CardSummary:
     return CardSummary(verdict=verdict, why=why, worst_gaps=worst, attention=tuple(attention))
 
 
+def _shown(value: Any) -> Any:
+    """Show a value's control and bidi characters as escapes before jinja escapes it (its ``finalize``)."""
+    from markupsafe import Markup
+
+    if isinstance(value, str) and UNSAFE_CHARACTERS.search(value):
+        # an escape adds a backslash and letters only: escaped markup stays escaped
+        return Markup(visible(str(value))) if isinstance(value, Markup) else visible(value)
+    return value
+
+
 def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
+        finalize=_shown,
         loader=PackageLoader("governance.card", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True, default=True),
         undefined=StrictUndefined,

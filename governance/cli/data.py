@@ -23,6 +23,7 @@ def data_generate(
     ] = 0.0,
 ) -> None:
     """Generate synthetic ABM accounts with a known, tunable bias."""
+    from governance._files import check_output
     from governance.datasets import write_accounts
     from governance.errors import ConfigError, Problem, ProblemCode
 
@@ -38,6 +39,7 @@ def data_generate(
                     )
                 ]
             )
+        check_output(out_path, where="--out")
         start = time.perf_counter()
         with progress_bars() as progress:
             task = progress.add_task("generate accounts", total=rows)

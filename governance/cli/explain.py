@@ -33,6 +33,7 @@ def explain_command(
     ] = None,
 ) -> None:
     """Why one account got its score: score, percentile and its top reasons in plain words."""
+    from governance._files import check_output
     from governance.cli._tables import print_reasons
     from governance.config import load_config
     from governance.errors import ConfigError, Problem, ProblemCode
@@ -45,6 +46,8 @@ def explain_command(
             raise ConfigError(
                 [Problem(where, "expected at most one of them, found both", code=ProblemCode.CONFLICT, parameter=where)]
             )
+        if out_path is not None:
+            check_output(out_path, where="--out")
         config = load_config(config_path)
         result = account_reasons(config, account, model_version=model_version, candidate=candidate)
         print_reasons(result, additivity_tolerance=ADDITIVITY_TOLERANCE)

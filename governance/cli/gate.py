@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from governance.cli._app import app, guard, out, write_text
+from governance.cli._app import app, guard, out, output_file, write_text
 
 __all__ = ["gate_command"]
 
@@ -38,7 +38,10 @@ def gate_command(
     policy: Annotated[
         Path | None, typer.Option("--policy", help="A policy YAML file (default: the policy the card carries).")
     ] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Also write the verdicts as JUnit XML here.")] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Also write the verdicts as JUnit XML here.", callback=output_file),
+    ] = None,
     today: Annotated[
         str | None,
         typer.Option("--today", help="Judge the card's validity on this date, YYYY-MM-DD (default: today, UTC)."),

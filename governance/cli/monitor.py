@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from governance.cli._app import Bars, ConfigOption, app, err, guard, progress_bars, say, sigterm_ends_runs
+from governance.cli._app import Bars, ConfigOption, app, err, guard, progress_bars, say, sigterm_ends_runs, styled
 
 __all__ = ["monitor_command"]
 
@@ -36,7 +36,9 @@ def monitor_command(
         print_monitoring(dict(outcome.document))
         print_gate(outcome.gate, policy_source="the champion card's own")
         if outcome.document.get("champion_card_expired"):
-            err.print("[yellow]warning:[/] the champion's card is past its valid-until date: audit a new version")
+            err.print(
+                styled("warning:", "yellow", "the champion's card is past its valid-until date: audit a new version")
+            )
         if outcome.demotion is not None:
             for repair in outcome.demotion.repairs:
                 say(f"demoted: {repair}")
