@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from governance.cli import app
-from governance.errors import ConfigError
 from tests.conftest import DEFAULT_CONFIG, ROOT, WriteConfig
 
 runner = CliRunner()
@@ -42,9 +41,10 @@ def test_config_check_invalid_prints_every_problem_to_stderr_and_exits_two(write
     assert "Traceback" not in result.output
 
 
-def test_debug_shows_the_exception_instead_of_a_short_message(tmp_path: Path) -> None:
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--debug", "config", "check", str(tmp_path / "missing.yaml")])
-    assert isinstance(result.exception, ConfigError)
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr and "config file not found" in result.stderr
 
 
 def test_data_generate_writes_the_file(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_data_check_prints_events_per_split_and_flags_groups_too_small_for_the_t
     assert result.exit_code == 0, result.output
     assert "train rows / pos / neg" in result.stdout and "test rows / pos / neg" in result.stdout
     assert "intersection ownership & size_band" in result.stdout
-    shown = "[/x]<b>\ufffdtiny"  # printed as text, the override neutralised
+    shown = "[/x]<b>\\u202etiny"  # printed as text, the override shown as an escape
     assert shown in result.stdout and "\u202e" not in result.stdout
     assert f"ownership = {shown}: insufficient on test: " in result.stdout
     assert "fewer than min_group_size 30 (no metric of the group is judged)" in result.stdout

@@ -196,7 +196,7 @@ def test_tracking_uri_with_password_is_refused(write_config: WriteConfig, monkey
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://bob:hunter2@mlflow.example.com")
     config = load_config(write_config())
-    with pytest.raises(PrivacyError, match="carries a password") as info:
+    with pytest.raises(ConfigError, match="carries a password") as info:
         tracking_uri(config)
     assert "hunter2" not in str(info.value)
     assert "hunter2" not in repr(config.environment)
