@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,11 +20,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "EMAIL",
+    "IDENTIFIER",
+    "NAME",
+    "PHONE",
     "PSEUDONYM_METHOD",
+    "TextScreen",
     "looks_like_pii",
     "pseudonymize",
     "pseudonymize_one",
     "redact",
+    "screen_text",
 ]
 
 #: Recorded on the card so a reader knows how identifiers were protected.
@@ -149,3 +155,198 @@ def redact(text: str) -> str:
     """
     text = _EMAIL_ANYWHERE.sub("<redacted e-mail>", text)
     return _PHONE_ANYWHERE.sub(lambda m: "<redacted phone>" if 7 <= _digits(m.group()) <= 15 else m.group(), text)
+
+
+# ---------------------------------------------------------------- screening free text
+
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]*\d")
+_LEGAL_FORMS = frozenset({"llc", "gmbh", "ltd", "bv", "co", "inc", "plc", "sa", "ag", "corp", "llp", "nv", "srl"})
+_MIN_CHARS = 3  # shorter values ("AB") cannot be told from ordinary words
+_MIN_NUMBER_DIGITS = 5  # shorter numbers are counts and versions, not identifiers
+_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 15
+_MAX_WORDS = 8  # longest value compared word by word (longer ones are compared by their first words)
+_PHONE_TAIL = 10  # national numbers: "+1 (555) 010-1234" is also given as its last ten digits
+
+#: The kinds a refusal names (never the matched text).
+IDENTIFIER, NAME, EMAIL, PHONE = "an identifier", "a name", "an e-mail address", "a phone number"
+
+
+def _words(text: str) -> list[str]:
+    """Split ``text`` into case-folded words (letters and digits; every separator dropped)."""
+    return _WORD.findall(text.casefold())
+
+
+class TextScreen:
+    """The identifiers, names and contact details of every row, normalized once, to screen free texts against.
+
+    A text is refused when a run of its words equals a value's words (case and separators
+    ignored: ``acc 00000001`` and ``ACC-00000001`` are one value), when one of its
+    whitespace-separated chunks equals a value with the separators removed
+    (``ACC00000001``), or when a run of its digits holds a phone number of the data
+    (digits only: ``5550101234`` matches ``+1 (555) 010-1234``). Building costs one pass
+    over the columns; checking a text costs a few set look-ups per word, whatever the
+    number of rows.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing to screen against (only the e-mail and phone patterns apply)."""
+        self._forms: dict[str, str] = {}
+        self._phones: set[str] = set()
+        self._longest = 1
+
+    def _add(self, words: Sequence[str], kind: str) -> None:
+        """Add one value, given as its words, under ``kind``."""
+        compact = "".join(words)
+        if len(compact) < _MIN_CHARS or (compact.isdigit() and len(compact) < _MIN_NUMBER_DIGITS):
+            return
+        spaced = " ".join(words[:_MAX_WORDS])
+        self._forms.setdefault(spaced, kind)
+        self._forms.setdefault(compact, kind)
+        self._longest = max(self._longest, min(len(words), _MAX_WORDS))
+
+    def add_identifiers(self, values: Iterable[object]) -> TextScreen:
+        """Add identifiers (the config's id column).
+
+        Parameters
+        ----------
+        values
+            The identifiers; missing values (None, NaN) are skipped.
+
+        Returns
+        -------
+        TextScreen
+            This screen.
+        """
+        for value in _present(values):
+            self._add(_words(value), IDENTIFIER)
+        return self
+
+    def add_personal(self, values: Iterable[object]) -> TextScreen:
+        """Add a personal data column: names, e-mail addresses or phone numbers (told apart by their values).
+
+        A name is also added without its legal form ("River Health" for "River Health
+        LLC", when two words remain); an e-mail address also adds the person's name its
+        local part spells ("ana.adams" adds "ana adams").
+
+        Parameters
+        ----------
+        values
+            The column's values; missing values are skipped.
+
+        Returns
+        -------
+        TextScreen
+            This screen.
+        """
+        texts = list(_present(values))
+        kind = looks_like_pii(texts)
+        for text in texts:
+            if kind == "phone numbers":
+                digits = "".join(ch for ch in text if ch.isdigit())
+                if len(digits) >= _MIN_PHONE_DIGITS:
+                    self._phones.add(digits)
+                    self._phones.add(digits[-_PHONE_TAIL:])
+                continue
+            words = _words(text)
+            if kind == "e-mail addresses":
+                self._add(words, EMAIL)
+                local = _words(text.partition("@")[0])
+                if len(local) >= 2:
+                    self._add(local, NAME)
+                continue
+            self._add(words, NAME)
+            if len(words) >= 3 and words[-1] in _LEGAL_FORMS:
+                self._add(words[:-1], NAME)
+        return self
+
+    def found(self, text: str) -> str | None:
+        """Say what kind of personal data ``text`` holds, if any (never what was matched).
+
+        Parameters
+        ----------
+        text
+            A free text a person typed.
+
+        Returns
+        -------
+        str or None
+            :data:`IDENTIFIER`, :data:`NAME`, :data:`EMAIL` or :data:`PHONE`, or ``None``.
+        """
+        if _EMAIL_ANYWHERE.search(text):
+            return EMAIL
+        if redact(text) != text or self._holds_phone(text):
+            return PHONE
+        words = _words(text)
+        for start in range(len(words)):
+            for n in range(1, min(self._longest, len(words) - start) + 1):
+                kind = self._forms.get(" ".join(words[start : start + n]))
+                if kind is not None:
+                    return kind
+        for chunk in text.split():
+            kind = self._forms.get("".join(_words(chunk)))
+            if kind is not None:
+                return kind
+        return None
+
+    def _holds_phone(self, text: str) -> bool:
+        """Tell whether a run of the text's digits holds one of the data's phone numbers."""
+        if not self._phones:
+            return False
+        for run in _DIGIT_RUN.findall(text):
+            digits = "".join(ch for ch in run if ch.isdigit())
+            for start in range(len(digits) - _MIN_PHONE_DIGITS + 1):
+                for end in range(start + _MIN_PHONE_DIGITS, min(start + _MAX_PHONE_DIGITS, len(digits)) + 1):
+                    if digits[start:end] in self._phones:
+                        return True
+        return False
+
+    def __len__(self) -> int:
+        """Count the normalized forms held (values, their compact forms and phone numbers)."""
+        return len(self._forms) + len(self._phones)
+
+
+def _present(values: Iterable[object]) -> Iterator[str]:
+    """Yield the stripped text of each present value (None, NaN and empty texts skipped)."""
+    for value in values:
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        text = str(value).strip()
+        if text:
+            yield text
+
+
+def screen_text(text: str, *, what: str, screen: TextScreen | None = None, it: str = "it") -> None:
+    """Refuse a free text a person typed when it holds personal data: the one check every such text passes.
+
+    Reasons (correction, erasure, consent withdrawal), review notes and feedback are
+    recorded and published; they must name no row of the data.
+
+    Parameters
+    ----------
+    text
+        The text as it will be recorded.
+    what
+        What is refused, in the message (``--reason``, ``the review``).
+    screen
+        The data's identifiers, names and contact details; ``None``: the e-mail and phone patterns only.
+    it
+        The text in the message (``its note``, when ``what`` names the record it belongs to).
+
+    Raises
+    ------
+    PrivacyError
+        (exit 4) Naming the kind found (an identifier, a name, an e-mail address, a phone
+        number), never the text or the match.
+    """
+    from governance.errors import PrivacyError
+
+    kind = (screen or TextScreen()).found(text)
+    if kind is None:
+        return
+    source = "of a row in the data" if kind in (IDENTIFIER, NAME) else "(contact details)"
+    raise PrivacyError(
+        f"refusing {what}: {it} looks like it holds personal data ({kind} {source}); it would be recorded and "
+        "published (cards, the ledger, the registry), so describe the matter without naming anyone or giving "
+        "contact details; a pseudonym may be quoted (the text is not repeated here)"
+    )
