@@ -1,4 +1,4 @@
-"""Keyed pseudonymization, detection of personal data, and redaction.
+"""Keyed pseudonymization, detection of personal data, redaction, and the screen of free texts.
 
 Identifiers leave the data layer only as keyed pseudonyms: HMAC-SHA256 of the
 identifier under a secret key, hex-encoded and truncated to 128 bits. A plain
@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from governance.errors import PrivacyError, Problem, ProblemCode
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -22,10 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "EMAIL",
     "IDENTIFIER",
+    "MAX_AUDIT_GROUPS",
     "NAME",
     "PHONE",
     "PSEUDONYM_METHOD",
     "TextScreen",
+    "identifier_like",
     "looks_like_pii",
     "pseudonymize",
     "pseudonymize_one",
@@ -155,6 +159,60 @@ def redact(text: str) -> str:
     """
     text = _EMAIL_ANYWHERE.sub("<redacted e-mail>", text)
     return _PHONE_ANYWHERE.sub(lambda m: "<redacted phone>" if 7 <= _digits(m.group()) <= 15 else m.group(), text)
+
+
+# ---------------------------------------------------------------- groupings that publish rows
+
+MAX_AUDIT_GROUPS = 1000  # more groups than this is an identifier or a free text, not a grouping
+_FEW_GROUPS = 20  # up to this many groups is never refused for its cardinality (small hand-made data)
+_ID_SHARE = 0.5  # more distinct values than this share of the rows: (almost) one per row
+
+
+def identifier_like(name: str, groups: int, rows: int, min_group_size: int) -> Problem | None:
+    """Refuse an attribute whose groups are (almost) rows: an identifier, a name, a continuous value.
+
+    An audit publishes each group's decisions and outcomes; grouping by an identifier
+    publishes every row's. Refused: more than :data:`MAX_AUDIT_GROUPS` groups, or more than
+    20 groups and either more than half as many groups as rows or more groups than
+    ``rows / min_group_size`` (then most groups could not be judged anyway).
+
+    Parameters
+    ----------
+    name
+        The attribute.
+    groups
+        Its distinct present values.
+    rows
+        The rows audited.
+    min_group_size
+        The smallest group judged.
+
+    Returns
+    -------
+    Problem or None
+        The problem (naming the counts, never a value), or ``None`` when the attribute may be audited.
+    """
+    judged = rows / max(min_group_size, 1)
+    if groups > MAX_AUDIT_GROUPS:
+        found = f"{groups} distinct values (at most {MAX_AUDIT_GROUPS} groups are audited)"
+    elif groups > _FEW_GROUPS and groups > _ID_SHARE * rows:
+        found = f"{groups} distinct values in {rows} rows (almost one per row: an identifier or a name)"
+    elif groups > _FEW_GROUPS and groups > judged:
+        found = (
+            f"{groups} distinct values in {rows} rows, more than rows / min_group_size = {judged:.0f} "
+            "(most groups too small to judge)"
+        )
+    else:
+        return None
+    return Problem.for_parameter(
+        "sensitive",
+        f"expected a grouping shared by many rows, found {found}",
+        "audit an attribute such as a region, an industry or a banded age (bin a numeric column first: "
+        "sensitive.attributes[].bins in a config); grouping by an identifier or a name would publish every "
+        "row's decision and outcome",
+        key=name,
+        code=ProblemCode.INVALID_VALUE,
+    )
 
 
 # ---------------------------------------------------------------- screening free text
@@ -339,8 +397,6 @@ def screen_text(text: str, *, what: str, screen: TextScreen | None = None, it: s
         (exit 4) Naming the kind found (an identifier, a name, an e-mail address, a phone
         number), never the text or the match.
     """
-    from governance.errors import PrivacyError
-
     kind = (screen or TextScreen()).found(text)
     if kind is None:
         return

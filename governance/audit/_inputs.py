@@ -20,58 +20,9 @@ from governance.audit._scope import (
     _read_as_probabilities,
 )
 from governance.errors import DataValidationError, Problem, ProblemCode
+from governance.privacy import identifier_like
 
 _MAX_FLOAT_LEVELS: Final = 20  # a float attribute with more distinct values is continuous
-MAX_AUDIT_GROUPS: Final = 1000  # more groups than this is an identifier or a free text, not a grouping
-_FEW_GROUPS: Final = 20  # up to this many groups is never refused for its cardinality (small hand-made data)
-_ID_SHARE: Final = 0.5  # more distinct values than this share of the rows: (almost) one per row
-
-
-def identifier_like(name: str, groups: int, rows: int, min_group_size: int) -> Problem | None:
-    """Refuse an attribute whose groups are (almost) rows: an identifier, a name, a continuous value.
-
-    An audit publishes each group's decisions and outcomes; grouping by an identifier
-    publishes every row's. Refused: more than :data:`MAX_AUDIT_GROUPS` groups, or more than
-    20 groups and either more than half as many groups as rows or more groups than
-    ``rows / min_group_size`` (then most groups could not be judged anyway).
-
-    Parameters
-    ----------
-    name
-        The attribute.
-    groups
-        Its distinct present values.
-    rows
-        The rows audited.
-    min_group_size
-        The smallest group judged.
-
-    Returns
-    -------
-    Problem or None
-        The problem (naming the counts, never a value), or ``None`` when the attribute may be audited.
-    """
-    judged = rows / max(min_group_size, 1)
-    if groups > MAX_AUDIT_GROUPS:
-        found = f"{groups} distinct values (at most {MAX_AUDIT_GROUPS} groups are audited)"
-    elif groups > _FEW_GROUPS and groups > _ID_SHARE * rows:
-        found = f"{groups} distinct values in {rows} rows (almost one per row: an identifier or a name)"
-    elif groups > _FEW_GROUPS and groups > judged:
-        found = (
-            f"{groups} distinct values in {rows} rows, more than rows / min_group_size = {judged:.0f} "
-            "(most groups too small to judge)"
-        )
-    else:
-        return None
-    return Problem.for_parameter(
-        "sensitive",
-        f"expected a grouping shared by many rows, found {found}",
-        "audit an attribute such as a region, an industry or a banded age (bin a numeric column first: "
-        "sensitive.attributes[].bins in a config); grouping by an identifier or a name would publish every "
-        "row's decision and outcome",
-        key=name,
-        code=ProblemCode.INVALID_VALUE,
-    )
 
 
 @dataclass(frozen=True)
@@ -680,14 +631,7 @@ def _validate(
     )
     n_rows, y, s, d_given = _arrays(y_true, scores, decisions, problems)
     attributes, names = _attributes(sensitive, n_rows, categories, missing, missing_label, problems)
-    if n_rows and isinstance(min_group_size, int):
-        refused = [
-            (a, p)
-            for a in attributes
-            if (p := identifier_like(a.name, len(a.groups), n_rows, min_group_size)) is not None
-        ]
-        problems.extend(p for _, p in refused)
-        attributes = [a for a in attributes if all(a is not r for r, _ in refused)]
+    attributes = _groupings(attributes, n_rows, min_group_size, problems)
     crossings = _intersections(intersections, names, problems)
     crossing_names = [" & ".join(names[j] for j in ix) for ix in crossings]
     _check_reference_names(reference, names + crossing_names, problems)
@@ -721,6 +665,22 @@ def _validate(
         min_events=int(min_events),
         score_bins=int(score_bins),
     )
+
+
+def _groupings(
+    attributes: list[_Attribute], n_rows: int | None, min_group_size: object, problems: list[Problem]
+) -> list[_Attribute]:
+    """Keep the attributes that group rows; record a problem for each identifier-like one (its values unnamed)."""
+    if not n_rows or not _is_int(min_group_size):
+        return attributes
+    kept = []
+    for attribute in attributes:
+        problem = identifier_like(attribute.name, len(attribute.groups), n_rows, int(cast(int, min_group_size)))
+        if problem is None:
+            kept.append(attribute)
+        else:
+            problems.append(problem)
+    return kept
 
 
 def _arrays(

@@ -256,9 +256,8 @@ def _check_columns(frame: pd.DataFrame, request: _Request, *, data: Path, min_gr
     Checked before any group is named (an error listing groups, a table): an identifier
     or a name as sensitive attribute would publish every row's decision and outcome.
     """
-    from governance.audit._inputs import identifier_like
     from governance.errors import DataValidationError, PrivacyError, Problem, ProblemCode
-    from governance.privacy import looks_like_pii
+    from governance.privacy import identifier_like, looks_like_pii
 
     wanted = {
         "--label": [request.label],
