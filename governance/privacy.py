@@ -172,8 +172,8 @@ def identifier_like(name: str, groups: int, rows: int, min_group_size: int) -> P
     """Refuse an attribute whose groups are (almost) rows: an identifier, a name, a continuous value.
 
     An audit publishes each group's decisions and outcomes; grouping by an identifier
-    publishes every row's. Refused: more than :data:`MAX_AUDIT_GROUPS` groups, or more than
-    20 groups and either more than half as many groups as rows or more groups than
+    publishes every row's. Refused: more than 20 groups and more than half as many groups as
+    rows; more than :data:`MAX_AUDIT_GROUPS` groups; more than 20 groups and more groups than
     ``rows / min_group_size`` (then most groups could not be judged anyway).
 
     Parameters
@@ -193,10 +193,10 @@ def identifier_like(name: str, groups: int, rows: int, min_group_size: int) -> P
         The problem (naming the counts, never a value), or ``None`` when the attribute may be audited.
     """
     judged = rows / max(min_group_size, 1)
-    if groups > MAX_AUDIT_GROUPS:
-        found = f"{groups} distinct values (at most {MAX_AUDIT_GROUPS} groups are audited)"
-    elif groups > _FEW_GROUPS and groups > _ID_SHARE * rows:
+    if groups > _FEW_GROUPS and groups > _ID_SHARE * rows:
         found = f"{groups} distinct values in {rows} rows (almost one per row: an identifier or a name)"
+    elif groups > MAX_AUDIT_GROUPS:
+        found = f"{groups} distinct values (at most {MAX_AUDIT_GROUPS} groups are audited)"
     elif groups > _FEW_GROUPS and groups > judged:
         found = (
             f"{groups} distinct values in {rows} rows, more than rows / min_group_size = {judged:.0f} "
@@ -318,34 +318,40 @@ class TextScreen:
                 self._add(words[:-1], NAME)
         return self
 
-    def found(self, text: str) -> str | None:
+    def found(self, text: str, *, allow: Iterable[str] = ()) -> str | None:
         """Say what kind of personal data ``text`` holds, if any (never what was matched).
 
         Parameters
         ----------
         text
             A free text a person typed.
+        allow
+            Kinds not refused (:data:`NAME` for a reviewer: staff names may equal a contact's).
 
         Returns
         -------
         str or None
             :data:`IDENTIFIER`, :data:`NAME`, :data:`EMAIL` or :data:`PHONE`, or ``None``.
         """
+        allowed = frozenset(allow)
+        return next((kind for kind in self._kinds(text) if kind not in allowed), None)
+
+    def _kinds(self, text: str) -> Iterator[str]:
+        """Yield the kind of each piece of personal data found in ``text``, cheapest checks first."""
         if _EMAIL_ANYWHERE.search(text):
-            return EMAIL
+            yield EMAIL
         if redact(text) != text or self._holds_phone(text):
-            return PHONE
+            yield PHONE
         words = _words(text)
         for start in range(len(words)):
             for n in range(1, min(self._longest, len(words) - start) + 1):
                 kind = self._forms.get(" ".join(words[start : start + n]))
                 if kind is not None:
-                    return kind
+                    yield kind
         for chunk in text.split():
             kind = self._forms.get("".join(_words(chunk)))
             if kind is not None:
-                return kind
-        return None
+                yield kind
 
     def _holds_phone(self, text: str) -> bool:
         """Tell whether a run of the text's digits holds one of the data's phone numbers."""
@@ -374,7 +380,9 @@ def _present(values: Iterable[object]) -> Iterator[str]:
             yield text
 
 
-def screen_text(text: str, *, what: str, screen: TextScreen | None = None, it: str = "it") -> None:
+def screen_text(
+    text: str, *, what: str, screen: TextScreen | None = None, it: str = "it", allow: Iterable[str] = ()
+) -> None:
     """Refuse a free text a person typed when it holds personal data: the one check every such text passes.
 
     Reasons (correction, erasure, consent withdrawal), review notes and feedback are
@@ -390,6 +398,8 @@ def screen_text(text: str, *, what: str, screen: TextScreen | None = None, it: s
         The data's identifiers, names and contact details; ``None``: the e-mail and phone patterns only.
     it
         The text in the message (``its note``, when ``what`` names the record it belongs to).
+    allow
+        Kinds not refused (:data:`NAME` for a reviewer, who is staff, not a data subject).
 
     Raises
     ------
@@ -397,12 +407,12 @@ def screen_text(text: str, *, what: str, screen: TextScreen | None = None, it: s
         (exit 4) Naming the kind found (an identifier, a name, an e-mail address, a phone
         number), never the text or the match.
     """
-    kind = (screen or TextScreen()).found(text)
+    kind = (screen or TextScreen()).found(text, allow=allow)
     if kind is None:
         return
-    source = "of a row in the data" if kind in (IDENTIFIER, NAME) else "(contact details)"
+    detail = f"{kind} of a row in the data" if kind in (IDENTIFIER, NAME) else f"{kind}, contact details"
     raise PrivacyError(
-        f"refusing {what}: {it} looks like it holds personal data ({kind} {source}); it would be recorded and "
+        f"refusing {what}: {it} looks like it holds personal data ({detail}); it would be recorded and "
         "published (cards, the ledger, the registry), so describe the matter without naming anyone or giving "
         "contact details; a pseudonym may be quoted (the text is not repeated here)"
     )

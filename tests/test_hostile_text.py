@@ -202,13 +202,24 @@ def test_a_review_note_quoting_a_row_is_refused_and_a_staff_reviewer_is_allowed(
     done = _cli(*base, "--reviewer", "Ana Ruiz", "--note", text)
     _assert_refused(done.returncode, done.stdout + done.stderr, text, value, kind)
     assert _registry_state(world) == before
-    # a normal note passes, quoting a pseudonym; the reviewer (staff) is named on the card
-    pseudonym = pseudonymize_one(accounts.iloc[OTHER]["account_id"], TEST_KEY.encode())
+    # an identifier or contact details as the reviewer are refused too
+    row = accounts.iloc[OTHER]
+    for reviewer, value, kind in (
+        (row["account_id"], row["account_id"], "an identifier"),
+        (_digits(row["contact_phone"])[-10:], _digits(row["contact_phone"])[-10:], "a phone number"),
+    ):
+        result = CliRunner().invoke(app, [*base, "--reviewer", reviewer, "--note", "Within policy."])
+        _assert_refused(result.exit_code, result.output, reviewer, value, kind)
+    assert _registry_state(world) == before
+    # a normal note passes, quoting a pseudonym; the reviewer is staff and is named on the card, even when
+    # a contact person of the data has the same name
+    reviewer = row["contact_email"].partition("@")[0].replace(".", " ").title()
+    pseudonym = pseudonymize_one(row["account_id"], TEST_KEY.encode())
     note = f"Read the whole card; fairness within policy; the complaint about {pseudonym} was answered."
-    result = CliRunner().invoke(app, [*base, "--reviewer", "Ana Ruiz", "--note", note])
+    result = CliRunner().invoke(app, [*base, "--reviewer", reviewer, "--note", note])
     assert result.exit_code == 0, result.output
     after = _registry_state(world)
-    assert after["review.count"] == "1" and after["review.1.note"] == note and after["review.1.reviewer"] == "Ana Ruiz"
+    assert after["review.count"] == "1" and after["review.1.note"] == note and after["review.1.reviewer"] == reviewer
 
 
 def test_reasons_quoting_any_row_are_refused_and_nothing_is_recorded(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from governance._files import canonical_json
 from governance.errors import ConfigError, Problem, RegistryError
-from governance.privacy import TextScreen, screen_text
+from governance.privacy import NAME, TextScreen, screen_text
 from governance.registry._card import CARD_FOLDER, sha
 from governance.registry._client import Registry, error_code, quoted
 from governance.registry._evidence import aliases, evidence, model_version
@@ -278,7 +278,8 @@ def record_review(
         As :func:`~governance.registry.promote`.
     screen
         The data's identifiers, names and contact details (:func:`governance._screen.text_screen`):
-        the note may name none of them. Checked before MLflow is contacted.
+        the note may hold none of them, the reviewer no identifier (a reviewer is staff, and may be
+        named). Checked before MLflow is contacted.
 
     Returns
     -------
@@ -294,8 +295,11 @@ def record_review(
     RegistryError
         (exit 3) MLflow unreachable or failing, or the lease not obtained in time.
     """
-    if screen is not None and 0 < len(note.strip()) <= MAX_NOTE_CHARS:
-        screen_text(note.strip(), what="the review", it="its note", screen=screen)
+    if screen is not None:  # before MLflow is contacted; the reviewer is staff and may be named
+        if 0 < len(reviewer.strip()) <= MAX_REVIEWER_CHARS:
+            screen_text(reviewer.strip(), what="the review", it="its reviewer", screen=screen, allow=(NAME,))
+        if 0 < len(note.strip()) <= MAX_NOTE_CHARS:
+            screen_text(note.strip(), what="the review", it="its note", screen=screen)
     registry = Registry(uri, model_name=registered_model, timeout=timeout, retries=retries)
     return registry.record_review(
         version,
