@@ -139,6 +139,18 @@ def _checked_review(decision: str, reviewer: str, note: str, at: datetime | None
     return Review(reviewer=reviewer, decision=checked, note=note, at=moment)
 
 
+def _screen_review(reviewer: str, note: str, screen: TextScreen) -> None:
+    """Refuse a note holding any row's identifier, name or contact details, and a reviewer holding an identifier.
+
+    The reviewer is staff, not a data subject, and may be named (even as a contact of the data is).
+    Texts that break the limits are left to :func:`_checked_review`, which names every problem.
+    """
+    if 0 < len(reviewer.strip()) <= MAX_REVIEWER_CHARS:
+        screen_text(reviewer.strip(), what="the review", it="its reviewer", screen=screen, allow=(NAME,))
+    if 0 < len(note.strip()) <= MAX_NOTE_CHARS:
+        screen_text(note.strip(), what="the review", it="its note", screen=screen)
+
+
 def _review_tags(client: MlflowClient, name: str, version: int, reviews: Sequence[Review]) -> None:
     """Return the reviews of the committed card as version tags, writing only those that differ."""
     current = client.get_model_version(name, str(version)).tags or {}
@@ -295,11 +307,8 @@ def record_review(
     RegistryError
         (exit 3) MLflow unreachable or failing, or the lease not obtained in time.
     """
-    if screen is not None:  # before MLflow is contacted; the reviewer is staff and may be named
-        if 0 < len(reviewer.strip()) <= MAX_REVIEWER_CHARS:
-            screen_text(reviewer.strip(), what="the review", it="its reviewer", screen=screen, allow=(NAME,))
-        if 0 < len(note.strip()) <= MAX_NOTE_CHARS:
-            screen_text(note.strip(), what="the review", it="its note", screen=screen)
+    if screen is not None:  # before MLflow is contacted
+        _screen_review(reviewer, note, screen)
     registry = Registry(uri, model_name=registered_model, timeout=timeout, retries=retries)
     return registry.record_review(
         version,
