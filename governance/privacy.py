@@ -276,7 +276,7 @@ class TextScreen:
         TextScreen
             This screen.
         """
-        for value in _present(values):
+        for value in dict.fromkeys(_present(values)):
             self._add(_words(value), IDENTIFIER)
         return self
 
@@ -297,7 +297,7 @@ class TextScreen:
         TextScreen
             This screen.
         """
-        texts = list(_present(values))
+        texts = list(dict.fromkeys(_present(values)))  # each distinct value once (names repeat)
         kind = looks_like_pii(texts)
         for text in texts:
             if kind == "phone numbers":
@@ -306,13 +306,12 @@ class TextScreen:
                     self._phones.add(digits)
                     self._phones.add(digits[-_PHONE_TAIL:])
                 continue
-            words = _words(text)
-            if kind == "e-mail addresses":
-                self._add(words, EMAIL)
+            if kind == "e-mail addresses":  # every e-mail address is refused by its pattern; its person by name
                 local = _words(text.partition("@")[0])
                 if len(local) >= 2:
                     self._add(local, NAME)
                 continue
+            words = _words(text)
             self._add(words, NAME)
             if len(words) >= 3 and words[-1] in _LEGAL_FORMS:
                 self._add(words[:-1], NAME)
