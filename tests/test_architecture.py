@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("policy",),
     ("_config_rules", "config"),
     ("ledger", "datasets"),
-    ("data",),
+    ("data", "_screen"),
     ("scaffold",),
     ("_mitigations",),
     ("train",),

@@ -20,6 +20,7 @@ from governance.audit._scope import (
     _read_as_probabilities,
 )
 from governance.errors import DataValidationError, Problem, ProblemCode
+from governance.privacy import identifier_like
 
 _MAX_FLOAT_LEVELS: Final = 20  # a float attribute with more distinct values is continuous
 
@@ -630,6 +631,7 @@ def _validate(
     )
     n_rows, y, s, d_given = _arrays(y_true, scores, decisions, problems)
     attributes, names = _attributes(sensitive, n_rows, categories, missing, missing_label, problems)
+    attributes = _groupings(attributes, n_rows, min_group_size, problems)
     crossings = _intersections(intersections, names, problems)
     crossing_names = [" & ".join(names[j] for j in ix) for ix in crossings]
     _check_reference_names(reference, names + crossing_names, problems)
@@ -663,6 +665,22 @@ def _validate(
         min_events=int(min_events),
         score_bins=int(score_bins),
     )
+
+
+def _groupings(
+    attributes: list[_Attribute], n_rows: int | None, min_group_size: object, problems: list[Problem]
+) -> list[_Attribute]:
+    """Keep the attributes that group rows; record a problem for each identifier-like one (its values unnamed)."""
+    if not n_rows or not _is_int(min_group_size):
+        return attributes
+    kept = []
+    for attribute in attributes:
+        problem = identifier_like(attribute.name, len(attribute.groups), n_rows, int(cast(int, min_group_size)))
+        if problem is None:
+            kept.append(attribute)
+        else:
+            problems.append(problem)
+    return kept
 
 
 def _arrays(

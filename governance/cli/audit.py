@@ -250,10 +250,14 @@ def _parse_metrics(value: str | None, problems: list[Problem]) -> tuple[str, ...
     return tuple(dict.fromkeys(chosen))
 
 
-def _check_columns(frame: pd.DataFrame, request: _Request, *, data: Path) -> None:
-    """Refuse columns the file does not have, and personal data as audit groups."""
+def _check_columns(frame: pd.DataFrame, request: _Request, *, data: Path, min_group_size: int) -> None:
+    """Refuse columns the file does not have, personal data as audit groups, and identifier-like groupings.
+
+    Checked before any group is named (an error listing groups, a table): an identifier
+    or a name as sensitive attribute would publish every row's decision and outcome.
+    """
     from governance.errors import DataValidationError, PrivacyError, Problem, ProblemCode
-    from governance.privacy import looks_like_pii
+    from governance.privacy import identifier_like, looks_like_pii
 
     wanted = {
         "--label": [request.label],
@@ -285,6 +289,33 @@ def _check_columns(frame: pd.DataFrame, request: _Request, *, data: Path) -> Non
             "refusing personal data as audit groups: " + "; ".join(flagged),
             code=ProblemCode.PERSONAL_DATA,
             parameter="--sensitive",
+        )
+    refused = [
+        problem
+        for name in request.attributes
+        if (problem := identifier_like(name, int(frame[name].nunique()), len(frame), min_group_size)) is not None
+    ]
+    if refused:
+        raise DataValidationError([_named_for_the_command(p, request) for p in refused])
+
+
+def _check_publication(publish_min_group_size: int, min_group_size: int) -> None:
+    """Refuse a publication threshold above the judged one: a withheld group would still shape the disparities."""
+    from governance.errors import ConfigError, Problem, ProblemCode
+
+    if publish_min_group_size > min_group_size:
+        where = "--publish-min-group-size"
+        raise ConfigError(
+            [
+                Problem(
+                    where,
+                    f"expected at most --min-group-size ({min_group_size}), found {publish_min_group_size}",
+                    f"raise --min-group-size to at least {publish_min_group_size}: a group too small to publish "
+                    "must be too small to judge, or its values could be read back from the disparities",
+                    code=ProblemCode.CONFLICT,
+                    parameter=where,
+                )
+            ]
         )
 
 
@@ -465,8 +496,9 @@ def audit_command(
             compare=compare,
             metrics=metrics,
         )
+        _check_publication(publish_min_group_size, min_group_size)
         frame = load_table(data)
-        _check_columns(frame, request, data=data)
+        _check_columns(frame, request, data=data, min_group_size=min_group_size)
         _check_groups(frame, request, missing=missing)
         if score is not None and threshold is not None:
             _check_threshold(frame[score], threshold, probabilities=probabilities)

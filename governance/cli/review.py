@@ -16,13 +16,20 @@ def review_command(
     config_path: ConfigOption,
     model_version: ModelVersionOption,
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (no e-mail or phone).", show_default=False)],
-    note: Annotated[str, typer.Option("--note", help="Why; published on the card.", show_default=False)],
+    note: Annotated[
+        str,
+        typer.Option(
+            "--note", help="Why; published on the card (names no account, no contact details).", show_default=False
+        ),
+    ],
     approve: Annotated[bool, typer.Option("--approve", help="Approve the version.")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Reject the version.")] = False,
 ) -> None:
     """Record a review of a model version: on its card and in its tags (a rejected champion is demoted)."""
+    from governance._screen import text_screen
     from governance.config import load_config, tracking_uri
     from governance.errors import ConfigError, Problem, ProblemCode
+    from governance.pipeline import ensure_data
     from governance.registry import record_review
 
     with guard():
@@ -33,6 +40,7 @@ def review_command(
             )
         config = load_config(config_path)
         name = config.mlflow.registered_model
+        ensure_data(config)  # the note is screened against every row's identifier and personal data
         outcome = record_review(
             tracking_uri(config),
             registered_model=name,
@@ -43,6 +51,7 @@ def review_command(
             required_approvals=config.policy.required_approvals,
             timeout=config.mlflow.timeout_seconds,
             retries=config.mlflow.max_retries,
+            screen=text_screen(config),
         )
         required = config.policy.required_approvals
         out.print(

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from governance._files import canonical_json
-from governance.errors import ConfigError, PrivacyError, Problem, RegistryError
-from governance.privacy import redact
+from governance.errors import ConfigError, Problem, RegistryError
+from governance.privacy import NAME, TextScreen, screen_text
 from governance.registry._card import CARD_FOLDER, sha
 from governance.registry._client import Registry, error_code, quoted
 from governance.registry._evidence import aliases, evidence, model_version
@@ -131,15 +131,24 @@ def _checked_review(decision: str, reviewer: str, note: str, at: datetime | None
     problems = _review_problems(decision, reviewer, note, at)
     if problems:
         raise ConfigError(problems)
-    for field_name, text in (("reviewer", reviewer), ("note", note)):
-        if redact(text) != text:
-            raise PrivacyError(
-                f"refusing the review: its {field_name} looks like it holds personal data (an e-mail address or a "
-                "phone number); reviews are published on the card, so leave contact details out"
-            )
+    # the reviewer is staff and may be named; neither field may hold contact details
+    screen_text(reviewer, what="the review", it="its reviewer")
+    screen_text(note, what="the review", it="its note")
     moment = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     checked: Decision = "approve" if decision == "approve" else "reject"
     return Review(reviewer=reviewer, decision=checked, note=note, at=moment)
+
+
+def _screen_review(reviewer: str, note: str, screen: TextScreen) -> None:
+    """Refuse a note holding any row's identifier, name or contact details, and a reviewer holding an identifier.
+
+    The reviewer is staff, not a data subject, and may be named (even as a contact of the data is).
+    Texts that break the limits are left to :func:`_checked_review`, which names every problem.
+    """
+    if 0 < len(reviewer.strip()) <= MAX_REVIEWER_CHARS:
+        screen_text(reviewer.strip(), what="the review", it="its reviewer", screen=screen, allow=(NAME,))
+    if 0 < len(note.strip()) <= MAX_NOTE_CHARS:
+        screen_text(note.strip(), what="the review", it="its note", screen=screen)
 
 
 def _review_tags(client: MlflowClient, name: str, version: int, reviews: Sequence[Review]) -> None:
@@ -244,6 +253,7 @@ def record_review(
     timeout: float = 10.0,
     retries: int = 2,
     lease_wait: float = 60.0,
+    screen: TextScreen | None = None,
 ) -> ReviewOutcome:
     """Record a reviewer's approval or rejection of a version: on its card and in its tags.
 
@@ -271,13 +281,17 @@ def record_review(
     reviewer
         Who decides (one line, at most 100 characters; no e-mail address or phone number).
     note
-        Why (at most 2,000 characters; no e-mail address or phone number).
+        Why (at most 2,000 characters; no e-mail address or phone number, and nothing ``screen`` holds).
     at
         When (timezone-aware); now by default.
     required_approvals
         The policy's count, used to verify a replacement champion after a demotion.
     timeout, retries, lease_wait
         As :func:`~governance.registry.promote`.
+    screen
+        The data's identifiers, names and contact details (:func:`governance._screen.text_screen`):
+        the note may hold none of them, the reviewer no identifier (a reviewer is staff, and may be
+        named). Checked before MLflow is contacted.
 
     Returns
     -------
@@ -288,10 +302,13 @@ def record_review(
     ConfigError
         (exit 2) An empty or too long reviewer or note, an unknown decision, no such version.
     PrivacyError
-        (exit 4) Personal data in the review, or the card was changed after it was recorded.
+        (exit 4) Contact details in the review, an identifier or a name of the data in its note, or the card
+        was changed after it was recorded.
     RegistryError
         (exit 3) MLflow unreachable or failing, or the lease not obtained in time.
     """
+    if screen is not None:  # before MLflow is contacted
+        _screen_review(reviewer, note, screen)
     registry = Registry(uri, model_name=registered_model, timeout=timeout, retries=retries)
     return registry.record_review(
         version,

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from governance._screen import text_screen
 from governance.config import GovernanceConfig
 from governance.ledger import Entry, SubjectState, append, check_text, read_state
-from governance.subjects._account import _find, _ledger_path, _personal_values, _secret
+from governance.privacy import screen_text
+from governance.subjects._account import _find, _ledger_path, _secret
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from governance.registry import VerifiedCard
 
 __all__ = ["MAX_FEEDBACK_CHARS", "FeedbackOutcome", "add_feedback"]
@@ -105,7 +109,8 @@ def add_feedback(
     DataValidationError
         (exit 2) ``account_id`` given and no account has it.
     PrivacyError
-        (exit 4) The text holds contact details or names the account; the ledger or the card fails verification.
+        (exit 4) The text holds an identifier, a name or contact details of any row in the data (see
+        :func:`governance.privacy.screen_text`); the ledger or the card fails verification.
     RegistryError
         (exit 3) MLflow cannot be reached.
     """
@@ -114,8 +119,8 @@ def add_feedback(
 
     ledger = _ledger_path(config)
     secret = _secret(config)
-    pseudonym, forbidden = _about(config, account_id, secret)
-    cleaned = check_text(text, what="--text", limit=MAX_FEEDBACK_CHARS, forbidden=forbidden)
+    pseudonym, frame = _about(config, account_id, secret)
+    cleaned = _screened(config, text, what="--text", limit=MAX_FEEDBACK_CHARS, frame=frame)
     registry = Registry.for_config(config)
     registry.verified_card(model_version)  # the version exists and its card verifies, before anything is recorded
     entry = append(
@@ -140,9 +145,35 @@ def add_feedback(
     )
 
 
-def _about(config: GovernanceConfig, account_id: str | None, secret: bytes) -> tuple[str | None, list[str]]:
-    """Find the account feedback is about: its pseudonym and the personal values its text must not hold."""
+def _about(config: GovernanceConfig, account_id: str | None, secret: bytes) -> tuple[str | None, pd.DataFrame | None]:
+    """Find the account feedback is about: its pseudonym and the source table already loaded to find it."""
     if account_id is None:
-        return None, []
+        return None, None
     account = _find(config, account_id, secret)
-    return account.pseudonym, _personal_values(config, account)
+    return account.pseudonym, account.frame
+
+
+def _screened(
+    config: GovernanceConfig,
+    text: str,
+    *,
+    what: str,
+    limit: int,
+    required: bool = True,
+    frame: pd.DataFrame | None = None,
+) -> str:
+    """Return a free text as it may be recorded: bounded plain text naming no row of the data.
+
+    Every reason and feedback text passes here: :func:`governance.privacy.screen_text` against
+    every row's identifier, names and contact details (``frame`` when the command already loaded
+    the table, else only those columns are read), and :func:`governance.ledger.check_text`
+    (empty, too long, control characters).
+    """
+    from governance.pipeline import ensure_data
+
+    stripped = text.strip()
+    if stripped and len(stripped) <= limit:  # bounded before it is screened; check_text names the other faults
+        if frame is None:
+            ensure_data(config)
+        screen_text(stripped, what=what, screen=text_screen(config, frame))
+    return check_text(text, what=what, limit=limit, required=required)

@@ -14,10 +14,10 @@ import pandas as pd
 from governance.config import GovernanceConfig
 from governance.data import correctable_fields, prepare
 from governance.errors import ConfigError, Problem
-from governance.ledger import Entry, Verification, append, check_text, read_state, verify
+from governance.ledger import Entry, Verification, append, read_state, verify
 from governance.subjects._access import Score, _champion, _score
-from governance.subjects._account import _Account, _find, _ledger_path, _personal_values, _secret
-from governance.subjects._feedback import _sync_feedback
+from governance.subjects._account import _Account, _find, _ledger_path, _secret
+from governance.subjects._feedback import _screened, _sync_feedback
 
 __all__ = ["Correction", "Request", "correct", "erase", "parse_assignments", "verify_ledger", "withdraw_consent"]
 
@@ -177,7 +177,7 @@ def correct(
     values
         Field name to new value, as text (``""``: the value is unknown); see :func:`parse_assignments`.
     reason
-        Why (recorded in the ledger's vault; must not name the account).
+        Why (recorded in the ledger's vault; must name no account).
     now
         When (default: now).
 
@@ -193,13 +193,13 @@ def correct(
     DataValidationError
         (exit 2) No account has this identifier.
     PrivacyError
-        (exit 4) The reason holds personal data; the ledger fails verification.
+        (exit 4) The reason holds an identifier, a name or contact details of any row; the ledger fails verification.
     """
     ledger = _ledger_path(config)
     secret = _secret(config)
     account = _find(config, account_id, secret)
     typed = _check_values(config, account, values)
-    text = check_text(reason, what="--reason", limit=MAX_REASON_CHARS, forbidden=_personal_values(config, account))
+    text = _screened(config, reason, what="--reason", limit=MAX_REASON_CHARS, frame=account.frame)
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         raise ConfigError(
@@ -294,7 +294,7 @@ def erase(config: GovernanceConfig, account_id: str, *, reason: str, now: dateti
     account_id
         The identifier as the requester knows it; pseudonymized at once, never stored.
     reason
-        Why (recorded in the ledger's vault; must not name the account).
+        Why (recorded in the ledger's vault; must name no account).
     now
         When (default: now).
 
@@ -310,12 +310,12 @@ def erase(config: GovernanceConfig, account_id: str, *, reason: str, now: dateti
     DataValidationError
         (exit 2) No account has this identifier.
     PrivacyError
-        (exit 4) The reason names the account or holds contact details; the ledger fails verification.
+        (exit 4) The reason holds an identifier, a name or contact details of any row; the ledger fails verification.
     """
     ledger = _ledger_path(config)
     secret = _secret(config)
     account = _find(config, account_id, secret)
-    text = check_text(reason, what="--reason", limit=MAX_REASON_CHARS, forbidden=_personal_values(config, account))
+    text = _screened(config, reason, what="--reason", limit=MAX_REASON_CHARS, frame=account.frame)
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         removed = _remove_reports(config, account.pseudonym, access_reports=True)
@@ -341,7 +341,7 @@ def withdraw_consent(
     account_id
         The identifier as the requester knows it; pseudonymized at once, never stored.
     reason
-        Why, optionally (recorded in the ledger's vault; must not name the account).
+        Why, optionally (recorded in the ledger's vault; must name no account).
     now
         When (default: now).
 
@@ -358,9 +358,7 @@ def withdraw_consent(
     ledger = _ledger_path(config)
     secret = _secret(config)
     account = _find(config, account_id, secret)
-    text = check_text(
-        reason, what="--reason", limit=MAX_REASON_CHARS, required=False, forbidden=_personal_values(config, account)
-    )
+    text = _screened(config, reason, what="--reason", limit=MAX_REASON_CHARS, required=False, frame=account.frame)
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         return Request(account.pseudonym, "withdraw_consent", None, state.erased[account.pseudonym])
