@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from governance.cli._app import app, guard, out, write_json
+from governance.cli._app import app, guard, out, output_file, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +97,9 @@ PrecisionAtKOption = Annotated[
 MissingOption = Annotated[
     str, typer.Option("--missing", help="Missing sensitive values: 'error' or 'group' (audited as 'unknown').")
 ]
-OutOption = Annotated[Path | None, typer.Option("--out", help="Write the governance.audit/1 JSON here.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Write the governance.audit/1 JSON here.", callback=output_file)
+]
 
 _LISTED_GROUPS = 50  # an unknown --compare or --reference group: the groups found, listed up to this many
 

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from governance.cli._app import AccountArgument, ConfigOption, guard, say, subject_app, write_json, write_text
+from governance.cli._app import (
+    AccountArgument,
+    ConfigOption,
+    guard,
+    output_file,
+    say,
+    subject_app,
+    write_json,
+    write_text,
+)
 
 __all__ = ["subject_access", "subject_correct", "subject_erase", "subject_withdraw"]
 
@@ -16,10 +25,17 @@ __all__ = ["subject_access", "subject_correct", "subject_erase", "subject_withdr
 def subject_access(
     account: AccountArgument,
     config_path: ConfigOption,
-    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as an HTML page here.")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the report as an HTML page here.", callback=output_file),
+    ] = None,
     out_path: Annotated[
         Path | None,
-        typer.Option("--out", help="Write the JSON here (default: <output.reports>/subjects/<pseudonym>/access.json)."),
+        typer.Option(
+            "--out",
+            help="Write the JSON here (default: <output.reports>/subjects/<pseudonym>/access.json).",
+            callback=output_file,
+        ),
     ] = None,
 ) -> None:
     """Show what is held on an account, its consent, the models trained with it, its score and reasons."""
