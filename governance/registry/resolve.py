@@ -20,7 +20,7 @@ from governance.registry.rules import refusal
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-__all__ = ["ResolvedModel", "resolve_model"]
+__all__ = ["ResolvedModel", "resolve_model", "verify_alias"]
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,29 @@ def _registered_version(
         ) from None
 
 
-def _verify_alias(registry: Registry, alias: str, version: int) -> None:
-    """Refuse a version an alias names that governance would never have given it (exit 4)."""
+def verify_alias(registry: Registry, alias: str, version: int) -> None:
+    """Refuse a version an alias names that governance would never have given it (exit 4).
+
+    Governance moves an alias only onto a version that verifies (card and tags as audited,
+    run kept and FINISHED, gate verdict ``pass``, not demoted or rejected); one that does
+    not was moved outside governance, and is never used.
+
+    Parameters
+    ----------
+    registry
+        The registry, inside :meth:`Registry.call`.
+    alias
+        The alias followed (``champion``).
+    version
+        The version it names.
+
+    Raises
+    ------
+    PrivacyError
+        (exit 4) The version has no card, fails verification, or its gate did not pass.
+    RegistryError
+        (exit 3) The version is not READY, or the store cannot be read.
+    """
     name = registry.name
     fix = (
         f"promote a passing version (governance promote --model-version N), or delete the alias {alias!r}; "
@@ -181,7 +202,7 @@ def resolve_in(
             return _candidate_run(client, experiment=experiment, candidate=candidate)
         mv, source = _registered_version(client, registry.name, experiment=experiment, version=version, alias=alias)
         if version is None:
-            _verify_alias(registry, alias, int(mv.version))
+            verify_alias(registry, alias, int(mv.version))
         run_id = str(mv.run_id or "")
         if not run_id:
             raise ConfigError([Problem("model", f"{source} names no run, so its checksum cannot be verified")])
