@@ -292,3 +292,11 @@ def test_an_alias_moved_by_hand_onto_a_failing_version_is_refused_by_explain_and
         assert expected in " ".join(result.stderr.split()), result.stderr
         assert account not in result.stdout + result.stderr
     assert not list((store["folder"] / "reports").rglob("explanation-*.json"))  # nothing was written from it
+
+
+def test_a_narrowed_standard_error_is_refused_by_the_interval_it_no_longer_gives(biased: AuditReport) -> None:
+    card = _failing_card(biased)
+    auc = card["fairness"]["overall"]["auc"]
+    auc["se"] = auc["se"] / 10  # a narrower interval decides what the data could not
+    with pytest.raises(InconsistentCardError, match=r"fairness\.overall\.auc\.ci\[0\]: found .* delong-logit evidence"):
+        evaluate(card, validate_policy(card["policy"]), today=TODAY)

@@ -16,11 +16,14 @@ number derived from them is recomputed here and must agree to :data:`TOLERANCE`:
 * the point estimate of every disparity (difference, ratio, against the reference) and
   of every named fairness metric is the spread of the compared groups' values, and
   ``groups_compared`` is their number;
-* every interval holds its point estimate and lies in its metric's range;
+* every interval holds its point estimate and lies in its metric's range, and a group's
+  or the overall interval is the one its events or standard error give at the audit's
+  confidence;
 * the ``performance`` entries copied from ``fairness.overall`` equal them.
 
-Intervals themselves cannot be recomputed without the data (the gate recomputes those it
-judges from the events). Numbers that are not derived (an AUC, a mean score) can only be
+A disparity's simultaneous interval is not recomputed here (the gate recomputes those it
+judges from the groups' events); what the evidence itself rests on (an AUC's standard
+error, a bootstrap's) cannot be recomputed without the data. Numbers that are not derived (an AUC, a mean score) can only be
 checked for these relations; a card signed at its source is the answer to a consistent
 forgery. A mismatch is a security refusal (:class:`InconsistentCardError`, exit 4).
 """
@@ -32,8 +35,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from governance.audit import AuditReport, MetricValue
+from governance.audit._disparities import group_interval
 from governance.errors import PrivacyError, Problem
 from governance.metrics import FAIRNESS_DEFINITIONS
+from governance.stats import z_value
 
 __all__ = ["TOLERANCE", "InconsistentCardError", "check_consistency"]
 
@@ -184,9 +189,22 @@ def _check_metrics(
         elif not group_ok and value.status == "ok" and name != "count":
             found.status(f"{where}.status", value.status, "insufficient_data", "a group below min_group_size")
         _check_interval(where, value, (-1.0, 1.0) if name in _SIGNED else (0.0, 1.0), found)
+        _check_evidence(where, value, report, found)
     gap, mean, base = (metrics.get(m, MetricValue(None, None, "undefined")).value for m in _CALIBRATION)
     if gap is not None and mean is not None and base is not None:
         found.compare(f"{at}.calibration_gap.value", gap, mean - base, "mean_score - base_rate")
+
+
+def _check_evidence(where: str, value: MetricValue, report: AuditReport, found: _Findings) -> None:
+    """Check that an interval is the one its evidence (events, standard error) gives at the audit's confidence."""
+    if value.ci is None or value.method is None or value.status != "ok":
+        return
+    expected = group_interval(value, z_value(report.bootstrap.confidence))
+    if expected is None:
+        return
+    source = f"its {value.method} evidence at confidence {report.bootstrap.confidence:g}"
+    for side in (0, 1):
+        found.compare(f"{where}.ci[{side}]", value.ci[side], expected[side], source)
 
 
 def _check_interval(where: str, value: MetricValue, bounds: tuple[float, float], found: _Findings) -> None:
