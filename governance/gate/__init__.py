@@ -77,6 +77,19 @@ Flagged proxies and removable features are warnings when their rule is off.
 Missing evidence (no ``explanations`` block) makes its rule inconclusive;
 malformed evidence is bad input.
 
+A card checked against itself
+-----------------------------
+Before any rule is judged, every derived number of the ``fairness`` block is
+recomputed from the card's own per-group table (:func:`check_consistency`):
+rates from their events, each group's confusion matrix as one matrix, the
+statuses from ``min_group_size`` and ``min_events``, the overall events and
+rows as the sum of each attribute's groups, every disparity's and named
+fairness metric's point estimate from the compared groups, every interval
+holding its point estimate within the metric's range, and ``performance``
+equal to the ``fairness.overall`` it copies. A number that disagrees (by more
+than :data:`TOLERANCE`) is a security refusal, :class:`InconsistentCardError`
+(exit 4), naming the field and both numbers: an edited card is never judged.
+
 The decision
 ------------
 Every rule is judged, then the gate decides once: ``fail`` when a rule
@@ -85,7 +98,7 @@ data) and its ``on_inconclusive`` (the rule's, else the policy's) is
 ``fail``; else ``pass``, with a warning for each inconclusive rule allowed by
 ``on_inconclusive: warn``. ``governance gate`` exits 0 on pass, 1 otherwise,
 2 on bad input (a malformed card or policy, a rule on an attribute or metric
-the card lacks).
+the card lacks), 4 when the card disagrees with itself.
 """
 
 from __future__ import annotations
@@ -96,6 +109,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from governance.card import SCHEMA, CardEvidence, card_policy, junit_xml, policy_sha256, read_card, read_evidence
 from governance.errors import ConfigError, GateFailure, Problem
+from governance.gate._consistency import TOLERANCE, InconsistentCardError, check_consistency
 from governance.gate._results import Comparison, ErrorControl, GateReport, GateVerdict, RuleOutcome
 from governance.gate._rules import (
     _check_rules_fit_card,
@@ -115,11 +129,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CARD_SCHEMA",
+    "TOLERANCE",
     "Comparison",
     "ErrorControl",
     "GateReport",
+    "InconsistentCardError",
     "RuleOutcome",
     "card_policy",
+    "check_consistency",
     "evaluate",
     "judge",
     "junit_xml",
@@ -160,14 +177,16 @@ def evaluate(card: Mapping[str, Any], policy: PolicySpec, *, today: date | None 
         When the card is malformed: every problem, by JSON path.
     ConfigError
         When the policy has no rules, or a rule names an attribute or metric the card lacks.
+    InconsistentCardError
+        (exit 4) When a derived number of the card disagrees with its own per-group table.
     """
-    as_of = today or datetime.now(UTC).date()
     as_of = today or datetime.now(UTC).date()
     _require_rules(policy)
     overall = {r.metric for r in policy.rules if r.scope == "overall"}
     evidence = read_evidence(card, audit=bool(policy.rules), performance=overall)
     report = evidence.audit
     if report is not None:
+        check_consistency(report, card)  # the numbers judged are the card's own table's, or nothing is judged
         _check_rules_fit_card(policy.rules, report, evidence.performance)
     control = ErrorControl.of(policy)
     results = (

@@ -1,8 +1,10 @@
 """Reading a version back from the store and verifying it against its run's audit record.
 
-Tampering (a card, a tag or the model's files changed after the audit) raises
-PrivacyError; an unfinished registration raises GateFailure. What the verified
-evidence allows is decided by :mod:`governance.registry.rules`.
+Tampering (a card, a tag or the model's files changed after the audit, a model
+holding a type the loading path does not trust, a card whose lineage names another
+model than its run logged, a run deleted) raises PrivacyError; an unfinished
+registration raises GateFailure. What the verified evidence allows is decided by
+:mod:`governance.registry.rules`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from governance._files import canonical_json
@@ -23,7 +26,7 @@ from governance.registry.rules import Evidence, refusal
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-__all__ = ["aliases", "evidence", "holds", "model_version", "version_record"]
+__all__ = ["aliases", "evidence", "holds", "model_version", "untrusted_types", "version_record"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -73,11 +76,17 @@ def _audit_run(client: MlflowClient, label: str, run_id: str) -> Any:
     if not run_id:
         raise PrivacyError(f"refusing {label}: it names no run, so it has no audit record")
     try:
-        return client.get_run(run_id)
+        run = client.get_run(run_id)
     except MlflowException as exc:
         if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
             raise
         raise PrivacyError(f"refusing {label}: its run {run_id}, the audit record, no longer exists") from exc
+    if str(run.info.lifecycle_stage) != "active":  # deleted (MLflow keeps it until garbage collection)
+        raise PrivacyError(
+            f"refusing {label}: its run {run_id}, the audit record, was deleted; a governed version keeps its run "
+            "(restore it with `mlflow runs restore`, or audit a new version with governance run)"
+        )
+    return run
 
 
 def _check_tags(client: MlflowClient, label: str, mv: Any, record: Mapping[str, str]) -> None:
@@ -133,24 +142,85 @@ def _parsed_card(label: str, data: bytes) -> tuple[dict[str, Any], str, str, dic
     return card, audited_now, verdict, model, reviews
 
 
+def untrusted_types(folder: Path, trusted: Sequence[str]) -> list[str]:
+    """Return the types a downloaded model would deserialize beyond skops' defaults and ``trusted``.
+
+    Parameters
+    ----------
+    folder
+        The model's folder (its ``MLmodel`` and skops file).
+    trusted
+        The types the loading path trusts (:data:`governance.train.MODEL_TYPES`).
+
+    Returns
+    -------
+    list of str
+        The untrusted types, sorted; empty when the model loads with trusted types only.
+
+    Raises
+    ------
+    PrivacyError
+        When the model is not in the skops format (a pickle runs code when it is loaded).
+    """
+    import skops.io  # type: ignore[import-untyped]
+    import yaml
+
+    meta = folder / "MLmodel"
+    flavors = (yaml.safe_load(meta.read_text()) or {}).get("flavors", {}) if meta.is_file() else {}
+    flavor = flavors.get("sklearn", {}) if isinstance(flavors, Mapping) else {}
+    if not isinstance(flavor, Mapping) or flavor.get("serialization_format") != "skops":
+        found = flavor.get("serialization_format") if isinstance(flavor, Mapping) else None
+        raise PrivacyError(f"expected a model in the skops format, found {found!r}; a pickle runs code when loaded")
+    file = folder / str(flavor.get("pickled_model", "model.skops"))
+    try:
+        found_types = skops.io.get_untrusted_types(file=file)
+    except Exception as exc:  # not a skops file at all: nothing in it can be trusted
+        raise PrivacyError(f"the model file is not a readable skops file ({type(exc).__name__})") from exc
+    return sorted(set(found_types) - set(trusted))
+
+
 def _check_model_files(client: MlflowClient, label: str, model_id: str, expected: str, *, uri: str) -> None:
-    """Check that the model's files still hash to the checksum recorded when they were logged."""
+    """Check that the model's files still hash to the checksum recorded when logged, and hold only trusted types."""
     from governance.registry.models import download_model
     from governance.registry.runs import tree_sha256
+    from governance.train import MODEL_TYPES
 
     with tempfile.TemporaryDirectory(prefix="governance-model-") as tmp:
-        actual = tree_sha256(download_model(client, model_id, tmp, uri=uri))
-    if actual != expected:
+        local = download_model(client, model_id, tmp, uri=uri)
+        actual = tree_sha256(local)
+        if actual != expected:
+            raise PrivacyError(
+                f"refusing {label}: its model files hash to sha256 {actual[:12]}..., not the "
+                f"{expected[:12]}... recorded when they were logged; they changed after the audit"
+            )
+        try:
+            untrusted = untrusted_types(local, MODEL_TYPES)
+        except PrivacyError as exc:
+            raise PrivacyError(f"refusing {label}: {exc}") from exc
+    if untrusted:
+        shown = ", ".join(untrusted[:10]) + (f" and {len(untrusted) - 10} more" if len(untrusted) > 10 else "")
         raise PrivacyError(
-            f"refusing {label}: its model files hash to sha256 {actual[:12]}..., not the "
-            f"{expected[:12]}... recorded when they were logged; they changed after the audit"
+            f"refusing {label}: its model holds types the loading path does not trust ({shown}); loading it "
+            "could run code, so it takes no alias (governance.train.MODEL_TYPES lists the trusted types)"
+        )
+
+
+def _check_lineage(label: str, card: Mapping[str, Any], record: Mapping[str, str]) -> None:
+    """Check that the card's lineage names the model its run logged (``lineage.model_sha256`` = tag ``model.sha256``)."""
+    lineage = card.get("lineage")
+    named = lineage.get("model_sha256") if isinstance(lineage, Mapping) else None
+    if named != record.get("model.sha256"):
+        raise PrivacyError(
+            f"refusing {label}: its card's lineage.model_sha256 ({str(named)[:12]}...) is not the model its run "
+            f"logged ({str(record.get('model.sha256'))[:12]}...); the card describes another model"
         )
 
 
 def evidence(client: MlflowClient, name: str, version: int, *, uri: str, deep: bool) -> Evidence:
     """Re-read a version and check it against its run's audit record; tampering raises PrivacyError.
 
-    ``deep`` also re-hashes the model's files against ``model.sha256``.
+    ``deep`` also re-hashes the model's files against ``model.sha256`` and refuses a model holding a type
+    the loading path does not trust (:func:`untrusted_types`).
     """
     label = f"{name!r} version {version}"
     mv = model_version(client, name, version)
@@ -180,6 +250,7 @@ def evidence(client: MlflowClient, name: str, version: int, *, uri: str, deep: b
         raise PrivacyError(f"refusing {label}: its card describes another verdict, version or run than its tags")
     if any(r.decision not in ("approve", "reject") for r in reviews):
         raise PrivacyError(f"refusing {label}: its card holds a review that is neither an approval nor a rejection")
+    _check_lineage(label, card, record)
     if deep:
         _check_model_files(client, label, tags["model.id"], str(record.get("model.sha256")), uri=uri)
     return Evidence(

@@ -3,8 +3,8 @@
 Every audited candidate becomes a version of the registered model with its
 card (``card/<sha256>.json`` in the run) and the run's audit record (tags
 ``gate.verdict``, ``card.sha256``). The alias ``champion`` moves only to a
-version re-verified from the store: READY, run FINISHED, card checksums equal
-to the run's audit record, gate verdict ``pass``, enough approvals and no
+version re-verified from the store: READY, run kept and FINISHED, card checksums
+equal to the run's audit record, the model's files and types as logged, gate verdict ``pass``, enough approvals and no
 standing rejection (:mod:`governance.registry.rules`), under the advisory
 lease, and the alias is re-verified after moving it (:mod:`governance.registry._lease`).
 """
@@ -400,11 +400,14 @@ def promote(
 
     The protocol, under the registered model's advisory lease:
 
-    1. re-read the version and verify it: status ``READY``; its run ``FINISHED``;
-       its card file hashes to tag ``card.sha256``, the card's audited part to the
-       run's audit record, and verdict, model id and model checksum agree between
-       card, version and run; the model's files still hash to ``model.sha256``;
-       gate verdict ``pass``; at least ``required_approvals`` approving reviewers
+    1. re-read the version and verify it: status ``READY``; its run kept (not
+       deleted) and ``FINISHED``; its card file hashes to tag ``card.sha256``, the
+       card's audited part to the run's audit record, and verdict, model id and
+       model checksum agree between card (``lineage.model_sha256``), version and
+       run; the model's files still hash to ``model.sha256`` and hold no type the
+       loading path does not trust (``skops.io.get_untrusted_types`` against
+       :data:`governance.train.MODEL_TYPES`: a model that would run code when
+       loaded never takes an alias, whatever its checksums say); gate verdict ``pass``; at least ``required_approvals`` approving reviewers
        and no reviewer whose latest decision is a rejection. Any failure refuses
        before an alias moves (and demotes the version if it was champion);
     2. move ``previous_champion`` to the old champion, then ``champion`` to the
@@ -442,7 +445,8 @@ def promote(
         (exit 1) Gate verdict not ``pass``, approvals missing, a standing
         rejection, an unfinished run or registration; ``.report`` says which (``reason``).
     PrivacyError
-        (exit 4) The card, the tags or the model changed after the audit.
+        (exit 4) The card, the tags or the model changed after the audit, the model holds an
+        untrusted type, the card's lineage names another model, or the version's run was deleted.
     ConfigError
         (exit 2) No such version.
     RegistryError

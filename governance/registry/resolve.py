@@ -1,17 +1,26 @@
-"""Which logged model a command uses: a registered version, a candidate of the latest run, or an alias."""
+"""Which logged model a command uses: a registered version, a candidate of the latest run, or an alias.
+
+A version reached through an alias (``champion`` by default) is verified before it is used, as
+promotion verified it: its card and tags equal its run's audit record, its run is kept and
+FINISHED, its gate verdict is ``pass``, and it is neither demoted nor rejected. Governance moves
+an alias only onto such a version, so one that fails was moved outside governance (by hand,
+another tool): it is refused (exit 4), never used.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from governance.errors import ConfigError, Problem
+from governance.errors import ConfigError, GateFailure, PrivacyError, Problem
 from governance.registry._client import Registry, error_code
+from governance.registry._evidence import evidence
+from governance.registry.rules import refusal
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-__all__ = ["ResolvedModel", "resolve_model"]
+__all__ = ["ResolvedModel", "resolve_model", "verify_alias"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,55 @@ def _registered_version(
         ) from None
 
 
+def verify_alias(registry: Registry, alias: str, version: int) -> None:
+    """Refuse a version an alias names that governance would never have given it (exit 4).
+
+    Governance moves an alias only onto a version that verifies (card and tags as audited,
+    run kept and FINISHED, gate verdict ``pass``, not demoted or rejected); one that does
+    not was moved outside governance, and is never used.
+
+    Parameters
+    ----------
+    registry
+        The registry, inside :meth:`Registry.call`.
+    alias
+        The alias followed (``champion``).
+    version
+        The version it names.
+
+    Raises
+    ------
+    PrivacyError
+        (exit 4) The version has no card, fails verification, or its gate did not pass.
+    RegistryError
+        (exit 3) The version is not READY, or the store cannot be read.
+    """
+    name = registry.name
+    fix = (
+        f"promote a passing version (governance promote --model-version N), or delete the alias {alias!r}; "
+        "name a version explicitly with --model-version to use it anyway"
+    )
+    try:
+        found = evidence(registry.client, name, version, uri=registry.uri, deep=False)
+    except GateFailure as exc:  # no card: its registration never completed
+        raise PrivacyError(
+            f"{alias} alias points at version {version}, which has no card (its registration never completed); "
+            f"moved outside governance? {fix}"
+        ) from exc
+    except PrivacyError as exc:
+        raise PrivacyError(f"{alias} alias points at version {version}, which fails verification: {exc}") from exc
+    if found.verdict != "pass":
+        raise PrivacyError(
+            f"{alias} alias points at version {version} whose gate verdict is {found.verdict}; "
+            f"moved outside governance? {fix}"
+        )
+    refused = refusal(found, name=name, action=f"use the {alias} alias of", required=0)
+    if isinstance(refused, GateFailure):
+        raise PrivacyError(f"{alias} alias points at version {version}: {refused}; moved outside governance? {fix}")
+    if refused is not None:
+        raise refused
+
+
 def resolve_in(
     registry: Registry, *, experiment: str, version: int | None, candidate: str | None, alias: str
 ) -> ResolvedModel:
@@ -143,6 +201,8 @@ def resolve_in(
         if candidate is not None:
             return _candidate_run(client, experiment=experiment, candidate=candidate)
         mv, source = _registered_version(client, registry.name, experiment=experiment, version=version, alias=alias)
+        if version is None:
+            verify_alias(registry, alias, int(mv.version))
         run_id = str(mv.run_id or "")
         if not run_id:
             raise ConfigError([Problem("model", f"{source} names no run, so its checksum cannot be verified")])
@@ -196,6 +256,9 @@ def resolve_model(
     ------
     ConfigError
         (exit 2) The version, candidate or alias does not exist; the message says what does.
+    PrivacyError
+        (exit 4) The alias names a version governance would not have given it (its gate did not
+        pass, it has no card, it was demoted or rejected, its run was deleted, or it was tampered with).
     RegistryError
         (exit 3) The store cannot be reached or read.
     """
