@@ -590,8 +590,12 @@ def _load_champion(
     from governance.card import card_policy
     from governance.data import prepare
     from governance.pipeline import check_features, load_scoring_model
+    from governance.registry.resolve import verify_alias
 
     champion = registry.verified_card()
+    with registry.call("verify the champion"):
+        # an alias moved by hand onto a version governance would not promote is never monitored as champion
+        verify_alias(registry, "champion", champion.version)
     resolved, model = load_scoring_model(config, model_version=champion.version, registry=registry)
     policy = card_policy(champion.card)
     step(1)

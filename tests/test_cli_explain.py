@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from governance.cli import app
 from governance.config import load_config, tracking_uri
 from governance.pipeline import train
+from governance.registry import promote, register_candidate
 from tests.conftest import TEST_KEY
+from tests.registry.test_promotion import _card
 
 # one plain candidate and one that reads ownership at inference
 KEEP = ("baseline_logreg", "logreg_group_thresholds")
@@ -51,17 +53,12 @@ def store(
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         config = load_config(config_path)
         outcome = train(config)
-        client = MlflowClient(tracking_uri(config), registry_uri=tracking_uri(config))
-        run_ids = {c.name: c.run_id for c in outcome.candidates}
-        # register the plain candidate and make it champion, as a promotion would
+        # register the plain candidate with its card and promote it: only a governed version is used as champion
         name = config.mlflow.registered_model
-        client.create_registered_model(name)
-        run = client.get_run(run_ids["baseline_logreg"])
-        logged = client.get_logged_model(run.data.tags["model.id"])
-        version = client.create_model_version(
-            name, source=logged.artifact_location, run_id=run.info.run_id, model_id=logged.model_id
-        )
-        client.set_registered_model_alias(name, "champion", version.version)
+        (plain,) = [c for c in outcome.candidates if c.name == "baseline_logreg"]
+        uri = tracking_uri(config)
+        version = register_candidate(uri, registered_model=name, run_id=plain.run_id, card=_card(plain, "pass"))
+        promote(uri, registered_model=name, version=version.version, required_approvals=0)
     consented = accounts[accounts["consent_marketing"].astype(bool) & (accounts["lawful_basis"] != "none")]
     consented = consented[consented["consent_timestamp"].notna()]
     return {

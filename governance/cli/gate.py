@@ -47,7 +47,7 @@ def gate_command(
         typer.Option("--today", help="Judge the card's validity on this date, YYYY-MM-DD (default: today, UTC)."),
     ] = None,
 ) -> None:
-    """Re-evaluate a card's evidence against a policy, offline: exit 0 pass, 1 fail or inconclusive, 2 bad input."""
+    """Re-evaluate a card's evidence against a policy, offline: exit 0 pass, 1 fail or inconclusive, 2 bad input, 4 a card that disagrees with itself."""
     from governance.cli._tables import print_gate
     from governance.gate import card_policy, evaluate, junit_xml, read_card, require_pass
     from governance.policy import load_policy
