@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -247,25 +245,27 @@ def progress_bars() -> Progress:
 
 @contextmanager
 def sigterm_ends_runs() -> Iterator[None]:
-    """Make SIGTERM raise ``SystemExit(143)``, so open MLflow runs end KILLED instead of staying RUNNING.
+    """Make SIGTERM and Ctrl-C cancel the command at its next safe point: exit 143 / 130, runs KILLED.
+
+    The signal only sets a flag (:mod:`governance._cancel`); the work checks it between
+    steps, in its loops and before every registry write, and stops there, so a cancel is
+    never swallowed and nothing is registered or promoted after it. Open MLflow runs end
+    KILLED, never RUNNING. A second signal stops at once.
 
     Yields
     ------
     None
-        The handler is installed for the block (on the main thread only) and restored after it.
+        The handlers are installed for the block (on the main thread only) and restored after it.
     """
-    if threading.current_thread() is not threading.main_thread():  # signal handlers live on the main thread
-        yield
-        return
+    from governance import _cancel
 
-    def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        with _cancel.handling():
+            yield
+            _cancel.check()  # a signal after the last check still ends the command as cancelled
+    except _cancel.Cancelled as exc:
+        err.print(f"cancelled ({escape(str(exc).removeprefix('cancelled by '))}): nothing more was written")
+        raise typer.Exit(exc.code if isinstance(exc.code, int) else 1) from None
 
 
 def write_text(path: Path, text: str) -> None:
