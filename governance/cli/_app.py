@@ -217,7 +217,10 @@ class Bars:
         self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        """Show that ``done`` of ``total`` steps of ``stage`` are done."""
+        """Show that ``done`` of ``total`` steps of ``stage`` are done (a safe point: stops here after a cancel)."""
+        from governance import _cancel
+
+        _cancel.check()
         if stage not in self.tasks:
             self.tasks[stage] = self.progress.add_task(stage, total=total)
         self.progress.update(self.tasks[stage], completed=done, total=total)

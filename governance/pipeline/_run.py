@@ -274,9 +274,12 @@ def _run_locked(config: GovernanceConfig, registry: Registry, progress: Progress
         for c in trained
     ]
     cards, registered = _publish(evidence, registry, trained, verdicts, comparison, progress)
+    summary = config.output.reports / "summary.json"
+    pending = RunOutcome(outcome, tuple(cards), None, None, None, None, why="the promotion did not complete")
+    write_json(summary, pending.to_dict())  # a full disk stops the run here, before any alias moves
     _cancel.check()  # the last safe point before an alias may move: after it, the run completes
     result = _promote(config, registry, outcome, cards, registered)
-    write_json(config.output.reports / "summary.json", result.to_dict())
+    write_json(summary, result.to_dict())
     return result
 
 
