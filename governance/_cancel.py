@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Cancelled", "check", "handling", "request", "requested", "reset"]
+__all__ = ["Cancelled", "check", "handling", "request", "requested", "reset", "signal_name"]
 
 #: The signals that cancel a command, and the exit code each ends it with (128 + the signal's number).
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -47,7 +47,26 @@ class Cancelled(SystemExit):
 
     def __str__(self) -> str:
         """Say which signal cancelled the command."""
-        return f"cancelled by {signal.Signals(self.signum).name}"
+        return f"cancelled by {signal_name(self.signum)}"
+
+
+def signal_name(signum: int) -> str:
+    """Return a signal's name (``SIGTERM``), or its number when it has none.
+
+    Parameters
+    ----------
+    signum
+        The signal's number.
+
+    Returns
+    -------
+    str
+        The name.
+    """
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def request(signum: int) -> None:
@@ -110,7 +129,7 @@ def handling() -> Iterator[None]:
     Yields
     ------
     None
-        The block, with the flag cleared on entry.
+        The block, with the flag cleared on entry and on exit.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -122,3 +141,4 @@ def handling() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        reset()  # the cancel belonged to this block; whatever runs next in the process starts uncancelled

@@ -124,14 +124,17 @@ class _Cli:
         return code
 
 
-def _store(config: Path) -> MlflowClient:
-    uri = tracking_uri(load_config(config))
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+def _store(config: Path) -> tuple[MlflowClient, str]:
+    """The store's client and the registered model's name."""
+    loaded = load_config(config)
+    uri = tracking_uri(loaded)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri), loaded.mlflow.registered_model
 
 
-def _aliases(client: MlflowClient, name: str = "account_scoring") -> dict[str, str]:
-    models = {m.name: m for m in client.search_registered_models()}
-    return {} if name not in models else dict(models[name].aliases)
+def _aliases(client: MlflowClient, name: str) -> dict[str, str]:
+    if name not in {m.name for m in client.search_registered_models()}:
+        return {}
+    return {str(k): str(v) for k, v in client.get_registered_model(name).aliases.items()}
 
 
 def _runs(client: MlflowClient) -> list[Any]:
@@ -162,8 +165,8 @@ def test_a_signal_during_any_stage_ends_the_run_cancelled_with_no_alias_moved_an
     assert code == 128 + signum, (code, cli.err[-3000:])
     assert "Traceback" not in cli.err and "Exception ignored" not in cli.err, cli.err[-3000:]
     assert f"cancelled ({signum.name})" in cli.err
-    client = _store(config)
-    assert _aliases(client) == {}  # nothing was promoted or nominated
+    client, name = _store(config)
+    assert _aliases(client, name) == {}  # nothing was promoted or nominated (an uncancelled run promotes)
     assert [r.info.status for r in _runs(client) if r.info.status == "RUNNING"] == []
     summary = config.parent / "reports" / "summary.json"
     if summary.exists():  # cancelled between the summary written before promotion and the promotion
@@ -180,7 +183,7 @@ def test_a_run_killed_with_sigkill_leaves_running_runs_that_the_next_run_reaps(
     time.sleep(0.5)  # into the first candidate's nested run
     cli.proc.kill()
     assert cli.finish() == -signal.SIGKILL
-    client = _store(config)
+    client, _ = _store(config)
     left = {r.info.run_id for r in _runs(client) if r.info.status == "RUNNING"}
     assert left, "SIGKILL left no RUNNING run: nothing to reap"
     assert {r.data.tags[PID_TAG] for r in _runs(client) if r.info.run_id in left} == {str(cli.proc.pid)}
@@ -226,11 +229,11 @@ def test_two_runs_started_together_on_a_new_sqlite_store_are_serialized_and_agre
     assert any("waiting for another run on this store" in c.err for c in (first, second))
     for cli in (first, second):
         assert "Traceback" not in cli.err, cli.err[-3000:]
-    client = _store(config)
+    client, name = _store(config)
     summary = json.loads((config.parent / "reports" / "summary.json").read_text())
-    aliases = _aliases(client)
+    aliases = _aliases(client, name)
     assert summary["alias"] == "champion" and aliases["champion"] == str(summary["champion_version"])
-    versions = client.search_model_versions("name = 'account_scoring'")
+    versions = client.search_model_versions(f"name = '{name}'")
     assert len(versions) == 2  # the second run matched the first's versions (same lineage): no duplicates
     for entry in summary["cards"]:
         card = json.loads(Path(entry["card_json"]).read_text())
@@ -253,5 +256,4 @@ def test_a_signal_only_sets_the_flag_the_next_check_stops_and_a_second_signal_st
             time.sleep(1)
         assert forced.value.code == 130  # the first signal decides the exit code
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
-    _cancel.reset()
-    _cancel.check()  # a new command starts uncancelled
+    _cancel.check()  # the cancel ended with its block: what runs next starts uncancelled

@@ -261,14 +261,17 @@ def sigterm_ends_runs() -> Iterator[None]:
         The handlers are installed for the block (on the main thread only) and restored after it.
     """
     from governance import _cancel
+    from governance._cancel import signal_name
 
     try:
         with _cancel.handling():
             yield
             _cancel.check()  # a signal after the last check still ends the command as cancelled
-    except _cancel.Cancelled as exc:
-        err.print(f"cancelled ({escape(str(exc).removeprefix('cancelled by '))}): nothing more was written")
-        raise typer.Exit(exc.code if isinstance(exc.code, int) else 1) from None
+    except _cancel.Cancelled as exc:  # a SystemExit: the process ends with 128 + the signal
+        err.print(
+            f"cancelled ({escape(signal_name(exc.signum))}): stopped at a safe point; nothing was written after it"
+        )
+        raise
 
 
 def write_text(path: Path, text: str) -> None:

@@ -347,10 +347,11 @@ class RunHandle:
 
 @contextmanager
 def _terminated(handle: RunHandle) -> Iterator[None]:
-    """End the run whatever happens: FINISHED, FAILED on an exception, KILLED on an interrupt or exit."""
+    """End the run whatever happens: FINISHED, FAILED on an exception, KILLED on a cancel, an interrupt or an exit."""
     status = "FAILED"
     try:
         yield
+        _cancel.check()  # cancelled while it was open: KILLED, not FINISHED
         status = "FINISHED"
     except BaseException as exc:
         status = "FAILED" if isinstance(exc, Exception) else "KILLED"
