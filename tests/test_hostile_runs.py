@@ -257,3 +257,21 @@ def test_a_signal_only_sets_the_flag_the_next_check_stops_and_a_second_signal_st
         assert forced.value.code == 130  # the first signal decides the exit code
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
     _cancel.check()  # the cancel ended with its block: what runs next starts uncancelled
+
+
+@pytest.mark.slow
+def test_a_summary_that_cannot_be_written_stops_the_run_before_any_alias_moves(
+    tmp_path: Path, default_raw: dict[str, Any], accounts_file: Path
+) -> None:
+    config = _config(tmp_path / "project", default_raw, accounts_file)
+    blocked = config.parent / "reports" / "summary.json"
+    (blocked / "in-the-way").mkdir(parents=True)  # a folder where the summary goes: writing it fails like a full disk
+    cli = _Cli("run", config)
+    code = cli.finish()
+
+    assert code == 3, cli.err[-3000:]
+    assert "cannot write the run's summary" in cli.err and "no alias was moved" in cli.err
+    assert "Traceback" not in cli.err
+    client, name = _store(config)
+    assert _aliases(client, name) == {}
+    assert [r for r in _runs(client) if r.info.status == "RUNNING"] == []

@@ -276,11 +276,27 @@ def _run_locked(config: GovernanceConfig, registry: Registry, progress: Progress
     cards, registered = _publish(evidence, registry, trained, verdicts, comparison, progress)
     summary = config.output.reports / "summary.json"
     pending = RunOutcome(outcome, tuple(cards), None, None, None, None, why="the promotion did not complete")
-    write_json(summary, pending.to_dict())  # a full disk stops the run here, before any alias moves
+    _write_summary(summary, pending)  # a full disk stops the run here, before any alias moves
     _cancel.check()  # the last safe point before an alias may move: after it, the run completes
     result = _promote(config, registry, outcome, cards, registered)
-    write_json(summary, result.to_dict())
+    _write_summary(summary, result)
     return result
+
+
+def _write_summary(path: Path, outcome: RunOutcome) -> None:
+    """Write ``summary.json``; a storage failure (a full disk, a read-only folder) is exit 3, naming the file."""
+    from governance.errors import RegistryError
+
+    try:
+        write_json(path, outcome.to_dict())
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot write the run's summary {path}: {type(exc).__name__} ({exc.strerror or 'storage error'}); "
+            "free space or make output.reports writable, then run again (no alias was moved before this summary)"
+            if outcome.alias is None
+            else f"cannot write the run's summary {path} after the promotion: {type(exc).__name__}; "
+            "the registry holds the outcome (governance promote / the MLflow UI show the champion)"
+        ) from exc
 
 
 def _registry(config: GovernanceConfig) -> Registry:
