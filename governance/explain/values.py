@@ -68,7 +68,9 @@ ADDITIVITY_TOLERANCE = 1e-6
 
 Method = Literal["tree", "linear", "permutation"]
 
-_SPACE_NOTE = "contributions to the log-odds of the score, logit(score); +0.69 doubles a row's odds, -0.69 halves them"
+_SPACE_NOTE = (
+    "contributions to the log-odds of the score, logit(score); +0.69 doubles a row's odds, -0.69 halves them"
+)
 _PERMUTATION_ROWS = 50_000  # rows of one model call of the permutation explainer (memory stays bounded)
 
 
