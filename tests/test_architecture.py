@@ -16,7 +16,7 @@ MAX_FUNCTION_LINES = 80
 #: The layers, bottom first. A module may import its own layer and the layers below, never above:
 #: config -> data -> train -> audit/explain -> card -> gate -> registry, workflows and the CLI on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_files", "privacy", "stats", "metrics"),
+    ("errors", "_files", "_cancel", "privacy", "stats", "metrics"),
     ("_config_base",),
     ("policy",),
     ("_config_rules", "config"),

@@ -16,9 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 import traceback
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -442,7 +440,10 @@ class Bars:
         self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        """Show that ``done`` of ``total`` steps of ``stage`` are done."""
+        """Show that ``done`` of ``total`` steps of ``stage`` are done (a safe point: stops here after a cancel)."""
+        from governance import _cancel
+
+        _cancel.check()
         if stage not in self.tasks:
             self.tasks[stage] = self.progress.add_task(visible(stage), total=total)
         self.progress.update(self.tasks[stage], completed=done, total=total)
@@ -470,25 +471,28 @@ def progress_bars() -> Progress:
 
 @contextmanager
 def sigterm_ends_runs() -> Iterator[None]:
-    """Make SIGTERM raise ``SystemExit(143)``, so open MLflow runs end KILLED instead of staying RUNNING.
+    """Make SIGTERM and Ctrl-C cancel the command at its next safe point: exit 143 / 130, runs KILLED.
+
+    The signal only sets a flag (:mod:`governance._cancel`); the work checks it between
+    steps, in its loops and before every registry write, and stops there, so a cancel is
+    never swallowed and nothing is registered or promoted after it. Open MLflow runs end
+    KILLED, never RUNNING. A second signal stops at once.
 
     Yields
     ------
     None
-        The handler is installed for the block (on the main thread only) and restored after it.
+        The handlers are installed for the block (on the main thread only) and restored after it.
     """
-    if threading.current_thread() is not threading.main_thread():  # signal handlers live on the main thread
-        yield
-        return
+    from governance import _cancel
+    from governance._cancel import signal_name
 
-    def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        with _cancel.handling():
+            yield
+            _cancel.check()  # a signal after the last check still ends the command as cancelled
+    except _cancel.Cancelled as exc:  # a SystemExit: the process ends with 128 + the signal
+        err.print(f"cancelled ({signal_name(exc.signum)}): stopped at a safe point; nothing was written after it")
+        raise
 
 
 def write_text(path: Path, text: str) -> None:

@@ -28,18 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from governance import _cancel
 from governance._files import atomic_write, canonical_json
 from governance.card import ModelCard, build_card, candidate_entry, render_html, save_figures, write_card
-from governance.config import GovernanceConfig, SensitiveAttribute
+from governance.config import GovernanceConfig
 from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
+from governance.pipeline._audit import audit_candidate, audit_scores
 from governance.pipeline._explanations import explain_candidates
+from governance.pipeline._serial import checked, lock_path, store_lock
 from governance.pipeline._versions import register_or_match
 from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train_candidate
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from governance.audit import AuditReport
     from governance.gate import GateReport
     from governance.registry import (
@@ -202,7 +203,9 @@ def train(config: GovernanceConfig, *, progress: Progress | None = None) -> Outc
     RegistryError
         When MLflow cannot be reached or written (the runs end FAILED).
     """
-    outcome, _, _ = _train_and_track(config, _registry(config), progress=progress)
+    registry, report = _registry(config), checked(progress)
+    with store_lock(lock_path(registry.uri, config.output.reports), progress=report):
+        outcome, _, _ = _train_and_track(config, registry, progress=report)
     return outcome
 
 
@@ -232,13 +235,20 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         Training facts, each candidate's verdict and card, and the champion.
         Also written to ``<output.reports>/summary.json``.
     """
+    created = (now or datetime.now(UTC)).replace(microsecond=0)
+    registry, report = _registry(config), checked(progress)
+    with store_lock(lock_path(registry.uri, config.output.reports), progress=report):
+        return _run_locked(config, registry, report, created)
+
+
+def _run_locked(config: GovernanceConfig, registry: Registry, progress: Progress, created: datetime) -> RunOutcome:
+    """:func:`run`, once the store is ours; ``progress`` checks for a cancel at every call."""
     from governance.gate import evaluate
 
-    created = (now or datetime.now(UTC)).replace(microsecond=0)
-    registry = _registry(config)
     outcome, trained, dataset = _train_and_track(config, registry, progress=progress)
     audits = _audit_all(config, dataset.test, trained, progress)
     explained = explain_candidates(config, dataset, trained, progress=progress)
+    _cancel.check()
     evidence = _RunEvidence(
         config=config,
         dataset=dataset,
@@ -264,9 +274,29 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         for c in trained
     ]
     cards, registered = _publish(evidence, registry, trained, verdicts, comparison, progress)
+    summary = config.output.reports / "summary.json"
+    pending = RunOutcome(outcome, tuple(cards), None, None, None, None, why="the promotion did not complete")
+    _write_summary(summary, pending)  # a full disk stops the run here, before any alias moves
+    _cancel.check()  # the last safe point before an alias may move: after it, the run completes
     result = _promote(config, registry, outcome, cards, registered)
-    write_json(config.output.reports / "summary.json", result.to_dict())
+    _write_summary(summary, result)
     return result
+
+
+def _write_summary(path: Path, outcome: RunOutcome) -> None:
+    """Write ``summary.json``; a storage failure (a full disk, a read-only folder) is exit 3, naming the file."""
+    from governance.errors import RegistryError
+
+    try:
+        write_json(path, outcome.to_dict())
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot write the run's summary {path}: {type(exc).__name__} ({exc.strerror or 'storage error'}); "
+            "free space or make output.reports writable, then run again (no alias was moved before this summary)"
+            if outcome.alias is None
+            else f"cannot write the run's summary {path} after the promotion: {type(exc).__name__}; "
+            "the registry holds the outcome (governance promote / the MLflow UI show the champion)"
+        ) from exc
 
 
 def _registry(config: GovernanceConfig) -> Registry:
@@ -465,69 +495,6 @@ class RunOutcome:
             "previous_champion": self.previous_champion,
             "why": self.why,
         }
-
-
-def audit_scores(config: GovernanceConfig, y: np.ndarray, scores: np.ndarray, sensitive: pd.DataFrame) -> AuditReport:
-    """Audit scores with the config's decision rule, groups, intersections, bootstrap and small-group rules.
-
-    Parameters
-    ----------
-    config
-        The validated config (decision rule, attributes, bootstrap, group minimums).
-    y, scores
-        Labels and scores of the audited rows.
-    sensitive
-        Their sensitive attributes.
-
-    Returns
-    -------
-    AuditReport
-        The audit.
-    """
-    from governance.audit import audit
-
-    attributes = config.sensitive.attributes
-    return audit(
-        y,
-        scores,
-        sensitive={a.name: sensitive[a.name].to_numpy() for a in attributes},
-        threshold=config.audit.threshold,
-        top_k=config.audit.top_k,
-        precision_at_k_share=config.audit.precision_at_k,
-        intersections=[list(i) for i in config.sensitive.intersections],
-        reference={a.name: a.reference for a in attributes if a.reference is not None},
-        categories={a.name: _audited_groups(a, sensitive[a.name]) for a in attributes if a.groups is not None},
-        n_boot=config.audit.bootstrap,
-        confidence=config.audit_confidence,
-        seed=config.audit.seed,
-        min_group_size=config.sensitive.min_group_size,
-        min_events=config.sensitive.min_events,
-        missing={a.name: a.missing for a in attributes},
-        missing_label={a.name: a.missing_label for a in attributes},
-    )
-
-
-def audit_candidate(
-    config: GovernanceConfig, split: Split, candidate: TrainedCandidate
-) -> tuple[AuditReport, np.ndarray]:
-    """Score a candidate on a split and audit it with the config's decision rule; returns the report and the scores.
-
-    Parameters
-    ----------
-    config
-        The validated config.
-    split
-        The rows to audit (the test split).
-    candidate
-        The trained candidate.
-
-    Returns
-    -------
-    tuple of (AuditReport, numpy.ndarray)
-        The audit and the scores.
-    """
-    scores = np.asarray(candidate.score(split.X, split.sensitive), dtype=np.float64)
-    return audit_scores(config, split.y, scores, split.sensitive), scores
 
 
 def _policy_attributes(config: GovernanceConfig) -> list[str]:
@@ -776,16 +743,3 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
         Plain JSON data (written as canonical JSON).
     """
     atomic_write(path, canonical_json(payload))
-
-
-def _audited_groups(attribute: SensitiveAttribute, values: pd.Series) -> list[str]:
-    """List the groups the audit may find: the declared ones, and the missing-value group when it occurs.
-
-    :func:`governance.data.prepare` has already put missing values in ``missing_label`` (with
-    ``missing: group``), so the audit sees that label as a value, and must accept it.
-    """
-    groups = list(attribute.groups or ())
-    label = attribute.missing_label
-    if attribute.missing == "group" and label not in groups and bool((values == label).any()):
-        groups.append(label)
-    return groups

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from governance import _cancel
 from governance.card import ModelCard
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ def register_or_match(
     tuple of (ModelCard, ModelVersionRecord, MatchedVersion or None)
         The card as registered, the version, and the match (None: a new version).
     """
+    _cancel.check()  # no version is registered, and no run tagged, after a cancel
     matched = registry.matching_version(lineage)
+    _cancel.check()
     if matched is None:
         registered, record = _register(registry, card, run_id)
         return registered, record, None

@@ -28,6 +28,7 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from governance import _cancel
 from governance.errors import PrivacyError
 from governance.registry._client import Registry
 from governance.registry._values import check_values
@@ -209,6 +210,7 @@ def log_model(
 
     from governance.registry._mlflow import allow_model_load, fluent_tracking_uri
 
+    _cancel.check()
     sklearn_flavor = _mlflow_sklearn()
     checked = check_values("model metadata", metadata or {})
     signature = infer_signature(input_example, model.predict_proba(input_example))

@@ -3,8 +3,16 @@
 :func:`tracked_run` opens a run and :meth:`RunHandle.child` a nested one (tag
 ``mlflow.parentRunId``). Either always ends: FINISHED when its block
 completes, FAILED when it raises, KILLED on KeyboardInterrupt or SystemExit
-(the CLI turns SIGTERM into SystemExit), never left RUNNING. Params, tags and
-metric names that look like personal data are refused before they reach MLflow.
+(a cancel, :class:`governance._cancel.Cancelled`, is a SystemExit), never left
+RUNNING. Params, tags and metric names that look like personal data are refused
+before they reach MLflow.
+
+Every write first checks for a cancel (:func:`governance._cancel.check`): nothing
+is logged after SIGTERM or Ctrl-C. Every run records the process that opened it
+(tags ``governance.process.pid`` and ``governance.process.host``), and opening a
+run reaps the stale runs of its experiment, those a SIGKILL or a lost server
+left RUNNING (:func:`reap_stale_runs`): marked KILLED, with tag
+``governance.reaped`` saying why.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from governance import _cancel
 from governance.errors import RegistryError
 from governance.registry._client import Registry, safe_uri, scoped_env
 from governance.registry._values import check_values
@@ -39,6 +48,9 @@ __all__ = [
     "dataset_record",
     "log_audit_results",
     "metric_name",
+    "process_tags",
+    "reap_stale_runs",
+    "stale_reason",
     "tracked_run",
     "tree_sha256",
 ]
@@ -158,6 +170,7 @@ class RunHandle:
             When a value is longer than ``MAX_PARAM_CHARS`` (MLflow would truncate it
             silently): put it in a JSON artifact instead (:meth:`log_dict`).
         """
+        _cancel.check()
         from mlflow.entities import Param
 
         checked = check_values("param", params)
@@ -178,6 +191,7 @@ class RunHandle:
         metrics
             Metric names and values.
         """
+        _cancel.check()
         from mlflow.entities import Metric
 
         check_values("metric", dict.fromkeys(metrics, ""))
@@ -196,6 +210,7 @@ class RunHandle:
         tags
             Tag names and values.
         """
+        _cancel.check()
         from mlflow.entities import RunTag
 
         checked = check_values("tag", tags)
@@ -212,6 +227,7 @@ class RunHandle:
         artifact_file
             Its path in the run's artifacts.
         """
+        _cancel.check()
         with self.registry.call("log an artifact"):
             self.client.log_dict(self.run_id, dict(payload), artifact_file)
 
@@ -233,6 +249,7 @@ class RunHandle:
         str
             sha256 of the bytes stored.
         """
+        _cancel.check()
         text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
         with self.registry.call("log an artifact"):
             self.client.log_text(self.run_id, text, artifact_file)
@@ -250,6 +267,7 @@ class RunHandle:
         tags
             More input tags; ``data.sha256`` (the full fingerprint) is always set.
         """
+        _cancel.check()
         from mlflow.entities import DatasetInput, InputTag
 
         checked = check_values("input tag", {"data.sha256": dataset.fingerprint, **(tags or {})})
@@ -314,10 +332,13 @@ class RunHandle:
         RegistryError
             When the store cannot be written (exit code 3).
         """
+        _cancel.check()
         checked = check_values("tag", tags or {})
         with self.registry.call("open a nested run"):
             run = self.client.create_run(
-                self.experiment_id, run_name=run_name, tags={**checked, "mlflow.parentRunId": self.run_id}
+                self.experiment_id,
+                run_name=run_name,
+                tags={**checked, **process_tags(), "mlflow.parentRunId": self.run_id},
             )
         handle = RunHandle(registry=self.registry, run_id=run.info.run_id, experiment_id=self.experiment_id)
         with _terminated(handle):
@@ -326,10 +347,11 @@ class RunHandle:
 
 @contextmanager
 def _terminated(handle: RunHandle) -> Iterator[None]:
-    """End the run whatever happens: FINISHED, FAILED on an exception, KILLED on an interrupt or exit."""
+    """End the run whatever happens: FINISHED, FAILED on an exception, KILLED on a cancel, an interrupt or an exit."""
     status = "FAILED"
     try:
         yield
+        _cancel.check()  # cancelled while it was open: KILLED, not FINISHED
         status = "FINISHED"
     except BaseException as exc:
         status = "FAILED" if isinstance(exc, Exception) else "KILLED"
@@ -358,16 +380,132 @@ def _experiment_id(client: MlflowClient, name: str, uri: str) -> str:
     return str(client.create_experiment(name, artifact_location=artifact_location))
 
 
+#: Run tags naming the process that opened a run, so that a later run can tell whether it is gone.
+PID_TAG, HOST_TAG = "governance.process.pid", "governance.process.host"
+#: Tag set on a run marked KILLED by a later run, saying why.
+REAPED_TAG = "governance.reaped"
+#: A RUNNING run older than this is stale whatever its process (another machine's runs cannot be probed).
+STALE_RUN_SECONDS = 24 * 3600.0
+#: At most this many RUNNING runs are looked at per opened run.
+_REAP_LIMIT = 500
+
+
+def _host() -> str:
+    """Return the machine's name for the host tag (``unknown`` when it looks like personal data)."""
+    import socket
+
+    from governance.privacy import redact
+
+    name = socket.gethostname()[:200]
+    return name if name and redact(name) == name else "unknown"
+
+
+def process_tags() -> dict[str, str]:
+    """Return the tags naming this process (pid and host), set on every run it opens.
+
+    Returns
+    -------
+    dict of str to str
+        ``governance.process.pid`` and ``governance.process.host``.
+    """
+    return {PID_TAG: str(os.getpid()), HOST_TAG: _host()}
+
+
+def _process_gone(pid_text: str) -> bool:
+    """Whether no process of this machine has the pid (False when it exists or cannot be told)."""
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal; or the platform cannot tell
+        return False
+    return False
+
+
+def stale_reason(tags: Mapping[str, str], start_ms: int, *, now: float, max_age: float = STALE_RUN_SECONDS) -> str:
+    """Say why a RUNNING run is stale, or return an empty string when it may still be running.
+
+    Parameters
+    ----------
+    tags
+        The run's tags (``governance.process.pid`` / ``.host``).
+    start_ms
+        Its start time, in milliseconds since the epoch.
+    now
+        The current time, in seconds since the epoch.
+    max_age
+        Age past which a RUNNING run is stale whatever its process.
+
+    Returns
+    -------
+    str
+        The reason, in words, or ``""``.
+    """
+    pid, host = tags.get(PID_TAG, ""), tags.get(HOST_TAG, "")
+    if pid and host and host == _host() and _process_gone(pid):
+        return f"its process (pid {pid} on this machine) is gone: it was killed or crashed without ending the run"
+    age = now - start_ms / 1000.0
+    if start_ms and age > max_age:
+        return f"it was still RUNNING {age / 3600:.1f} h after it started (more than {max_age / 3600:.0f} h)"
+    return ""
+
+
+def reap_stale_runs(client: MlflowClient, experiment_id: str, *, max_age: float = STALE_RUN_SECONDS) -> list[str]:
+    """Mark KILLED the RUNNING runs of an experiment that no process will end (tag ``governance.reaped``).
+
+    A run is stale when the process that opened it, on this machine, is gone
+    (SIGKILL, a crash, a server lost mid-run), or when it started more than
+    ``max_age`` seconds ago. Runs of live processes are left alone.
+
+    Parameters
+    ----------
+    client
+        The registry's client (inside :meth:`Registry.call`).
+    experiment_id
+        The experiment.
+    max_age
+        Age in seconds past which a RUNNING run is stale whatever its process.
+
+    Returns
+    -------
+    list of str
+        The run ids reaped.
+    """
+    from mlflow.entities import ViewType
+
+    running = client.search_runs(
+        [experiment_id], "attributes.status = 'RUNNING'", run_view_type=ViewType.ACTIVE_ONLY, max_results=_REAP_LIMIT
+    )
+    now, reaped = time.time(), []
+    for found in running:
+        reason = stale_reason(found.data.tags, int(found.info.start_time or 0), now=now, max_age=max_age)
+        if not reason:
+            continue
+        _cancel.check()
+        client.set_tag(found.info.run_id, REAPED_TAG, f"marked KILLED by a later run: {reason}")
+        client.set_terminated(found.info.run_id, status="KILLED")
+        reaped.append(str(found.info.run_id))
+    return reaped
+
+
 @contextmanager
 def open_run(
     registry: Registry, *, experiment: str, run_name: str, tags: Mapping[str, Any] | None = None
 ) -> Iterator[RunHandle]:
     """:meth:`Registry.run`: open a run in the registry's store that always ends with a terminal status."""
+    _cancel.check()
     checked = check_values("tag", tags or {})
     with registry.call("open a run"):
         client = registry.client
         experiment_id = _experiment_id(client, experiment, registry.uri)
-        run = client.create_run(experiment_id, run_name=run_name, tags=checked)
+        reap_stale_runs(client, experiment_id)
+        run = client.create_run(experiment_id, run_name=run_name, tags={**checked, **process_tags()})
     handle = RunHandle(registry=registry, run_id=run.info.run_id, experiment_id=experiment_id)
     with _terminated(handle):
         yield handle
@@ -436,6 +574,7 @@ def metric_name(*parts: str) -> str:
 
 def tag_run_in(registry: Registry, run_id: str, *, tags: Mapping[str, Any]) -> None:
     """:meth:`Registry.tag_run`: tags checked for personal data, then set in one batch."""
+    _cancel.check()
     from mlflow.entities import RunTag
 
     checked = check_values("tag", tags)
@@ -447,6 +586,7 @@ def log_audit_results_to(
     registry: Registry, run_id: str, *, metrics: Mapping[str, float], files: Sequence[Path], artifact_path: str
 ) -> None:
     """:meth:`Registry.log_audit_results`: metrics in batches, then the files."""
+    _cancel.check()
     from mlflow.entities import Metric
 
     check_values("metric", dict.fromkeys(metrics, ""))
