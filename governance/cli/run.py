@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from governance.cli._app import Bars, ConfigOption, app, err, guard, out, progress_bars, sigterm_ends_runs
+from governance.cli._app import Bars, ConfigOption, app, err, guard, out, progress_bars, sigterm_ends_runs, styled
 
 __all__ = ["run_command", "train_command"]
 
@@ -37,7 +37,9 @@ def run_command(config_path: ConfigOption) -> None:
                 )
         out.print(f"done in {time.perf_counter() - start:.1f} s")
         if not result.passed:
-            err.print("[bold red]gate:[/] no candidate passed; no champion was chosen (see the cards for why)")
+            err.print(
+                styled("gate:", "bold red", "no candidate passed; no champion was chosen (see the cards for why)")
+            )
             raise typer.Exit(1)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from governance import _cancel
 from governance._files import canonical_json
 from governance.errors import ConfigError, GateFailure, GovernanceError, PrivacyError, Problem, RegistryError
 from governance.privacy import redact
@@ -164,6 +165,7 @@ def _version_of_run(client: MlflowClient, name: str, run_id: str, tags: Mapping[
         )
     model_id = tags["model.id"]
     logged = client.get_logged_model(model_id)
+    _cancel.check()  # no version is registered after a cancel
     return client.create_model_version(
         name,
         source=logged.artifact_location,  # not models:/<id>: the SQL store resolves that with global state
@@ -190,6 +192,7 @@ def _registered_card(plain: Mapping[str, Any], *, name: str, version: int, run_i
 
 def _write_audit_record(client: MlflowClient, name: str, version: int, run_id: str, data: bytes, verdict: str) -> None:
     """Store the card, the run's audit record, then the version's tags (``card.sha256`` last: the commit point)."""
+    _cancel.check()
     digest = sha(data)
     client.log_text(run_id, data.decode("utf-8"), f"{CARD_FOLDER}/{digest}.json")
     client.set_tag(run_id, "gate.verdict", verdict)
@@ -311,6 +314,7 @@ def _with_note(exc: GovernanceError, note: str) -> GovernanceError:
 
 def _move_aliases(client: MlflowClient, name: str, version: int, before: Mapping[str, int]) -> None:
     """previous_champion <- old champion, champion <- version, candidate dropped; all or nothing."""
+    _cancel.check()  # no alias moves after a cancel
     old = before.get(CHAMPION)
     touched: list[str] = []
     try:
@@ -470,6 +474,7 @@ def nominate_in(registry: Registry, *, version: int, lease_wait: float) -> Promo
             before = aliases(client, name)
             changed = before.get(CANDIDATE) != version and before.get(CHAMPION) != version
             if changed:
+                _cancel.check()
                 client.set_registered_model_alias(name, CANDIDATE, str(version))
     return PromotionOutcome(
         registered_model=name,
@@ -582,6 +587,7 @@ def promote_best(
 
 def _hand_back(registry: Registry, version: int, before: Mapping[str, int], *, required: int) -> list[str]:
     """Take ``champion`` (or ``previous_champion``) from a demoted version; what happened, in words."""
+    _cancel.check()
     client, name = registry.client, registry.name
     if before.get(CHAMPION) != version:
         if before.get(PREVIOUS_CHAMPION) == version:
