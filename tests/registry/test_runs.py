@@ -77,7 +77,7 @@ def test_sigterm_during_a_run_ends_it_killed_not_running(tmp_path: Path) -> None
         handle.child("candidate") as child,
     ):
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(10)  # the handler raises SystemExit before this returns
+        time.sleep(0.1)  # the handler only sets the flag; the command stops at its next safe point
     assert info.value.code == 128 + signal.SIGTERM
     client = MlflowClient(uri)
     assert client.get_run(handle.run_id).info.status == "KILLED"
