@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -263,11 +264,20 @@ def test_a_signal_only_sets_the_flag_the_next_check_stops_and_a_second_signal_st
 def test_a_summary_that_cannot_be_written_stops_the_run_before_any_alias_moves(
     tmp_path: Path, default_raw: dict[str, Any], accounts_file: Path
 ) -> None:
+    # a summary that cannot be replaced, as on a full disk: an immutable file (root only; a folder in its
+    # place is refused up front, exit 2, before any work, so it cannot stand for a failure at the end)
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("an unwritable summary.json needs root and chattr (an immutable file)")
     config = _config(tmp_path / "project", default_raw, accounts_file)
     blocked = config.parent / "reports" / "summary.json"
-    (blocked / "in-the-way").mkdir(parents=True)  # a folder where the summary goes: writing it fails like a full disk
-    cli = _Cli("run", config)
-    code = cli.finish()
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("{}")
+    subprocess.run(["chattr", "+i", str(blocked)], check=True)
+    try:
+        cli = _Cli("run", config)
+        code = cli.finish()
+    finally:
+        subprocess.run(["chattr", "-i", str(blocked)], check=True)
 
     assert code == 3, cli.err[-3000:]
     assert "cannot write the run's summary" in cli.err and "no alias was moved" in cli.err
