@@ -12,6 +12,7 @@ import pandas as pd
 
 from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _Plan
 from governance.audit._counting import (
+    _check_group_count,
     _count_cells,
     _exact_scores,
     _ExactScores,
@@ -181,6 +182,7 @@ def _levels(inputs: _Inputs) -> tuple[Array, list[_Level]]:
     problems: list[Problem] = []
     attributes = inputs.attributes
     fine, fine_parts = _fine_groups(attributes)
+    _check_group_count(attributes, inputs.crossings, fine_parts)
     levels = [_Level("overall", (), np.zeros(len(fine_parts), dtype=np.int64), ("all",), (), 0, 0, None, None)]
     for j, attribute in enumerate(attributes):
         levels.append(
