@@ -22,6 +22,7 @@ import yaml
 from governance._config_base import MAX_YAML_ALIASES, MAX_YAML_BYTES, MAX_YAML_DEPTH
 from governance.audit import audit
 from governance.audit._counting import MAX_AUDIT_GROUPS
+from governance.audit._engine import check_audit_size
 from governance.config import load_config
 from governance.errors import ConfigError, DataValidationError, RegistryError
 from governance.registry import Registry
@@ -150,12 +151,17 @@ def test_an_audit_over_the_group_cap_is_refused_up_front_and_writes_nothing(tmp_
 def test_the_cap_counts_observed_groups_of_every_attribute_and_intersection() -> None:
     frame = _crossed(20_000, 3, 30)
     sensitive = frame[["attr0", "attr1", "attr2"]]
+    pairs = [["attr0", "attr1"], ["attr0", "attr2"], ["attr1", "attr2"]]
     with pytest.raises(DataValidationError) as caught:
         audit(frame["y"], frame["score"], sensitive=sensitive, threshold=0.5, intersections="all", n_boot=0)
     (problem,) = caught.value.problems
     assert problem.parameter == "intersections" and "bins" in problem.fix
+    # the same check, for a caller that can make it before costlier work (a run, before training)
+    with pytest.raises(DataValidationError) as early:
+        check_audit_size(sensitive, [*pairs, ["attr0", "attr1", "attr2"]])
+    assert early.value.problems == caught.value.problems
     # pairs alone make 3 x 900 + 90 groups: under the cap, audited
-    pairs = [["attr0", "attr1"], ["attr0", "attr2"], ["attr1", "attr2"]]
+    check_audit_size(sensitive, pairs)
     report = audit(frame["y"], frame["score"], sensitive=sensitive, threshold=0.5, intersections=pairs, n_boot=0)
     assert sum(g.n for g in report.groups if g.attribute == "attr0 & attr1") == len(frame)
 

@@ -62,17 +62,18 @@ MAX_AUDIT_GROUPS: Final = 10_000
 
 
 def _check_group_count(
-    attributes: Sequence[_Attribute], crossings: Sequence[tuple[int, ...]], fine_parts: Array
+    names: Sequence[str], sizes: Sequence[int], crossings: Sequence[tuple[int, ...]], parts: Array
 ) -> None:
     """Refuse, before any counting, an audit that would report more than :data:`MAX_AUDIT_GROUPS` groups.
 
-    Each attribute makes its observed groups and each intersection its observed crossings; the
-    cost of the audit (its cells, bootstrap and report) grows with their sum.
+    Each attribute makes its observed groups (``sizes``) and each intersection its observed
+    crossings (the distinct rows of ``parts``, the occupied combinations of attribute codes, in
+    its columns); the cost of the audit (its cells, bootstrap and report) grows with their sum.
     """
-    made = [(a.name, len(a.groups), False) for a in attributes]
+    made = [(name, size, False) for name, size in zip(names, sizes, strict=True)]
     for ix in crossings:
-        observed = len(np.unique(fine_parts[:, list(ix)], axis=0))
-        made.append((" & ".join(attributes[j].name for j in ix), observed, True))
+        observed = len(np.unique(parts[:, list(ix)], axis=0))
+        made.append((" & ".join(names[j] for j in ix), observed, True))
     total = sum(count for _, count, _ in made)
     if total <= MAX_AUDIT_GROUPS:
         return
