@@ -1,8 +1,9 @@
 """Building blocks shared by :mod:`governance.config` and :mod:`governance.policy`.
 
-The frozen section base of every config model, the YAML line index, and the
-formatting of problems: a YAML path with its line, pydantic's messages turned
-into "expected ..., found ...", and the allowed keys of an unknown one.
+The frozen section base of every config model, the one bounded YAML reader
+(:func:`read_yaml`, with its line index), and the formatting of problems: a YAML
+path with its line, pydantic's messages turned into "expected ..., found ...",
+and the allowed keys of an unknown one.
 """
 
 from __future__ import annotations
@@ -297,16 +298,6 @@ def _node_lines(root: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
     if root is not None:
         walk(root, ())
     return index
-
-
-def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
-    """Map every YAML path to the 1-based line where its value starts (empty when the text is refused)."""
-    import yaml
-
-    try:
-        return read_yaml(text.encode("utf-8"))[1]
-    except (yaml.YAMLError, YamlRefused):
-        return {}
 
 
 def _yaml_error(exc: Exception) -> tuple[str | None, str]:

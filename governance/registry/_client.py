@@ -12,16 +12,20 @@ Reachability
     gives a :class:`~governance.errors.RegistryError` (exit 3) in seconds.
 Deadline
     A server that answers ``/health`` but stalls (or trickles) on the API is
-    bounded by one budget per Registry, that is per command: the time spent
-    inside :meth:`Registry.call` with an HTTP server, in all, is at most
+    bounded by one budget per Registry, that is per command,
     :func:`server_budget` (twice ``timeout_seconds`` x (``max_retries`` + 1),
-    at most :data:`MAX_SERVER_SECONDS`). Each request's timeout is cut to what
-    remains; on the main thread a timer (``SIGALRM``) interrupts a request still
-    waiting when the budget runs out, and keeps interrupting the command's
-    clean-up requests until the operation has ended, so the command ends with
-    RegistryError (exit 3) and one line. Elsewhere (another thread) an operation
-    is refused once the budget is spent. Time between operations (training,
-    auditing) is not counted.
+    at most :data:`MAX_SERVER_SECONDS`): every operation (one
+    :meth:`Registry.call` with an HTTP server) may run for what remains of it,
+    and the time of every operation that fails is taken from it, so the
+    clean-up a failure triggers (ending runs, releasing a lease) is refused at
+    once when it is spent. An operation that succeeds gives its time back: a
+    long run is never cut by its number of calls, nor by the training and
+    auditing between them. Each request's timeout is cut to what remains; on
+    the main thread a timer (``SIGALRM``) interrupts an operation still waiting
+    when the budget runs out, and keeps interrupting its clean-up requests until
+    it has ended, so the command ends with RegistryError (exit 3) and one line.
+    Elsewhere (another thread) the per-request bounds hold and an operation is
+    refused once the budget is spent.
 Errors
     MLflow and storage failures become RegistryError, never with credentials
     in the message (:func:`safe_uri`, :func:`governance.privacy.redact`).
@@ -171,8 +175,9 @@ def server_budget(timeout: float, retries: int) -> float:
     """Return one command's budget of time waiting on an HTTP tracking server, in seconds.
 
     Twice what one request may take with all its retries (``timeout`` x (``retries`` + 1)):
-    one stalled request with every retry, and as much again for the command's other requests
-    and its lease wait; at most :data:`MAX_SERVER_SECONDS`.
+    one stalled request with every retry, and as much again for the rest of its operation
+    (other requests, the lease wait); at most :data:`MAX_SERVER_SECONDS`. It bounds every
+    operation, and all the failing operations of a command together.
 
     Parameters
     ----------
@@ -192,7 +197,7 @@ class _Expired(BaseException):
 
 
 class _Deadline:
-    """The budget of one Registry's HTTP operations: time spent counted, the rest enforced by a timer."""
+    """The budget of one Registry's HTTP operations: failing operations spend it, a timer enforces what remains."""
 
     def __init__(self, budget: float) -> None:
         self.budget = budget
@@ -206,21 +211,21 @@ class _Deadline:
             raise _Expired
 
     def remaining(self) -> float:
-        """Seconds left of the budget (counting the operation under way)."""
+        """Seconds left of the budget for the operation under way (or the next one)."""
         return self.budget - self.spent - (time.monotonic() - self.started if self.depth else 0.0)
 
     def refusal(self, uri: str, action: str) -> RegistryError:
         """Return the one-line error of an operation the budget does not allow."""
         return RegistryError(
             f"MLflow could not {action} at {safe_uri(uri)} within this command's budget of {self.budget:.0f} s "
-            "waiting on the server (2 x mlflow.timeout_seconds x (mlflow.max_retries + 1), at most "
+            "for a server that does not answer (2 x mlflow.timeout_seconds x (mlflow.max_retries + 1), at most "
             f"{MAX_SERVER_SECONDS:.0f} s): the server accepts connections but does not answer in time; check it, "
             "or raise mlflow.timeout_seconds for a slow one"
         )
 
     @contextmanager
     def running(self, uri: str, action: str) -> Iterator[None]:
-        """Count the block against the budget; on the main thread, interrupt it when the budget runs out."""
+        """Run the block within what remains of the budget, and take its time from the budget when it fails."""
         if self.depth:
             self.depth += 1
             try:
@@ -238,12 +243,16 @@ class _Deadline:
             yield
         except _Expired:
             self.armed = False
+            self.spent = self.budget
             raise self.refusal(uri, action) from None
+        except BaseException:
+            self.armed = False
+            self.spent += time.monotonic() - self.started
+            raise
         finally:
             self.armed = False
             self._disarm(previous)
             self.depth = 0
-            self.spent += time.monotonic() - self.started
 
     def _arm(self, seconds: float) -> Any:
         """Start the timer (main thread, no other SIGALRM handler); return the handler to restore, or None."""
@@ -363,6 +372,8 @@ class Registry:
             with scoped_env(self.request_env(), defaults=defaults), infrastructure(action, self.uri):
                 yield
             return
+        if self._client is None:
+            import mlflow.tracking  # noqa: F401  (importing is local work: not on the server's budget)
         with (
             scoped_env(self.request_env(), defaults=defaults),
             infrastructure(action, self.uri),
