@@ -1,13 +1,15 @@
 """Building blocks shared by :mod:`governance.config` and :mod:`governance.policy`.
 
-The frozen section base of every config model, the YAML line index, and the
-formatting of problems: a YAML path with its line, pydantic's messages turned
-into "expected ..., found ...", and the allowed keys of an unknown one.
+The frozen section base of every config model, the one bounded YAML reader
+(:func:`read_yaml`, with its line index), and the formatting of problems: a YAML
+path with its line, pydantic's messages turned into "expected ..., found ...",
+and the allowed keys of an unknown one.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -125,15 +127,162 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
-    """Map every YAML path to the 1-based line where its value starts."""
+#: The largest YAML file read (config or policy): a config is a few kilobytes.
+MAX_YAML_BYTES = 1 << 20
+#: The deepest nesting of mappings and sequences in a YAML file.
+MAX_YAML_DEPTH = 50
+#: The most aliases (``*name``) in a YAML file.
+MAX_YAML_ALIASES = 100
+#: The most nodes a YAML file may stand for once its aliases are expanded (what validation walks).
+MAX_YAML_NODES = 100_000
+
+
+class YamlRefused(ValueError):
+    """A YAML text refused before it is parsed or composed: too large, too deep, too many aliases, recursive.
+
+    Parameters
+    ----------
+    where
+        ``line L, column C`` of the offending node (None for the file as a whole).
+    message
+        What exceeded which limit.
+    fix
+        What to do instead.
+    """
+
+    def __init__(self, where: str | None, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.where, self.message, self.fix = where, message, fix
+
+
+def _mark(node_or_event: Any) -> str:
+    """Write the start of a YAML event or node as ``line L, column C``."""
+    mark = node_or_event.start_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+@functools.cache
+def _bounded_loader() -> type[yaml.SafeLoader]:
+    """Build (once, yaml being imported lazily) the SafeLoader that counts while it composes.
+
+    It refuses an alias to a node still being composed (a recursive structure), more than
+    :data:`MAX_YAML_ALIASES` aliases, more than :data:`MAX_YAML_NODES` nodes once aliases are
+    expanded (a "billion laughs": each alias counts the nodes it stands for), and nesting deeper
+    than :data:`MAX_YAML_DEPTH`, each before the structure exists.
+    """
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.open_anchors: list[str] = []
+            self.sizes: dict[str, tuple[int, int]] = {}  # anchor: (nodes once expanded, levels)
+            self.depth = self.reach = self.aliases = self.nodes = 0
+
+        def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.AliasEvent):
+                self._count_alias(event)
+                return super().compose_node(parent, index)
+            self.depth += 1
+            self._check_depth(self.depth, event)
+            anchor, start, reach = event.anchor, self.nodes, self.reach
+            self.nodes += 1
+            self.reach = self.depth
+            if anchor is not None:
+                self.open_anchors.append(anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                if anchor is not None:
+                    self.open_anchors.pop()
+            if anchor is not None:
+                self.sizes[anchor] = (self.nodes - start, self.reach - self.depth + 1)
+            self.depth -= 1
+            self.reach = max(reach, self.reach)
+            return node
+
+        def _check_depth(self, depth: int, event: yaml.Event) -> None:
+            if depth > MAX_YAML_DEPTH:
+                raise YamlRefused(
+                    _mark(event),
+                    f"nesting deeper than {MAX_YAML_DEPTH} levels (aliases included)",
+                    "flatten the structure; no governance key nests this deep",
+                )
+
+        def _count_alias(self, event: yaml.AliasEvent) -> None:
+            name = str(event.anchor)
+            if name in self.open_anchors:
+                raise YamlRefused(
+                    _mark(event),
+                    f"the alias *{name} refers to the node that contains it (a recursive structure)",
+                    "write the value out instead of the alias",
+                )
+            size, height = self.sizes.get(name, (1, 1))
+            self.aliases += 1
+            self.nodes += size
+            self.reach = max(self.reach, self.depth + height)
+            if self.aliases > MAX_YAML_ALIASES:
+                raise YamlRefused(
+                    _mark(event),
+                    f"more than {MAX_YAML_ALIASES} aliases (*name)",
+                    "write the values out; a config needs few aliases, if any",
+                )
+            if self.nodes > MAX_YAML_NODES:
+                raise YamlRefused(
+                    _mark(event),
+                    f"the aliases expand to more than {MAX_YAML_NODES:,} values (nested aliases multiply)",
+                    "do not alias collections that themselves hold aliases",
+                )
+            self._check_depth(self.depth + height, event)
+
+    return BoundedLoader
+
+
+def read_yaml(data: bytes) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Parse a YAML document within the limits above, and index the line of every path in it.
+
+    The only reader of YAML files in governance (config and policy files): the size is
+    checked before parsing and the other limits while composing, before any structure
+    is built, so a hostile file costs at most a megabyte of parsing.
+
+    Parameters
+    ----------
+    data
+        The file's bytes (decoded as UTF-8, undecodable bytes replaced).
+
+    Returns
+    -------
+    tuple
+        The parsed value (None for an empty document) and the 1-based line of every YAML path.
+
+    Raises
+    ------
+    YamlRefused
+        When a limit is exceeded: where, which limit, the fix.
+    yaml.YAMLError
+        When the text is not valid YAML.
+    """
+    if len(data) > MAX_YAML_BYTES:
+        raise YamlRefused(
+            None,
+            f"the file holds {len(data):,} bytes, more than the {MAX_YAML_BYTES:,} (1 MiB) read",
+            "a governance YAML file is a few kilobytes: point at the right file",
+        )
+    loader = _bounded_loader()(data.decode("utf-8", errors="replace"))
+    try:
+        root = loader.get_single_node()
+        value = None if root is None else loader.construct_document(root)
+    finally:
+        loader.dispose()
+    return value, _node_lines(root)
+
+
+def _node_lines(root: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
+    """Map every YAML path under a composed node to the 1-based line where its value starts."""
     import yaml
 
     index: dict[tuple[str | int, ...], int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return index
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
         index[path] = node.start_mark.line + 1

@@ -46,10 +46,10 @@ from pydantic import (
 
 from governance._config_base import (
     Name,
+    YamlRefused,
     _check_bins,
     _code,
     _has_password,
-    _line_index,
     _pydantic_problem,
     _Section,
     _unique,
@@ -57,6 +57,7 @@ from governance._config_base import (
     _yaml_error,
     bin_labels,
     plural,
+    read_yaml,
 )
 from governance._config_rules import _cross_field_problems
 from governance.errors import ConfigError, PrivacyError, Problem, ProblemCode
@@ -521,16 +522,18 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
         raise ConfigError([Problem(str(file), "config file not found", "check the path")]) from exc
     except OSError as exc:
         raise ConfigError([Problem(str(file), f"cannot read the config file ({exc.strerror})")]) from exc
-    text = raw_bytes.decode("utf-8", errors="replace")
     try:
-        raw = yaml.safe_load(text)
+        raw, lines = read_yaml(raw_bytes)
+    except YamlRefused as exc:
+        raise ConfigError(
+            [Problem(exc.where or "(file)", f"refused: {exc.message}", exc.fix)], source=str(file)
+        ) from exc
     except yaml.YAMLError as exc:
         where, problem = _yaml_error(exc)
         raise ConfigError([Problem(where or "?", f"not valid YAML: {problem}")], source=str(file)) from exc
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError([Problem("(top level)", f"expected a mapping of sections, found {found}")], source=str(file))
-    lines = _line_index(text)
     environ = os.environ if environ is None else environ
     config = validate_config(raw, base_dir=file.resolve().parent, lines=lines, source=str(file), environ=environ)
     config._path = file.resolve()

@@ -22,15 +22,16 @@ from pydantic import Field, ValidationError
 
 from governance._config_base import (
     Name,
+    YamlRefused,
     _Found,
     _items,
-    _line_index,
     _pydantic_problem,
     _Section,
     _short,
     _unique,
     _with_line,
     _yaml_error,
+    read_yaml,
 )
 from governance.errors import ConfigError, Problem
 from governance.metrics import FAIRNESS_METRICS, METRICS
@@ -181,13 +182,16 @@ def _read_policy_yaml(file: Path) -> tuple[Mapping[str, Any], dict[tuple[str | i
     import yaml
 
     try:
-        text = file.read_bytes().decode("utf-8", errors="replace")
+        data = file.read_bytes()
     except FileNotFoundError:
         return {}, {}, f"policy file {str(file)!r} not found; check the path (relative to the config's folder)"
     except OSError as exc:
         return {}, {}, f"cannot read the policy file {str(file)!r} ({exc.strerror})"
     try:
-        raw = yaml.safe_load(text)
+        raw, lines = read_yaml(data)
+    except YamlRefused as exc:
+        at = f" at {exc.where}" if exc.where else ""
+        return {}, {}, f"the policy file {str(file)!r} is refused{at}: {exc.message}; {exc.fix}"
     except yaml.YAMLError as exc:
         where, problem = _yaml_error(exc)
         at = f" at {where}" if where else ""
@@ -195,7 +199,7 @@ def _read_policy_yaml(file: Path) -> tuple[Mapping[str, Any], dict[tuple[str | i
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
         return {}, {}, f"the policy file {str(file)!r} must hold a mapping of policy keys, found {found}"
-    return raw, _line_index(text), None
+    return raw, lines, None
 
 
 def _policy_file(

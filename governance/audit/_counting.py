@@ -13,7 +13,7 @@ import pandas as pd
 
 from governance.audit._inputs import _Attribute, _Level
 from governance.audit._report import Array
-from governance.errors import Problem, ProblemCode
+from governance.errors import DataValidationError, Problem, ProblemCode
 
 _MAX_LISTED_ABSENT: Final = 1000  # empty intersection groups listed by name, beyond this only counted
 
@@ -55,6 +55,48 @@ def _fine_groups(attributes: Sequence[_Attribute]) -> tuple[Array, Array]:
     if len(parts) < 2**15:
         codes = codes.astype(np.int16, copy=False)
     return codes, parts
+
+
+#: The most groups one audit reports (every attribute's groups plus every intersection's observed crossings).
+MAX_AUDIT_GROUPS: Final = 10_000
+
+
+def _check_group_count(
+    names: Sequence[str], sizes: Sequence[int], crossings: Sequence[tuple[int, ...]], parts: Array
+) -> None:
+    """Refuse, before any counting, an audit that would report more than :data:`MAX_AUDIT_GROUPS` groups.
+
+    Each attribute makes its observed groups (``sizes``) and each intersection its observed
+    crossings (the distinct rows of ``parts``, the occupied combinations of attribute codes, in
+    its columns); the cost of the audit (its cells, bootstrap and report) grows with their sum.
+    """
+    made = [(name, size, False) for name, size in zip(names, sizes, strict=True)]
+    for ix in crossings:
+        observed = len(np.unique(parts[:, list(ix)], axis=0))
+        made.append((" & ".join(names[j] for j in ix), observed, True))
+    total = sum(count for _, count, _ in made)
+    if total <= MAX_AUDIT_GROUPS:
+        return
+    largest = sorted(made, key=lambda item: -item[1])[:3]
+    listed = ", ".join(f"{name!r} {count:,}" for name, count, _ in largest)
+    crossed = any(is_crossing for _, _, is_crossing in largest)
+    fix = (
+        "audit fewer attributes together in `intersections` (--intersections), or band the attributes "
+        "with many values (bins: a few ranges) before crossing them"
+        if crossed
+        else "band the attributes with many values (bins: a few ranges), or audit fewer sensitive attributes"
+    )
+    raise DataValidationError(
+        [
+            Problem.for_parameter(
+                "intersections" if crossed else "sensitive",
+                f"the audit would report {total:,} groups, more than the {MAX_AUDIT_GROUPS:,} an audit may report "
+                f"(most groups: {listed}); nothing was computed",
+                fix,
+                code=ProblemCode.INVALID_VALUE,
+            )
+        ]
+    )
 
 
 def _make_level(

@@ -12,6 +12,7 @@ import pandas as pd
 
 from governance.audit._bootstrap import _bootstrap, _DensePlan, _LevelPlan, _Plan
 from governance.audit._counting import (
+    _check_group_count,
     _count_cells,
     _exact_scores,
     _ExactScores,
@@ -133,6 +134,33 @@ def audit(
     return _run(_validate(**locals()))  # locals(): the arguments alone, checked together
 
 
+def check_audit_size(sensitive: pd.DataFrame, intersections: Sequence[Sequence[str]] = ()) -> None:
+    """Refuse, in one pass over the attributes, an audit that would report too many groups.
+
+    What :func:`audit` checks first, for a caller that can check before costlier work (a run,
+    before training): every attribute's observed groups plus every intersection's observed
+    crossings, at most :data:`~governance.audit._counting.MAX_AUDIT_GROUPS`.
+
+    Parameters
+    ----------
+    sensitive
+        The sensitive attributes, one column each.
+    intersections
+        The intersections to audit, as lists of column names.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the intersections, the groups they make, the cap and the fix.
+    """
+    names = list(sensitive.columns.astype(str))
+    codes = [pd.factorize(sensitive[c], use_na_sentinel=False)[0] for c in sensitive.columns]
+    sizes = [int(c.max()) + 1 if len(c) else 0 for c in codes]
+    parts = np.unique(np.column_stack(codes), axis=0) if codes and len(sensitive) else np.zeros((0, len(names)))
+    crossings = [tuple(names.index(n) for n in crossing) for crossing in intersections if len(crossing) > 1]
+    _check_group_count(names, sizes, crossings, parts)
+
+
 @dataclass(frozen=True)
 class _Counted:
     """The rows counted once into occupied cells ``(fine group, label, decision, score bin)``."""
@@ -181,6 +209,8 @@ def _levels(inputs: _Inputs) -> tuple[Array, list[_Level]]:
     problems: list[Problem] = []
     attributes = inputs.attributes
     fine, fine_parts = _fine_groups(attributes)
+    names, sizes = [a.name for a in attributes], [len(a.groups) for a in attributes]
+    _check_group_count(names, sizes, inputs.crossings, fine_parts)
     levels = [_Level("overall", (), np.zeros(len(fine_parts), dtype=np.int64), ("all",), (), 0, 0, None, None)]
     for j, attribute in enumerate(attributes):
         levels.append(

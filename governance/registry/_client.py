@@ -10,6 +10,22 @@ Reachability
     from several threads take turns). An HTTP server is probed at ``/health``
     within a fixed budget before the first request, so an unreachable server
     gives a :class:`~governance.errors.RegistryError` (exit 3) in seconds.
+Deadline
+    A server that answers ``/health`` but stalls (or trickles) on the API is
+    bounded by one budget per Registry, that is per command,
+    :func:`server_budget` (twice ``timeout_seconds`` x (``max_retries`` + 1),
+    at most :data:`MAX_SERVER_SECONDS`): every operation (one
+    :meth:`Registry.call` with an HTTP server) may run for what remains of it,
+    and the time of every operation that fails is taken from it, so the
+    clean-up a failure triggers (ending runs, releasing a lease) is refused at
+    once when it is spent. An operation that succeeds gives its time back: a
+    long run is never cut by its number of calls, nor by the training and
+    auditing between them. Each request's timeout is cut to what remains; on
+    the main thread a timer (``SIGALRM``) interrupts an operation still waiting
+    when the budget runs out, and keeps interrupting its clean-up requests until
+    it has ended, so the command ends with RegistryError (exit 3) and one line.
+    Elsewhere (another thread) the per-request bounds hold and an operation is
+    refused once the budget is spent.
 Errors
     MLflow and storage failures become RegistryError, never with credentials
     in the message (:func:`safe_uri`, :func:`governance.privacy.redact`).
@@ -19,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,10 +59,14 @@ if TYPE_CHECKING:
     from governance.registry.rules import Contender
     from governance.registry.runs import RunHandle
 
-__all__ = ["PROBE_BUDGET_SECONDS", "Registry", "safe_uri", "scoped_env"]
+__all__ = ["MAX_SERVER_SECONDS", "PROBE_BUDGET_SECONDS", "Registry", "safe_uri", "scoped_env", "server_budget"]
 
 #: Total time the reachability probe of an HTTP server may take, retries included.
 PROBE_BUDGET_SECONDS = 20.0
+#: The longest one command may spend waiting on an HTTP tracking server, in all, whatever its settings.
+MAX_SERVER_SECONDS = 600.0
+#: After the budget ran out, how often the timer interrupts what the operation still waits for (its clean-up).
+_REPEAT_SECONDS = 0.5
 #: Quiet defaults while MLflow works: no schema-migration chatter on first use (read when mlflow is
 #: first imported), no artifact progress bars (the CLI draws its own progress). A user's value wins.
 QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
@@ -150,6 +171,108 @@ def probe(uri: str, *, timeout: float, retries: int) -> None:
     )
 
 
+def server_budget(timeout: float, retries: int) -> float:
+    """Return one command's budget of time waiting on an HTTP tracking server, in seconds.
+
+    Twice what one request may take with all its retries (``timeout`` x (``retries`` + 1)):
+    one stalled request with every retry, and as much again for the rest of its operation
+    (other requests, the lease wait); at most :data:`MAX_SERVER_SECONDS`. It bounds every
+    operation, and all the failing operations of a command together.
+
+    Parameters
+    ----------
+    timeout, retries
+        ``mlflow.timeout_seconds`` and ``mlflow.max_retries``.
+
+    Returns
+    -------
+    float
+        60 s at the defaults (10 s, 2 retries), 600 s at the largest settings (120 s, 10 retries).
+    """
+    return min(MAX_SERVER_SECONDS, 2.0 * timeout * (retries + 1))
+
+
+class _Expired(BaseException):
+    """Raised by the timer when the budget ran out; a BaseException, so no ``except Exception`` swallows it."""
+
+
+class _Deadline:
+    """The budget of one Registry's HTTP operations: failing operations spend it, a timer enforces what remains."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.spent = self.started = 0.0
+        self.depth = 0
+        self.armed = False
+
+    def _expire(self, signum: int, frame: Any) -> None:
+        """Interrupt, as the SIGALRM handler, whatever the operation waits for (nothing once it has ended)."""
+        if self.armed:
+            raise _Expired
+
+    def remaining(self) -> float:
+        """Seconds left of the budget for the operation under way (or the next one)."""
+        return self.budget - self.spent - (time.monotonic() - self.started if self.depth else 0.0)
+
+    def refusal(self, uri: str, action: str) -> RegistryError:
+        """Return the one-line error of an operation the budget does not allow."""
+        return RegistryError(
+            f"MLflow could not {action} at {safe_uri(uri)} within this command's budget of {self.budget:.0f} s "
+            "for a server that does not answer (2 x mlflow.timeout_seconds x (mlflow.max_retries + 1), at most "
+            f"{MAX_SERVER_SECONDS:.0f} s): the server accepts connections but does not answer in time; check it, "
+            "or raise mlflow.timeout_seconds for a slow one"
+        )
+
+    @contextmanager
+    def running(self, uri: str, action: str) -> Iterator[None]:
+        """Run the block within what remains of the budget, and take its time from the budget when it fails."""
+        if self.depth:
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+            return
+        left = self.budget - self.spent
+        if left <= 0:
+            raise self.refusal(uri, action)
+        self.started = time.monotonic()
+        self.depth = 1
+        previous = self._arm(left)
+        try:
+            yield
+        except _Expired:
+            self.armed = False
+            self.spent = self.budget
+            raise self.refusal(uri, action) from None
+        except BaseException:
+            self.armed = False
+            self.spent += time.monotonic() - self.started
+            raise
+        finally:
+            self.armed = False
+            self._disarm(previous)
+            self.depth = 0
+
+    def _arm(self, seconds: float) -> Any:
+        """Start the timer (main thread, no other SIGALRM handler); return the handler to restore, or None."""
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+            return None
+        if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return None  # someone else's timer: leave it alone, the per-request bounds still hold
+        previous = signal.signal(signal.SIGALRM, self._expire)
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT_SECONDS)
+        return previous
+
+    @staticmethod
+    def _disarm(previous: Any) -> None:
+        """Stop the timer and put the previous handler back."""
+        if previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
 def error_code(exc: BaseException) -> str:
     """MLflow's error code of an exception (``RESOURCE_DOES_NOT_EXIST``, ...), or an empty string."""
     return str(getattr(exc, "error_code", ""))
@@ -196,6 +319,7 @@ class Registry:
         self.timeout = timeout
         self.retries = retries
         self._client = client
+        self._deadline = _Deadline(server_budget(timeout, retries))
 
     @classmethod
     def for_config(cls, config: GovernanceConfig) -> Registry:
@@ -225,10 +349,13 @@ class Registry:
         return f"Registry({safe_uri(self.uri)!r}, model_name={self.model_name!r})"
 
     def request_env(self) -> dict[str, str]:
-        """Return the environment that bounds MLflow's HTTP requests (retries, per-request timeout)."""
+        """Return the environment that bounds MLflow's HTTP requests (retries, per-request timeout cut to the budget)."""
+        timeout = self.timeout
+        if self.uri.startswith(("http://", "https://")):
+            timeout = min(timeout, max(self._deadline.remaining(), 0.0))
         return {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.retries),
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, math.ceil(self.timeout)))),
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, math.ceil(timeout)))),
         }
 
     @contextmanager
@@ -241,7 +368,17 @@ class Registry:
             What the operation does, for the error message (``"promote the model version"``).
         """
         defaults = {**QUIET, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5"}
-        with scoped_env(self.request_env(), defaults=defaults), infrastructure(action, self.uri):
+        if not self.uri.startswith(("http://", "https://")):
+            with scoped_env(self.request_env(), defaults=defaults), infrastructure(action, self.uri):
+                yield
+            return
+        if self._client is None:
+            import mlflow.tracking  # noqa: F401  (importing is local work: not on the server's budget)
+        with (
+            scoped_env(self.request_env(), defaults=defaults),
+            infrastructure(action, self.uri),
+            self._deadline.running(self.uri, action),
+        ):
             yield
 
     @property
