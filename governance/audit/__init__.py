@@ -202,11 +202,12 @@ __all__ = [
     "GroupMetrics",
     "MetricValue",
     "audit",
+    "check_audit_size",
 ]
 
 
 if TYPE_CHECKING:
-    from governance.audit._engine import audit
+    from governance.audit._engine import audit, check_audit_size
 
 
 def __getattr__(name: str) -> object:
@@ -215,4 +216,8 @@ def __getattr__(name: str) -> object:
         from governance.audit._engine import audit
 
         return audit
+    if name == "check_audit_size":
+        from governance.audit._engine import check_audit_size
+
+        return check_audit_size
     raise AttributeError(f"module 'governance.audit' has no attribute {name!r}")

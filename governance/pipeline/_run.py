@@ -566,8 +566,13 @@ def _train_and_track(
     config: GovernanceConfig, registry: Registry, *, progress: Progress | None
 ) -> tuple[Outcome, tuple[TrainedCandidate, ...], Dataset]:
     """Train and log every candidate under one parent run; the training facts, the models and the data."""
+    from governance.audit import check_audit_size
+
     generated = ensure_data(config, progress=progress)
     dataset: Dataset = prepare(config)
+    # an audit with too many groups is refused now, before any training or MLflow write
+    test = dataset.test.sensitive
+    check_audit_size(test, [list(i) for i in config.sensitive.intersections])
     tags = {
         "git.commit": git_commit(),
         "config.sha256": config.sha256,

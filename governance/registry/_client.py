@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from governance.config import GovernanceConfig
+    from governance.privacy import TextScreen
     from governance.registry._matching import MatchedVersion
     from governance.registry.promotion import DemotionOutcome, PromotionOutcome
     from governance.registry.records import Decision, ModelVersionRecord
@@ -646,6 +647,7 @@ class Registry:
         at: datetime | None = None,
         required_approvals: int = 0,
         lease_wait: float = 60.0,
+        screen: TextScreen | None = None,
     ) -> ReviewOutcome:
         """Record a reviewer's approval or rejection of a version (see :func:`~governance.registry.record_review`).
 
@@ -659,13 +661,18 @@ class Registry:
             The policy's count, used to verify a replacement champion after a demotion.
         lease_wait
             Longest wait for the lease.
+        screen
+            The data's identifiers, names and contact details (:func:`governance._screen.text_screen`):
+            a review naming any of them is refused before MLflow is contacted.
 
         Returns
         -------
         ReviewOutcome
         """
-        from governance.registry.reviews import record_review_in
+        from governance.registry.reviews import _screen_review, record_review_in
 
+        if screen is not None:
+            _screen_review(reviewer, note, screen)
         return record_review_in(
             self,
             version=version,
