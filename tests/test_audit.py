@@ -850,6 +850,7 @@ def test_public_names_are_the_intended_ones() -> None:
             "GroupMetrics",
             "MetricValue",
             "audit",
+            "check_audit_size",
         ]
     )
 
