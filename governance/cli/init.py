@@ -43,12 +43,13 @@ def init_command(
     """
     from rich.table import Table
 
-    from governance.scaffold import propose, read_table, write_scaffold
+    from governance.data import load_table
+    from governance.scaffold import propose, write_scaffold
 
     with guard():
         target = config if config is not None else Path(f"{data.stem}.yaml")
         names = [n.strip() for n in (sensitive or "").split(",") if n.strip()]
-        frame = read_table(data)
+        frame = load_table(data)
         scaffold = propose(
             frame,
             data_path=data,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,6 @@ __all__ = [
     "Scaffold",
     "policy_path_of",
     "propose",
-    "read_table",
     "write_scaffold",
 ]
 
@@ -109,29 +107,6 @@ class Scaffold:
     policy_text: str
     columns: tuple[ColumnChoice, ...]
     todos: int
-
-
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read the data file ``governance init`` looks at (CSV or Parquet, as the pipeline reads it).
-
-    Parameters
-    ----------
-    path
-        A ``.csv`` or ``.parquet`` file.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table.
-
-    Raises
-    ------
-    DataValidationError
-        When the file is missing, unreadable or of another format.
-    """
-    from governance.data import load_table
-
-    return load_table(path)
 
 
 def propose(
