@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from governance.errors import PrivacyError, Problem, ProblemCode
 
@@ -35,6 +35,7 @@ __all__ = [
     "pseudonymize_one",
     "redact",
     "screen_text",
+    "withhold_groups",
 ]
 
 #: Recorded on the card so a reader knows how identifiers were protected.
@@ -415,3 +416,30 @@ def screen_text(
         "published (cards, the ledger, the registry), so describe the matter without naming anyone or giving "
         "contact details; a pseudonym may be quoted (the text is not repeated here)"
     )
+
+
+def withhold_groups(groups: Iterable[dict[str, Any]], publish_min: int, *, note: str, empty: bool) -> None:
+    """Publish the groups of a document's ``groups`` below ``publish_min`` rows as "fewer than k", in place.
+
+    Parameters
+    ----------
+    groups
+        The document's group entries (``governance.audit/1``).
+    publish_min
+        The publication minimum: a group with fewer rows loses its count and every metric value.
+    note
+        The reason written on the group and each of its metrics.
+    empty
+        Also withhold groups with no rows (the card does; an audit document keeps them: they reveal no one).
+    """
+    for group in groups:
+        n = group.get("n")
+        if isinstance(n, int) and n < publish_min and (empty or n > 0):
+            group["n"] = None
+            group["n_published"] = f"fewer than {publish_min}"
+            group["status"] = "insufficient_data"
+            group["reason"] = note
+            group["metrics"] = {
+                name: {"value": None, "ci": None, "status": "insufficient_data", "reason": note}
+                for name in group.get("metrics", {})
+            }

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from governance.errors import DataValidationError, Problem
 from governance.metrics import METRICS
+from governance.privacy import withhold_groups
 
 SCHEMA: Final = "governance.audit/1"
 
@@ -624,18 +625,7 @@ def _withheld(document: dict[str, Any], publish_min: int) -> None:
     no rows (an absent category, an empty intersection) reveals no one and stays as it is. An
     attribute's ``missing_rows`` is its missing group's count, so it goes with that group.
     """
-    note = f"fewer than {publish_min} rows; not published"
-    for group in document["groups"]:
-        n = group["n"]
-        if isinstance(n, int) and 0 < n < publish_min:
-            group["n"] = None
-            group["n_published"] = f"fewer than {publish_min}"
-            group["status"] = "insufficient_data"
-            group["reason"] = note
-            group["metrics"] = {
-                name: {"value": None, "ci": None, "status": "insufficient_data", "reason": note}
-                for name in group["metrics"]
-            }
+    withhold_groups(document["groups"], publish_min, note=f"fewer than {publish_min} rows; not published", empty=False)
     for attribute in document["attributes"]:
         if 0 < attribute["missing_rows"] < publish_min:  # the missing group has that many rows
             attribute["missing_rows"] = None

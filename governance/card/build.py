@@ -57,19 +57,11 @@ def publishable_fairness(document: Mapping[str, Any], *, publish_min: int, subje
     dict
         A copy of the document; the input is not changed.
     """
+    from governance.privacy import withhold_groups
+
     out = json.loads(json.dumps(document))
     note = f"fewer than {publish_min} {subjects}; not published"
-    for group in out.get("groups", []):
-        n = group.get("n")
-        if isinstance(n, int) and n < publish_min:
-            group["n"] = None
-            group["n_published"] = f"fewer than {publish_min}"
-            group["status"] = "insufficient_data"
-            group["reason"] = note
-            group["metrics"] = {
-                name: {"value": None, "ci": None, "status": "insufficient_data", "reason": note}
-                for name in group.get("metrics", {})
-            }
+    withhold_groups(out.get("groups", []), publish_min, note=note, empty=True)
     return dict(out)
 
 
