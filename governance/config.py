@@ -417,10 +417,14 @@ class SubjectsSpec(_Section):
     ``ledger: null`` (the default) means no ledger: the ``governance subject`` and
     ``governance feedback`` commands refuse, and the data is used as the file holds it.
     The ledger's private values (corrections, reasons, feedback texts) are kept beside
-    it in ``<ledger>.vault.json``, its sealed head in ``<ledger>.head.json``.
+    it in ``<ledger>.vault.json``, its sealed head in ``<ledger>.head.json``; the head is also
+    anchored in the MLflow experiment, so a deleted or rolled-back ledger is refused (exit 4).
     """
 
     ledger: ConfigPath | None = None
+    # a registered version trained with an account erased later may be used this many days after the
+    # erasure, the time to retrain without it; then it is refused wherever it would be used or promoted
+    erasure_grace_days: Annotated[int, Field(ge=0, le=365)] = 30
 
 
 class MonitorSpec(_Section):

@@ -590,6 +590,7 @@ def _load_champion(
     from governance.card import card_policy
     from governance.data import prepare
     from governance.pipeline import check_features, load_scoring_model
+    from governance.registry.anchor import check_config_ledger
     from governance.registry.resolve import verify_alias
 
     champion = registry.verified_card()
@@ -599,6 +600,7 @@ def _load_champion(
     resolved, model = load_scoring_model(config, model_version=champion.version, registry=registry)
     policy = card_policy(champion.card)
     step(1)
+    check_config_ledger(config, registry=registry)  # a deleted or rolled-back ledger would bring erased accounts back
     batch = prepare(config, path=data)
     reference = prepare(config)
     check_features(model, batch, resolved)

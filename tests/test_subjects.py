@@ -93,6 +93,8 @@ def _config(world: dict[str, Any], tmp_path: Path, *, reports: Path | None = Non
     """A config of the world with its own ledger (and reports folder) in ``tmp_path``."""
     raw = copy.deepcopy(world["raw"])
     raw["subjects"] = {"ledger": str(tmp_path / "ledger.jsonl")}
+    # one experiment per ledger: the experiment anchors its ledger's head, so another ledger would be refused
+    raw["mlflow"]["experiment"] = f"subjects-{tmp_path.name}"
     raw["output"]["reports"] = str(reports or tmp_path / "reports")
     raw.update(changes)
     path = tmp_path / "config.yaml"
@@ -408,8 +410,13 @@ def test_erased_and_withdrawn_accounts_are_absent_from_training_scores_and_repor
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     # a registered model of its own, so that this run's promotion does not touch the shared champion
-    raw_mlflow = {**world["raw"]["mlflow"], "registered_model": "erasure-test"}
+    raw_mlflow = {**world["raw"]["mlflow"], "registered_model": "erasure-test", "experiment": f"e-{tmp_path.name}"}
     config_path = _config(world, tmp_path, mlflow=raw_mlflow)
+    # the same ledger and experiment, with the shared champion to explain an account with
+    explain_raw = yaml.safe_load(config_path.read_text())
+    explain_raw["mlflow"]["registered_model"] = world["raw"]["mlflow"]["registered_model"]
+    explain_path = tmp_path / "explain.yaml"
+    explain_path.write_text(yaml.safe_dump(explain_raw, sort_keys=False))
     config = load_config(config_path)
     erased, withdrawn = world["accounts"][4], world["accounts"][5]
     pseudonyms = {a: pseudonymize_one(a, TEST_KEY.encode()) for a in (erased, withdrawn)}
@@ -418,7 +425,8 @@ def test_erased_and_withdrawn_accounts_are_absent_from_training_scores_and_repor
     # a correction and a report about the account before its erasure
     correct(config, erased, {"intent_score": "88"}, reason="a correction before the erasure")
     explained = CliRunner().invoke(
-        app, ["explain", "--account", erased, "--config", str(config_path), "--candidate", "baseline_logreg"]
+        app,
+        ["explain", "--account", erased, "--config", str(explain_path), "--model-version", str(world["version"])],
     )
     assert explained.exit_code == 0, explained.output
     (report_file,) = (config.output.reports / "explanations").glob(f"explanation-{pseudonyms[erased]}-*.json")
@@ -454,9 +462,14 @@ def test_erased_and_withdrawn_accounts_are_absent_from_training_scores_and_repor
     assert card["data"]["excluded"]["erased"] == 1 and card["data"]["excluded"]["consent_withdrawn"] == 1
     everything = "".join(p.read_text(errors="ignore") for p in config.output.reports.rglob("*") if p.is_file())
     assert not [p for p in pseudonyms.values() if p in everything]
-    # the access report of an erased account holds nothing but the fact
-    report = access(config, erased).to_dict()
-    assert report["status"] == "erased" and report["held"] == [] and report["score"] is None
+    # nothing is held about an erased account: its access request makes no report and records nothing
+    entries = len(read_state(config.subjects.ledger, secret=TEST_KEY.encode()).entries)
+    report = access(config, erased)
+    assert report.erased_at == state.erased[pseudonyms[erased]] and report.entry is None
+    assert len(read_state(config.subjects.ledger, secret=TEST_KEY.encode()).entries) == entries
+    asked = CliRunner().invoke(app, ["subject", "access", erased, "--config", str(config_path)])
+    assert asked.exit_code == 0 and "no report is written" in asked.output, asked.output
+    assert not (config.output.reports / "subjects" / pseudonyms[erased]).exists()
     # an erasure is recorded once
     again = erase(config, erased, reason="asked again")
     assert again.entry is None and again.earlier == state.erased[pseudonyms[erased]]
@@ -502,12 +515,13 @@ def test_feedback_is_shown_on_the_card_and_the_version_stays_promotable(world: d
     assert outcome.items == 2
     card = verified_card(tracking_uri(config), registered_model=config.mlflow.registered_model, version=version).card
     items = card["feedback"]["items"]
-    assert [i["text"] for i in items] == [text, "The score ignores recent events."]
+    # the text about one account stays in the ledger alone (erasable); MLflow keeps every card a version had
+    assert [i["text"] for i in items] == [None, "The score ignores recent events."]
     assert [i["about_account"] for i in items] == [True, False]
     assert card["feedback"]["contact"] == config.purpose.contact
-    # the local card of the version now lists it (escaped), and still gates offline
+    # the local card of the version lists both (escaped), and still gates offline
     local = json.loads((reports / "cards" / "baseline_logreg" / "card.json").read_text())
-    assert local["feedback"]["items"] == items
+    assert [i["text"] for i in local["feedback"]["items"]] == [text, "The score ignores recent events."]
     html = (reports / "cards" / "baseline_logreg" / "card.html").read_text()
     assert "Retail accounts in APAC" in html and "&lt;b&gt;region&lt;/b&gt;" in html and "<b>region" not in html
     assert "data:image/png;base64," in html  # the figures were kept and embedded again

@@ -27,6 +27,7 @@ __all__ = [
     "CONSENT_REASONS",
     "DEFAULT_SUBJECT",
     "consent_block",
+    "ledger_block",
     "sensitive_entry",
     "subject_entry",
     "subject_words",
@@ -260,3 +261,29 @@ def sensitive_entry(attribute: SensitiveAttribute, *, use: str) -> dict[str, Any
             "(each band from its lower edge, included, to the next)"
         )
     return entry
+
+
+def ledger_block(entries: int, head: str | None) -> dict[str, Any]:
+    """Return the card's ``data.ledger``: the data-subject ledger entries the data was prepared with.
+
+    The same head is anchored in the MLflow experiment: a ledger that no longer holds it was
+    deleted or rolled back, and is refused.
+
+    Parameters
+    ----------
+    entries
+        Entries applied (erasures, withdrawals, corrections, ...).
+    head
+        The last one's hash; None when none was.
+
+    Returns
+    -------
+    dict
+        ``entries``, ``head`` and a sentence for the reviewer.
+    """
+    text = (
+        "no data-subject ledger entry applied"
+        if not entries
+        else f"prepared with the data-subject ledger's first {entries:,} entries (head {str(head)[:12]}...)"
+    )
+    return {"entries": int(entries), "head": head, "text": text}

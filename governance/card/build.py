@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from governance.card._data import consent_block, sensitive_entry, subject_entry, subject_words
+from governance.card._data import consent_block, ledger_block, sensitive_entry, subject_entry, subject_words
 from governance.card._model import MONITORING_SCHEMA, ModelCard, policy_sha256
 from governance.metrics import PERFORMANCE_METRICS
 
@@ -258,6 +258,7 @@ def _run_data(config: GovernanceConfig, dataset: Dataset, candidate: Mapping[str
         },
         "publish_min_group_size": config.sensitive.publish_min_group_size,
         "corrections_applied": dataset.corrected,
+        "ledger": ledger_block(*dataset.ledger),
     }
 
 
@@ -423,6 +424,7 @@ def _batch_data(
         },
         "publish_min_group_size": config.sensitive.publish_min_group_size,
         "corrections_applied": batch.corrected,
+        "ledger": ledger_block(*batch.ledger),
     }
 
 

@@ -535,10 +535,14 @@ def print_request(result: Request, *, what: str, subject: str = "account") -> No
         say(f"deleted report {removed}")
     for version in result.feedback_updated:
         say(f"removed its feedback from the card of version {version}")
+    for version, deadline in sorted(result.expiring.items()):
+        say(
+            f"model version {version} learned from this {subject}: it may be used or promoted until {deadline}, "
+            "then it is refused; train and promote a version without it before then (`governance run`)"
+        )
     say(
         f"from now on the {subject} is excluded from training, scoring and reports (counted on the next card); "
-        "models trained before keep what they learned until the next `governance run`; delete the row in the "
-        "source system of record too"
+        "delete the row in the source system of record too"
     )
 
 

@@ -47,6 +47,12 @@ def subject_access(
     with guard():
         config = load_config(config_path)
         report = access(config, account)
+        if report.erased_at is not None:
+            say(
+                f"{config.purpose.subject} {report.pseudonym}: erased on {report.erased_at}; nothing is held about it, "
+                "so no report is written and nothing new is recorded"
+            )
+            return
         document = report.to_dict()
         print_access(report.pseudonym, document)
         target = out_path or config.output.reports / "subjects" / report.pseudonym / "access.json"
@@ -55,7 +61,8 @@ def subject_access(
         if html is not None:
             write_text(html, render_access_html(document))
             say(f"wrote {html}")
-        say(f"recorded as ledger entry {report.entry.seq} (head {report.entry.hash})")
+        if report.entry is not None:
+            say(f"recorded as ledger entry {report.entry.seq} (head {report.entry.hash})")
 
 
 @subject_app.command("correct")

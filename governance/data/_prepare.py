@@ -100,6 +100,8 @@ class Dataset:
         Accounts per group of each sensitive attribute.
     corrected
         Accounts used with at least one value corrected through the ledger.
+    ledger
+        The ledger entries applied: their number, and the last one's hash (None: none).
     """
 
     source: str
@@ -119,6 +121,7 @@ class Dataset:
     pseudonymization: Pseudonymization
     group_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     corrected: int = 0
+    ledger: tuple[int, str | None] = (0, None)
 
     def part(self, name: SplitName) -> Split:
         """Rows of one side of the split.
@@ -403,8 +406,7 @@ def prepare(
     frame
         The raw table; read from ``path``, else ``config.data.path``, when omitted.
     key
-        The pseudonymization key; when omitted, the one resolved into the config by
-        :func:`~governance.config.load_config`.
+        The pseudonymization key; default: the one resolved into the config by :func:`~governance.config.load_config`.
     path
         Another file with the same columns (a new batch to monitor); default ``config.data.path``.
     subjects
@@ -464,6 +466,7 @@ def prepare(
         pseudonymization=Pseudonymization(method=PSEUDONYM_METHOD, development_key=secret.development_key),
         group_sizes=MappingProxyType(_group_sizes(sensitive)),
         corrected=corrected,
+        ledger=(len(state.entries), state.entries[-1].hash if state.entries else None),
     )
 
 

@@ -567,8 +567,11 @@ def _train_and_track(
 ) -> tuple[Outcome, tuple[TrainedCandidate, ...], Dataset]:
     """Train and log every candidate under one parent run; the training facts, the models and the data."""
     from governance.audit import check_audit_size
+    from governance.registry.anchor import check_config_ledger
 
     generated = ensure_data(config, progress=progress)
+    # a deleted or rolled-back ledger would bring erased accounts back: refused before the data is read
+    check_config_ledger(config, registry=registry)
     dataset: Dataset = prepare(config)
     # an audit with too many groups is refused now, before any training or MLflow write
     test = dataset.test.sensitive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,9 @@ def account_reasons(
     from governance.config import pseudonym_key
     from governance.explain import account_row, explain_account
     from governance.privacy import pseudonymize_one
+    from governance.registry.anchor import check_config_ledger
 
+    check_config_ledger(config)
     dataset = prepare(config)
     pseudonym = pseudonymize_one(account_id, pseudonym_key(config).secret)
     account_row(dataset, pseudonym)  # an unknown account fails before MLflow is asked anything
@@ -206,7 +209,9 @@ def check_features(model: ScoringModel, dataset: Dataset, resolved: ResolvedMode
         )
 
 
-def rerender_card(config: GovernanceConfig, verified: VerifiedCard) -> tuple[Path, Path] | None:
+def rerender_card(
+    config: GovernanceConfig, verified: VerifiedCard, *, texts: Mapping[str, str] | None = None
+) -> tuple[Path, Path] | None:
     """Write a registered version's current card over its files in ``<output.reports>/cards/<candidate>/``.
 
     Only when those files describe the same version and run (a later run may have written
@@ -219,6 +224,9 @@ def rerender_card(config: GovernanceConfig, verified: VerifiedCard) -> tuple[Pat
         The validated config (``output.reports``).
     verified
         The registered version's verified card.
+    texts
+        Feedback texts the registry card leaves out (feedback about one account, kept in the
+        ledger alone), by item id: shown on the local files.
 
     Returns
     -------
@@ -235,7 +243,14 @@ def rerender_card(config: GovernanceConfig, verified: VerifiedCard) -> tuple[Pat
         return None
     if str(model.get("version")) != str(verified.version) or model.get("run_id") != verified.run_id:
         return None
-    card = ModelCard.from_dict(verified.card)
+    data = dict(verified.card)
+    if texts:
+        feedback = dict(data.get("feedback") or {})
+        feedback["items"] = [
+            {**item, "text": texts.get(str(item.get("id")), item.get("text"))} for item in feedback.get("items") or []
+        ]
+        data["feedback"] = feedback
+    card = ModelCard.from_dict(data)
     json_path, html_path = write_card(card, folder, html=render_html(card, load_figures(folder)))
     assert html_path is not None
     return json_path, html_path

@@ -20,7 +20,7 @@ from governance._files import canonical_json
 from governance.errors import ConfigError, GateFailure, GovernanceError, PrivacyError, Problem
 from governance.registry._card import CARD_FOLDER, audited_part, read_card, sha
 from governance.registry._client import error_code, quoted
-from governance.registry.records import DEMOTED_TAG, ModelVersionRecord, Review
+from governance.registry.records import DEMOTED_TAG, EXPIRES_TAG, ModelVersionRecord, Review
 from governance.registry.rules import Evidence, refusal
 
 if TYPE_CHECKING:
@@ -263,6 +263,7 @@ def evidence(client: MlflowClient, name: str, version: int, *, uri: str, deep: b
         card_sha256=digest,
         reviews=reviews,
         demoted=str(tags.get(DEMOTED_TAG, "")),
+        expires_at=str(tags.get(EXPIRES_TAG, "")),
     )
 
 

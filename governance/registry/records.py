@@ -14,6 +14,7 @@ __all__ = [
     "CANDIDATE",
     "CHAMPION",
     "DEMOTED_TAG",
+    "EXPIRES_TAG",
     "LEASE_TAG",
     "LEASE_TTL_SECONDS",
     "MAX_NOTE_CHARS",
@@ -37,6 +38,8 @@ LEASE_TAG = "governance.lease"
 LEASE_TTL_SECONDS = 120.0
 #: Version tag set when monitoring demoted the version (the monitoring run id): it cannot be champion again.
 DEMOTED_TAG = "monitor.demoted"
+#: Version tag: when the version's grace period ends, as it was trained with an account erased since.
+EXPIRES_TAG = "erasure.expires_at"
 #: Longest reviewer name and review note accepted.
 MAX_REVIEWER_CHARS = 100
 MAX_NOTE_CHARS = 2000

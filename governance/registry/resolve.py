@@ -184,6 +184,9 @@ def verify_alias(registry: Registry, alias: str, version: int) -> None:
             f"moved outside governance? {fix}"
         )
     refused = refusal(found, name=name, action=f"use the {alias} alias of", required=0)
+    if isinstance(refused, GateFailure) and (refused.report or {}).get("reason") == "expired":
+        # governance gave it the alias; an erasure since ended its use (exit 4), until a retrained version replaces it
+        raise PrivacyError(f"{alias} alias points at version {version}: {refused}", code="expired")
     if isinstance(refused, GateFailure):
         raise PrivacyError(f"{alias} alias points at version {version}: {refused}; moved outside governance? {fix}")
     if refused is not None:

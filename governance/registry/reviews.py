@@ -418,7 +418,7 @@ def record_feedback_in(
     """:meth:`Registry.record_feedback`: see :func:`record_feedback`."""
     wanted = [dict(item) for item in items]
     for item in wanted:
-        check_values("feedback", {str(item.get("id")): item.get("text", "")})
+        check_values("feedback", {str(item.get("id")): item.get("text") or ""})
 
     def change(found: Evidence) -> dict[str, Any]:
         feedback = dict(found.card.get("feedback") or {})

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from governance.errors import GateFailure, GovernanceError, RegistryError
+from governance.ledger import stamp
 from governance.registry.records import DEMOTED_TAG, READY, ModelVersionRecord, Review
 
 __all__ = [
@@ -46,6 +48,8 @@ class Evidence:
         The card's reviews, in order.
     demoted
         The monitoring run that demoted it (empty: never demoted).
+    expires_at
+        End of its grace period, as it was trained with an account erased since (empty: none).
     """
 
     version: int
@@ -57,6 +61,12 @@ class Evidence:
     card_sha256: str
     reviews: tuple[Review, ...]
     demoted: str = ""
+    expires_at: str = ""
+
+    @property
+    def expired(self) -> bool:
+        """Whether its grace period after an erasure of an account it was trained with has ended."""
+        return bool(self.expires_at) and self.expires_at <= stamp(datetime.now(UTC))
 
     @property
     def approvals(self) -> tuple[str, ...]:
@@ -108,7 +118,7 @@ def refusal(evidence: Evidence, *, name: str, action: str, required: int | None)
     -------
     GovernanceError or None
         RegistryError when the version is not READY; GateFailure (``report["reason"]``:
-        ``run``, ``verdict``, ``demoted``, ``rejected``, ``approvals``) otherwise.
+        ``run``, ``verdict``, ``demoted``, ``expired``, ``rejected``, ``approvals``) otherwise.
     """
     label = f"{name!r} version {evidence.version}"
     report: dict[str, Any] = {
@@ -149,6 +159,11 @@ def _evidence_refusal(evidence: Evidence, *, required: int | None) -> tuple[str,
             f"it failed its re-evaluation on new data and was demoted (monitoring "
             f"run {evidence.demoted}); audit a new version (governance run), or delete the version tag "
             f"{DEMOTED_TAG} after review"
+        )
+    if evidence.expired:
+        return "expired", (
+            f"it was trained with an account erased since, and its grace period ended at {evidence.expires_at}; "
+            "train a version without the erased accounts (governance run) and promote it"
         )
     if evidence.rejections:
         return "rejected", (

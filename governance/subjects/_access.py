@@ -29,9 +29,9 @@ import pandas as pd
 
 from governance.config import GovernanceConfig, tracking_uri
 from governance.data import consent_mask, prepare
-from governance.errors import ConfigError, DataValidationError
+from governance.errors import ConfigError, DataValidationError, PrivacyError
 from governance.ledger import Entry, SubjectState, append, read_state, stamp
-from governance.subjects._account import _Account, _find, _ledger_path, _secret
+from governance.subjects._account import _Account, _anchor_entry, _find, _guard_ledger, _ledger_path, _secret
 
 if TYPE_CHECKING:
     from governance.config import Feature
@@ -108,20 +108,28 @@ class Score:
         )
 
 
-def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | None:
-    """Load the champion after its checksum is verified; None when no version holds the alias."""
+def _champion(config: GovernanceConfig) -> tuple[ResolvedModel, ScoringModel] | str:
+    """Load the champion after its checksum is verified; why there is none, in words, when it cannot be used.
+
+    No version holds the alias, or the one that does was trained with an account erased since
+    and its grace period ended: the account then has no current score, and the report says why.
+    """
     from governance.pipeline import load_scoring_model
 
     try:
         return load_scoring_model(config)
     except ConfigError as exc:
         if any("no version with the alias" in p.message for p in exc.problems):
-            return None
+            return _no_champion(config.purpose.subject)
+        raise
+    except PrivacyError as exc:
+        if exc.code == "expired":
+            return f"the champion may no longer be used, so the {config.purpose.subject} has no current score: {exc}"
         raise
 
 
 def _score(
-    champion: tuple[ResolvedModel, ScoringModel] | None,
+    champion: tuple[ResolvedModel, ScoringModel] | str,
     dataset: Dataset,
     pseudonym: str,
     *,
@@ -131,8 +139,8 @@ def _score(
     """Find the row's score in the prepared data, or None and why (said with the config's words for a row)."""
     from governance.pipeline import check_features
 
-    if champion is None:
-        return None, _no_champion(subject)
+    if isinstance(champion, str):
+        return None, champion
     found = np.flatnonzero(dataset.pseudonyms == pseudonym)
     if len(found) != 1:
         return None, _not_scored(subject)
@@ -172,7 +180,8 @@ class AccessReport:
     """A data-subject access report (``governance.access/1``), keyed by pseudonym."""
 
     document: Mapping[str, Any]
-    entry: Entry
+    entry: Entry | None
+    erased_at: str | None = None  # the account was erased then: nothing is held, no report is written
 
     @property
     def pseudonym(self) -> str:
@@ -396,7 +405,8 @@ def access(
     Returns
     -------
     AccessReport
-        The report, also recorded in the ledger.
+        The report, also recorded in the ledger; for an erased account only ``erased_at``
+        (nothing is held about it, so no report is made and nothing new is recorded).
 
     Raises
     ------
@@ -413,7 +423,14 @@ def access(
     secret = _secret(config)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     account = _find(config, account_id, secret)
+    _guard_ledger(config)
     state = read_state(ledger, secret=secret)
+    if account.pseudonym in state.erased:
+        # nothing is held about an erased account: no report about it is made, and no new entry names it
+        erased = state.erased[account.pseudonym]
+        return AccessReport(
+            document={"account": {"pseudonym": account.pseudonym}, "status": "erased"}, entry=None, erased_at=erased
+        )
     consent, reason = _consent(config, account)
     status, status_text = _status(state, account.pseudonym, reason)
     subject = config.purpose.subject
@@ -430,10 +447,7 @@ def access(
         "status": status,
         "status_text": status_text,
     }
-    if status == "erased":
-        document.update(_erased(config.purpose.subject, config.purpose.subjects))
-    else:
-        document.update(_held_and_used(config, account, state, status, consent))
+    document.update(_held_and_used(config, account, state, status, consent))
     document["rights"] = [
         "correct a value: governance subject correct ID --set FIELD=VALUE --reason TEXT",
         "withdraw consent: governance subject withdraw-consent ID",
@@ -441,31 +455,9 @@ def access(
         f"contest the score or give feedback: {config.purpose.contact or 'the model owner'}",
     ]
     entry = append(ledger, secret=secret, kind="access", pseudonym=account.pseudonym, at=moment)
+    _anchor_entry(config, entry)
     document["history"] = [e.summary() for e in (*state.history(account.pseudonym), entry)]
     return AccessReport(document=document, entry=entry)
-
-
-def _erased(subject: str, subjects: str) -> dict[str, Any]:
-    """Say what an access report holds about an erased row: nothing is used or reported any more.
-
-    Parameters
-    ----------
-    subject, subjects
-        The config's words for one row and for several.
-
-    Returns
-    -------
-    dict
-        The report's consent, held fields, training use and score of an erased row.
-    """
-    return {
-        "consent": None,
-        "held": [],
-        "held_note": f"the {subject} was erased: no value of it is used or reported any more",
-        "training": [],
-        "score": None,
-        "score_note": f"erased {subjects} are not scored",
-    }
 
 
 def _held_and_used(
@@ -500,8 +492,8 @@ def _access_score(
     if status != "active":
         return None, _not_scored(config.purpose.subject)
     champion = _champion(config)
-    if champion is None:
-        return None, _no_champion(config.purpose.subject)
+    if isinstance(champion, str):
+        return None, champion
     resolved, model = champion
     check_features(model, dataset, resolved)
     explanation = explain_account(model, dataset, pseudonym, config=config, name=resolved.candidate)

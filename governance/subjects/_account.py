@@ -14,7 +14,8 @@ import pandas as pd
 
 from governance.config import GovernanceConfig, pseudonym_key
 from governance.data import load_table
-from governance.errors import ConfigError, DataValidationError, Problem
+from governance.errors import ConfigError, DataValidationError, Problem, RegistryError
+from governance.ledger import Entry
 from governance.privacy import pseudonymize, pseudonymize_one
 
 
@@ -88,3 +89,27 @@ def _personal_values(config: GovernanceConfig, account: _Account) -> list[str]:
     """List the account's identifier and personal data: a reason or feedback text must not contain them."""
     names = [config.data.id_column, *config.data.pii_columns]
     return [str(account.row[n]) for n in names if n in account.row.index and pd.notna(account.row[n])]
+
+
+def _guard_ledger(config: GovernanceConfig) -> None:
+    """Refuse a ledger that no longer holds the head anchored in MLflow (exit 4), before a request reads it."""
+    from governance.registry.anchor import check_config_ledger
+
+    check_config_ledger(config)
+
+
+def _anchor_entry(config: GovernanceConfig, entry: Entry) -> None:
+    """Anchor the ledger's new head in MLflow once a request is recorded.
+
+    The entry stands either way (the request was answered); when MLflow cannot be reached,
+    the next command that reads the ledger anchors it, and the error says so (exit 3).
+    """
+    from governance.registry.anchor import check_config_ledger
+
+    try:
+        check_config_ledger(config)
+    except RegistryError as exc:
+        raise RegistryError(
+            f"{exc}; the request is recorded (ledger entry {entry.seq}), and the next command that reads the ledger "
+            "anchors it in MLflow"
+        ) from exc

@@ -41,11 +41,17 @@ class FeedbackOutcome:
 
 
 def _items(state: SubjectState, version: int) -> list[dict[str, Any]]:
-    """List the card's ``feedback.items`` for one version, oldest first (texts of erased accounts purged)."""
+    """List the registry card's ``feedback.items`` for one version, oldest first.
+
+    The text of feedback about one account is left out (None): MLflow keeps every card a
+    version ever had, so a text stored there would outlive the account's erasure. It is kept
+    in the ledger's vault alone, which erasure purges, and shown on the local card files
+    (:func:`_texts`).
+    """
     return [
         {
             "id": f"F{entry.seq}",
-            "text": text,
+            "text": None if entry.pseudonym is not None else text,
             "at": entry.at,
             "about_account": entry.pseudonym is not None,
             "status": "open",
@@ -53,6 +59,13 @@ def _items(state: SubjectState, version: int) -> list[dict[str, Any]]:
         for entry, text in state.feedback
         if entry.model_version == version
     ]
+
+
+def _texts(state: SubjectState, version: int) -> dict[str, str]:
+    """Return the texts of the feedback on a version about one account, by item id (erased accounts' purged)."""
+    return {
+        f"F{entry.seq}": text for entry, text in state.feedback if entry.model_version == version and entry.pseudonym
+    }
 
 
 def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret: bytes) -> tuple[int, ...]:
@@ -65,7 +78,7 @@ def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret:
     done = []
     for version in versions:
         verified = registry.record_feedback(version, items=_items(state, version))
-        rerender_card(config, verified)
+        rerender_card(config, verified, texts=_texts(state, version))
         done.append(version)
     return tuple(done)
 
@@ -135,7 +148,7 @@ def add_feedback(
     state = read_state(ledger, secret=secret)
     items = _items(state, model_version)
     card: VerifiedCard = registry.record_feedback(model_version, items=items)
-    written = rerender_card(config, card)
+    written = rerender_card(config, card, texts=_texts(state, model_version))
     return FeedbackOutcome(
         entry=entry,
         version=model_version,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import pandas as pd
@@ -14,9 +14,9 @@ import pandas as pd
 from governance.config import GovernanceConfig
 from governance.data import correctable_fields, prepare
 from governance.errors import ConfigError, Problem
-from governance.ledger import Entry, Verification, append, read_state, verify
-from governance.subjects._access import Score, _champion, _score
-from governance.subjects._account import _Account, _find, _ledger_path, _secret
+from governance.ledger import Entry, SubjectState, Verification, append, read_state, verify
+from governance.subjects._access import Score, _champion, _score, _training_use
+from governance.subjects._account import _Account, _anchor_entry, _find, _guard_ledger, _ledger_path, _secret
 from governance.subjects._feedback import _screened, _sync_feedback
 
 __all__ = ["Correction", "Request", "correct", "erase", "parse_assignments", "verify_ledger", "withdraw_consent"]
@@ -200,6 +200,7 @@ def correct(
     account = _find(config, account_id, secret)
     typed = _check_values(config, account, values)
     text = _screened(config, reason, what="--reason", limit=MAX_REASON_CHARS, frame=account.frame)
+    _guard_ledger(config)
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         raise ConfigError(
@@ -223,6 +224,7 @@ def correct(
         content={"values": typed, "reason": text},
         at=now,
     )
+    _anchor_entry(config, entry)
     after, why = _score(champion, prepare(config), account.pseudonym, subject=subject, subjects=subjects)
     return Correction(
         pseudonym=account.pseudonym, entry=entry, fields=tuple(sorted(typed)), before=before, after=after, note=why
@@ -242,6 +244,7 @@ class Request:
     earlier: str | None
     removed: tuple[str, ...] = ()
     feedback_updated: tuple[int, ...] = ()
+    expiring: Mapping[int, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the request as plain data.
@@ -259,6 +262,7 @@ class Request:
             "recorded_earlier": self.earlier,
             "removed_reports": list(self.removed),
             "feedback_updated_on_versions": list(self.feedback_updated),
+            "versions_expiring": {str(v): at for v, at in sorted(self.expiring.items())},
         }
 
 
@@ -316,17 +320,54 @@ def erase(config: GovernanceConfig, account_id: str, *, reason: str, now: dateti
     secret = _secret(config)
     account = _find(config, account_id, secret)
     text = _screened(config, reason, what="--reason", limit=MAX_REASON_CHARS, frame=account.frame)
+    _guard_ledger(config)
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         removed = _remove_reports(config, account.pseudonym, access_reports=True)
         return Request(account.pseudonym, "erase", None, state.erased[account.pseudonym], removed)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     versions = sorted(
         {e.model_version for e, _ in state.feedback if e.pseudonym == account.pseudonym and e.model_version}
     )
-    entry = append(ledger, secret=secret, kind="erase", pseudonym=account.pseudonym, content={"reason": text}, at=now)
+    # the versions that learned from the account are marked first: if MLflow cannot be reached, nothing is
+    # recorded and the request can be made again; marking twice keeps the earliest deadline
+    expiring = _mark_trained_with(config, account.pseudonym, state, erased_at=moment)
+    entry = append(
+        ledger, secret=secret, kind="erase", pseudonym=account.pseudonym, content={"reason": text}, at=moment
+    )
+    _anchor_entry(config, entry)
     removed = _remove_reports(config, account.pseudonym, access_reports=True)
     updated = _sync_feedback(config, versions, secret=secret) if versions else ()
-    return Request(account.pseudonym, "erase", entry, None, removed, updated)
+    return Request(account.pseudonym, "erase", entry, None, removed, updated, expiring)
+
+
+#: How an access report's training use names the sides of the split a model learned or chose from.
+_LEARNED_FROM = frozenset({"train", "validation", "unknown"})
+
+
+def _mark_trained_with(
+    config: GovernanceConfig, pseudonym: str, state: SubjectState, *, erased_at: datetime
+) -> dict[int, str]:
+    """Tag the registered versions whose data held the account with the end of their grace period.
+
+    A version learned from the account when the account was in its training or validation
+    split, or when that cannot be told (the data file changed since): a version only audited
+    on it (test split) carries nothing of it.
+    """
+    from governance.registry import Registry
+    from governance.registry.anchor import mark_erasure
+
+    current = prepare(config, subjects=state)
+    versions = [
+        int(row["model_version"])
+        for row in _training_use(config, pseudonym, state, current)
+        if row["used"] in _LEARNED_FROM
+    ]
+    if not versions:
+        return {}
+    return mark_erasure(
+        Registry.for_config(config), versions, erased_at=erased_at, grace_days=config.subjects.erasure_grace_days
+    )
 
 
 def withdraw_consent(
@@ -359,6 +400,7 @@ def withdraw_consent(
     secret = _secret(config)
     account = _find(config, account_id, secret)
     text = _screened(config, reason, what="--reason", limit=MAX_REASON_CHARS, required=False, frame=account.frame)
+    _guard_ledger(config)
     state = read_state(ledger, secret=secret)
     if account.pseudonym in state.erased:
         return Request(account.pseudonym, "withdraw_consent", None, state.erased[account.pseudonym])
@@ -373,6 +415,7 @@ def withdraw_consent(
         content={"reason": text} if text else None,
         at=now,
     )
+    _anchor_entry(config, entry)
     removed = _remove_reports(config, account.pseudonym, access_reports=False)
     return Request(account.pseudonym, "withdraw_consent", entry, None, removed)
 
@@ -395,4 +438,9 @@ def verify_ledger(config: GovernanceConfig, *, expected_head: str | None = None)
     Verification
         The outcome, naming the first bad entry.
     """
-    return verify(_ledger_path(config), secret=_secret(config), expected_head=expected_head)
+    from governance.registry.anchor import check_config_ledger
+
+    found = verify(_ledger_path(config), secret=_secret(config), expected_head=expected_head)
+    if found.ok:
+        check_config_ledger(config)  # intact on its own: it must still hold the head anchored in MLflow (exit 4)
+    return found
