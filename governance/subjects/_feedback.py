@@ -17,7 +17,7 @@ from governance._screen import text_screen
 from governance.config import GovernanceConfig
 from governance.ledger import Entry, SubjectState, append, check_text, read_state
 from governance.privacy import screen_text
-from governance.subjects._account import _find, _ledger_path, _secret
+from governance.subjects._account import _anchor_entry, _find, _guard_ledger, _ledger_path, _secret
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,6 +136,7 @@ def add_feedback(
     cleaned = _screened(config, text, what="--text", limit=MAX_FEEDBACK_CHARS, frame=frame)
     registry = Registry.for_config(config)
     registry.verified_card(model_version)  # the version exists and its card verifies, before anything is recorded
+    _guard_ledger(config)
     entry = append(
         ledger,
         secret=secret,
@@ -145,6 +146,7 @@ def add_feedback(
         content={"text": cleaned},
         at=now,
     )
+    _anchor_entry(config, entry)
     state = read_state(ledger, secret=secret)
     items = _items(state, model_version)
     card: VerifiedCard = registry.record_feedback(model_version, items=items)
