@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from governance.errors import PrivacyError
-from governance.ledger import Verification, stamp, verify
+from governance.ledger import LedgerFiles, Verification, stamp, verify
 from governance.registry._evidence import model_version
 from governance.registry.records import EXPIRES_TAG
 
@@ -131,6 +131,12 @@ def check_ledger(
         if anchor is not None and anchor.entries > 0:
             raise _refused(None, experiment, anchor, None)
         return None
+    files = LedgerFiles(path)
+    if not any(p.exists() for p in (files.ledger, files.vault, files.head)):
+        # no ledger yet (nothing to lock or read): empty, unless the experiment anchored one
+        if anchor is not None and anchor.entries > 0:
+            raise _refused(path, experiment, anchor, None)
+        return Verification(entries=0, head=None, problems=(), first_bad=None)
     found = verify(path, secret=secret, expected_head=None if anchor is None else anchor.head)
     if not found.ok:
         alone = found if anchor is None else verify(path, secret=secret)
