@@ -385,9 +385,10 @@ def test_a_server_killed_mid_run_is_exit_3_and_the_next_run_settles_what_it_left
     assert first.code == 3, first.err[-3000:]
     line = _one_error_line(first)
     assert f"127.0.0.1:{relay.uri.rsplit(':', 1)[1]}" in line
-    # bounded: each operation after the kill is tried max_retries + 1 = 2 times at most (the failing
-    # one, then the ends of the open runs, each failing fast on a refused connection)
-    assert 1 <= relay.refused <= 12, relay.refused
+    # bounded: after the kill each operation is tried max_retries + 1 = 2 times at most, and there are
+    # few: the failing write, then (killed while training) the ends of the nested and the parent run
+    operations = 3 if cut == "training" else 1
+    assert 1 <= relay.refused <= operations * 2, relay.refused
 
     restarted = _Server(store)  # the same backend store and artifacts, another process and port
     try:

@@ -281,7 +281,12 @@ def register_candidate(
     ``card.sha256`` (a version without it is an unfinished registration).
 
     Registering the same run again returns its existing version (completing an
-    interrupted registration) instead of creating a duplicate. A wrapper of
+    interrupted registration) instead of creating a duplicate, unless a later run
+    tagged that registration abandoned (a ConfigError: audit a new run). The version
+    also records the process registering it (``governance.process.pid`` / ``.host``):
+    when that process is gone with the registration unfinished, the next run opened
+    in the store settles it (completes it from the run's audit record, or tags it
+    ``governance.registration = abandoned``). A wrapper of
     :meth:`Registry.register` for one call.
 
     Parameters
@@ -306,8 +311,9 @@ def register_candidate(
     Raises
     ------
     ConfigError
-        (exit 2) The card breaks its contract, the run is unknown, or the run is
-        already registered with a different card (an audit record is never rewritten).
+        (exit 2) The card breaks its contract, the run is unknown, the run is
+        already registered with a different card (an audit record is never rewritten),
+        or its registration was abandoned.
     PrivacyError
         (exit 4) The run has no checksummed model.
     RegistryError
@@ -462,7 +468,10 @@ def promote(
     ------
     GateFailure
         (exit 1) Gate verdict not ``pass``, approvals missing, a standing
-        rejection, an unfinished run or registration; ``.report`` says which (``reason``).
+        rejection, an unfinished run; ``.report`` says which (``reason``). A registration
+        that never completed, or was abandoned, is the subclass
+        :class:`~governance.registry._evidence.UnfinishedRegistration` (exit 2: no gate
+        was evaluated on it; ``reason`` ``unregistered`` or ``abandoned``).
     PrivacyError
         (exit 4) The card, the tags or the model changed after the audit, the model holds an
         untrusted type, the card's lineage names another model, or the version's run was deleted.
