@@ -588,3 +588,17 @@ def test_opening_a_run_settles_the_registrations_of_its_registered_model(trained
     assert client.get_model_version(name, str(version)).tags[REGISTRATION_TAG] == COMPLETED
     with Registry(trained.uri, model_name="another-model").run(experiment="settle-c", run_name="other"):
         pass  # another registered model's registry settles only its own versions: nothing to warn about
+
+
+def test_a_record_that_does_not_verify_is_abandoned_not_completed(trained: _Trained, dead_pid: str) -> None:
+    name = "settle-d"
+    outcome = trained.take()
+    client = MlflowClient(tracking_uri=trained.uri, registry_uri=trained.uri)
+    version = _cut_short(trained.uri, name, outcome, pid=dead_pid, card_stored=True)
+    client.set_tag(outcome.run_id, "gate.verdict", "fail")  # the record no longer agrees with the stored card
+    with pytest.warns(UserWarning, match="registration abandoned"):
+        done = settle_registrations(client, name)
+    tags = client.get_model_version(name, str(version)).tags
+    assert tags[REGISTRATION_TAG] == ABANDONED and "card.sha256" not in tags
+    assert "describes another version, run or verdict" in tags["governance.registration.reason"]
+    assert len(done) == 1

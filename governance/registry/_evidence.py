@@ -389,6 +389,8 @@ def _version_run(client: MlflowClient, run_id: str) -> Any:
 
 def _completion_problem(client: MlflowClient, name: str, mv: Any, run: Any) -> str:
     """Why an unfinished registration cannot be completed from its run's audit record and card; ``""`` when it can."""
+    from mlflow.exceptions import MlflowException
+
     version, run_id, tags = int(mv.version), str(mv.run_id or ""), mv.tags or {}
     label = f"{name!r} version {version}"
     if run is None:
@@ -407,10 +409,16 @@ def _completion_problem(client: MlflowClient, name: str, mv: Any, run: Any) -> s
         _check_lineage(label, card, record)
     except PrivacyError as exc:
         return str(exc).removeprefix(f"refusing {label}: ")
+    model = model if isinstance(model, Mapping) else {}
     described = (str(model.get("version")), model.get("run_id"), model.get("registered_model"))
     if audited_now != digest or card_verdict != verdict or reviews or described != (str(version), run_id, name):
         return f"the card of run {run_id} describes another version, run or verdict, or holds reviews"
-    logged = client.get_logged_model(tags["model.id"])
+    try:
+        logged = client.get_logged_model(tags["model.id"])
+    except MlflowException as exc:
+        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return f"the model its run {run_id} logged is gone"
     if str(logged.source_run_id) != run_id or str(mv.source) != str(logged.artifact_location):
         return f"its source is not the model its run {run_id} logged"
     return ""
