@@ -112,24 +112,24 @@ class _Server:
             self.kill()
 
 
-#: A trigger sees each request line (``POST /api/2.0/mlflow/runs/create HTTP/1.1``), in order, before it is
-#: forwarded; True: act now.
+#: A trigger sees each request (its line, ``POST /api/2.0/mlflow/runs/create HTTP/1.1``, its headers and its
+#: body), in order, before it is forwarded; True: act now.
 Trigger = Callable[[str], bool]
 
 
 def _on(pattern: str) -> Trigger:
-    """Act on the first request whose line holds ``pattern``."""
-    return lambda line: pattern in line
+    """Act on the first request that holds ``pattern``."""
+    return lambda request: pattern in request
 
 
 def _after(pattern: str, count: int) -> Trigger:
-    """Act on the first request after the ``count``-th request whose line holds ``pattern`` (that one answered)."""
+    """Act on the first request after the ``count``-th request that holds ``pattern`` (that one answered)."""
     seen = [0]
 
-    def trigger(line: str) -> bool:
+    def trigger(request: str) -> bool:
         if seen[0] >= count:
             return True
-        seen[0] += pattern in line
+        seen[0] += pattern in request
         return False
 
     return trigger
@@ -189,7 +189,7 @@ class _Relay:
             for line, raw in _requests(conn):
                 with self._lock:
                     self.lines.append(line)
-                    act = self.fired_at is None and self.trigger(line)
+                    act = self.fired_at is None and self.trigger(raw.decode("latin-1"))
                     if act:
                         self.fired_at = line
                 if act:
@@ -357,11 +357,13 @@ class _Cut:
 
 _CUTS = {
     # the candidate's nested run is open (the parent's create, then the child's): both stay RUNNING
-    "training": lambda: _Cut(_after("/runs/create", 2), versions=0, settled=""),
+    "training": lambda: _Cut(_after("POST /api/2.0/mlflow/runs/create ", 2), versions=0, settled=""),
     # the version exists, READY, but its card was never stored: nothing to complete it from
-    "after-the-version": lambda: _Cut(_after("/model-versions/create", 1), versions=1, settled=ABANDONED),
+    "after-the-version": lambda: _Cut(
+        _after("POST /api/2.0/mlflow/model-versions/create ", 1), versions=1, settled=ABANDONED
+    ),
     # the card and the run's audit record are stored, the version's tags are not
-    "after-the-card": lambda: _Cut(_on("/model-versions/set-tag"), versions=1, settled=COMPLETED),
+    "after-the-card": lambda: _Cut(_on("POST /api/2.0/mlflow/model-versions/set-tag "), versions=1, settled=COMPLETED),
 }
 
 
@@ -381,7 +383,7 @@ def test_a_server_killed_mid_run_is_exit_3_and_the_next_run_settles_what_it_left
         relay.close()
         server.stop()
 
-    assert relay.fired_at is not None, "the run ended before the request the server dies at"
+    assert relay.fired_at is not None, f"the run ended before the request the server dies at: {relay.lines[-5:]}"
     assert first.code == 3, first.err[-3000:]
     line = _one_error_line(first)
     assert f"127.0.0.1:{relay.uri.rsplit(':', 1)[1]}" in line
@@ -446,12 +448,15 @@ def test_a_signal_while_the_run_promotes_ends_it_cancelled_with_no_alias_moved(
     sent: list[int] = []
     procs: list[subprocess.Popen[str]] = []
 
-    def deliver() -> None:  # the promotion takes its lease: the first write of the registered model's tags
+    def deliver() -> None:  # the promotion takes its lease (registered-model tag governance.lease)
         (proc,) = procs
         proc.send_signal(signum)
         sent.append(signum)
 
-    relay = _Relay(server.port, trigger=_on("/registered-models/set-tag"), action=deliver, cut=False)
+    def take_lease(request: str) -> bool:
+        return "/registered-models/set-tag " in request and "governance.lease" in request
+
+    relay = _Relay(server.port, trigger=take_lease, action=deliver, cut=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(GOVERNANCE_PSEUDONYM_KEY=TEST_KEY, PYTHONPATH=str(ROOT), MLFLOW_TRACKING_URI=relay.uri)
     try:
