@@ -24,12 +24,23 @@ from governance.errors import ConfigError, GateFailure, GovernanceError, Privacy
 from governance.privacy import redact
 from governance.registry._card import CARD_FOLDER, check_card, sha
 from governance.registry._client import Registry, error_code, safe_uri
-from governance.registry._evidence import aliases, evidence, holds, model_version, version_record
+from governance.registry._evidence import (
+    ABANDONED,
+    REGISTRATION_TAG,
+    aliases,
+    evidence,
+    holds,
+    model_version,
+    unfinished_refusal,
+    version_record,
+    write_version_record,
+)
 from governance.registry._lease import demote_if_champion, lease, settle
 from governance.registry._matching import LINEAGE_TAG
 from governance.registry._values import check_values
 from governance.registry.records import CANDIDATE, CHAMPION, DEMOTED_TAG, PREVIOUS_CHAMPION, READY, ModelVersionRecord
 from governance.registry.rules import Contender, choose_champion, refusal
+from governance.registry.runs import process_tags
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -151,7 +162,17 @@ def _version_of_run(client: MlflowClient, name: str, run_id: str, tags: Mapping[
         key=lambda v: int(v.version),
     )
     if existing:
-        return client.get_model_version(name, existing[0].version)
+        mv = client.get_model_version(name, existing[0].version)
+        if (mv.tags or {}).get(REGISTRATION_TAG) == ABANDONED:  # settled for good: never completed later
+            unfinished = unfinished_refusal(name, int(mv.version), mv.tags)
+            raise ConfigError(
+                [
+                    Problem(
+                        "run_id", f"run {run_id} was registered once: {unfinished}", "audit a new run (governance run)"
+                    )
+                ]
+            )
+        return mv
     if tags.get("card.sha256"):
         raise ConfigError(
             [
@@ -177,6 +198,7 @@ def _version_of_run(client: MlflowClient, name: str, run_id: str, tags: Mapping[
             "model.sha256": tags["model.sha256"],
             "data.sha256": tags.get("data.sha256", ""),
             LINEAGE_TAG: tags.get(LINEAGE_TAG, ""),  # what an identical re-run matches (see matching_version)
+            **process_tags(),  # whose registration it is: a later run settles it when this process is gone
         },
         await_creation_for=0,  # waited for below, quietly and with our own message
     )
@@ -197,14 +219,7 @@ def _write_audit_record(client: MlflowClient, name: str, version: int, run_id: s
     client.log_text(run_id, data.decode("utf-8"), f"{CARD_FOLDER}/{digest}.json")
     client.set_tag(run_id, "gate.verdict", verdict)
     client.set_tag(run_id, "card.sha256", digest)
-    for key, value in (
-        ("gate.verdict", verdict),
-        ("review.count", "0"),
-        ("review.approvals", "0"),
-        ("review.rejections", "0"),
-        ("card.sha256", digest),  # last: its presence marks a complete registration
-    ):
-        client.set_model_version_tag(name, str(version), key, value)
+    write_version_record(client, name, version, verdict=verdict, digest=digest)  # card.sha256 last: the commit point
 
 
 def register_in(
@@ -266,7 +281,12 @@ def register_candidate(
     ``card.sha256`` (a version without it is an unfinished registration).
 
     Registering the same run again returns its existing version (completing an
-    interrupted registration) instead of creating a duplicate. A wrapper of
+    interrupted registration) instead of creating a duplicate, unless a later run
+    tagged that registration abandoned (a ConfigError: audit a new run). The version
+    also records the process registering it (``governance.process.pid`` / ``.host``):
+    when that process is gone with the registration unfinished, the next run opened
+    in the store settles it (completes it from the run's audit record, or tags it
+    ``governance.registration = abandoned``). A wrapper of
     :meth:`Registry.register` for one call.
 
     Parameters
@@ -291,8 +311,9 @@ def register_candidate(
     Raises
     ------
     ConfigError
-        (exit 2) The card breaks its contract, the run is unknown, or the run is
-        already registered with a different card (an audit record is never rewritten).
+        (exit 2) The card breaks its contract, the run is unknown, the run is
+        already registered with a different card (an audit record is never rewritten),
+        or its registration was abandoned.
     PrivacyError
         (exit 4) The run has no checksummed model.
     RegistryError
@@ -447,7 +468,10 @@ def promote(
     ------
     GateFailure
         (exit 1) Gate verdict not ``pass``, approvals missing, a standing
-        rejection, an unfinished run or registration; ``.report`` says which (``reason``).
+        rejection, an unfinished run; ``.report`` says which (``reason``). A registration
+        that never completed, or was abandoned, is the subclass
+        :class:`~governance.registry._evidence.UnfinishedRegistration` (exit 2: no gate
+        was evaluated on it; ``reason`` ``unregistered`` or ``abandoned``).
     PrivacyError
         (exit 4) The card, the tags or the model changed after the audit, the model holds an
         untrusted type, the card's lineage names another model, or the version's run was deleted.

@@ -12,7 +12,9 @@ is logged after SIGTERM or Ctrl-C. Every run records the process that opened it
 (tags ``governance.process.pid`` and ``governance.process.host``), and opening a
 run reaps the stale runs of its experiment, those a SIGKILL or a lost server
 left RUNNING (:func:`reap_stale_runs`): marked KILLED, with tag
-``governance.reaped`` saying why.
+``governance.reaped`` saying why; then it settles the registrations of the
+registry's model that such a process left unfinished (completed from the run's
+audit record, or tagged abandoned: :func:`governance.registry._evidence.settle_registrations`).
 """
 
 from __future__ import annotations
@@ -428,19 +430,29 @@ def _process_gone(pid_text: str) -> bool:
     return False
 
 
-def stale_reason(tags: Mapping[str, str], start_ms: int, *, now: float, max_age: float = STALE_RUN_SECONDS) -> str:
-    """Say why a RUNNING run is stale, or return an empty string when it may still be running.
+def stale_reason(
+    tags: Mapping[str, str],
+    start_ms: int,
+    *,
+    now: float,
+    max_age: float = STALE_RUN_SECONDS,
+    what: str = "the run",
+    state: str = "RUNNING",
+) -> str:
+    """Say why a RUNNING run (or an unfinished registration) is stale, or return ``""`` when it may still be going on.
 
     Parameters
     ----------
     tags
-        The run's tags (``governance.process.pid`` / ``.host``).
+        The tags naming its process (``governance.process.pid`` / ``.host``).
     start_ms
         Its start time, in milliseconds since the epoch.
     now
         The current time, in seconds since the epoch.
     max_age
-        Age past which a RUNNING run is stale whatever its process.
+        Age past which it is stale whatever its process.
+    what, state
+        What its process left unfinished, and its state, for the reason.
 
     Returns
     -------
@@ -449,10 +461,10 @@ def stale_reason(tags: Mapping[str, str], start_ms: int, *, now: float, max_age:
     """
     pid, host = tags.get(PID_TAG, ""), tags.get(HOST_TAG, "")
     if pid and host and host == _host() and _process_gone(pid):
-        return f"its process (pid {pid} on this machine) is gone: it was killed or crashed without ending the run"
+        return f"its process (pid {pid} on this machine) is gone: it was killed or crashed without ending {what}"
     age = now - start_ms / 1000.0
     if start_ms and age > max_age:
-        return f"it was still RUNNING {age / 3600:.1f} h after it started (more than {max_age / 3600:.0f} h)"
+        return f"it was still {state} {age / 3600:.1f} h after it started (more than {max_age / 3600:.0f} h)"
     return ""
 
 
@@ -505,6 +517,10 @@ def open_run(
         client = registry.client
         experiment_id = _experiment_id(client, experiment, registry.uri)
         reap_stale_runs(client, experiment_id)
+        if registry.model_name:  # then the registrations such runs left unfinished
+            from governance.registry._evidence import settle_registrations
+
+            settle_registrations(client, registry.model_name)
         run = client.create_run(experiment_id, run_name=run_name, tags={**checked, **process_tags()})
     handle = RunHandle(registry=registry, run_id=run.info.run_id, experiment_id=experiment_id)
     with _terminated(handle):
