@@ -21,6 +21,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "SIGTERM or Ctrl-C during any stage (explain included) ends the run 143/130, no alias moved, no run left RUNNING": (
         "test_hostile_runs.py::test_a_signal_during_any_stage_ends_the_run_cancelled_with_no_alias_moved_and_no_run_left_running",
         "test_hostile_runs.py::test_a_signal_only_sets_the_flag_the_next_check_stops_and_a_second_signal_stops_at_once",
+        "test_hostile_server.py::test_a_signal_while_the_run_promotes_ends_it_cancelled_with_no_alias_moved",
     ),
     # identifiers published
     "feedback naming an account's id or company is refused, nothing recorded": (
@@ -96,6 +97,14 @@ CASES: dict[str, tuple[str, ...]] = {
     "SIGKILL leaves RUNNING runs that the next run reaps": (
         "test_hostile_runs.py::test_a_run_killed_with_sigkill_leaves_running_runs_that_the_next_run_reaps",
         "test_hostile_runs.py::test_a_running_run_is_stale_only_when_its_process_is_gone_or_it_is_too_old",
+    ),
+    "a real mlflow server killed during training or registration: exit 3, no alias moved; the next run reaps the "
+    "RUNNING runs and completes or abandons the half-registered version, which is never promoted": (
+        "test_hostile_server.py::test_a_server_killed_mid_run_is_exit_3_and_the_next_run_settles_what_it_left",
+        "test_hostile_server.py::test_settling_completes_what_its_run_records_abandons_the_rest_and_leaves_live_ones_alone",
+        "test_hostile_server.py::test_an_abandoned_registration_is_never_completed_later",
+        "test_hostile_server.py::test_opening_a_run_settles_the_registrations_of_its_registered_model",
+        "test_hostile_server.py::test_a_record_that_does_not_verify_is_abandoned_not_completed",
     ),
     "parallel runs on one (new SQLite) store are serialized and agree": (
         "test_hostile_runs.py::test_two_runs_started_together_on_a_new_sqlite_store_are_serialized_and_agree",
