@@ -305,7 +305,9 @@ def _check_args(rows: int, seed: int, bias: float) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, found {seed!r}")
     if seed > MAX_SEED:
-        raise ValueError(f"seed: expected at most {MAX_SEED:,} (identifiers are 64-bit account numbers), found {seed!r}")
+        raise ValueError(
+            f"seed: expected at most {MAX_SEED:,} (identifiers are 64-bit account numbers), found {seed!r}"
+        )
     if not np.isfinite(bias) or bias < 0:
         raise ValueError(f"bias: expected a finite number >= 0, found {bias!r}")
 
