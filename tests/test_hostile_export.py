@@ -200,6 +200,19 @@ def test_a_demoted_champion_with_no_successor_leaves_no_export(store: dict[str, 
     assert list(export.parent.iterdir()) == []  # nothing left beside it
 
 
+def test_a_run_cancelled_before_its_promotion_exports_nothing(
+    tmp_path: Path, default_raw: dict[str, Any], store: dict[str, Any]
+) -> None:
+    from tests.test_hostile_runs import _Cli
+
+    path = _config(tmp_path / "cfg", default_raw, store["data"])
+    cli = _Cli("run", path)
+    assert cli.wait_for("cards and registry"), cli.err[-2000:]
+    cli.proc.send_signal(signal.SIGTERM)
+    assert cli.finish() == 128 + signal.SIGTERM, cli.err[-3000:]
+    assert not (tmp_path / "cfg" / "models" / "account-scoring" / "champion").exists()
+
+
 def test_an_export_folder_that_is_a_file_is_refused_before_training(
     tmp_path: Path, default_raw: dict[str, Any], store: dict[str, Any]
 ) -> None:

@@ -62,6 +62,7 @@ EXPORT_SCHEMA = "governance.export/1"
 #: The checksum file, in ``sha256sum -c`` format.
 CHECKSUMS = "SHA256SUMS"
 _LINK = "champion"
+_ALIAS = "champion"
 _PREFIX = ".champion-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -88,8 +89,9 @@ class ExportOutcome:
         """Say in one line what the export holds now."""
         if self.version is None:
             return f"no champion: {'removed the export' if self.changed else 'no export'} at {visible(str(self.path))}"
-        verb = "exported" if self.changed else "export up to date:"
-        return f"{verb} version {self.version} to {visible(str(self.path))}"
+        if self.changed:
+            return f"exported version {self.version} to {visible(str(self.path))}"
+        return f"export up to date: version {self.version} at {visible(str(self.path))}"
 
 
 def export_folder(config: GovernanceConfig) -> Path:
@@ -274,7 +276,7 @@ def _champion_version(registry: Registry) -> int | None:
             if str(getattr(exc, "error_code", "")) == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
-        found = aliases.get(_LINK)
+        found = aliases.get(_ALIAS)
     return None if found is None else int(found)
 
 
@@ -283,7 +285,7 @@ def _verified(registry: Registry, version: int) -> VerifiedCard:
     from governance.registry.resolve import verify_alias
 
     with registry.call("verify the champion"):
-        verify_alias(registry, _LINK, version)
+        verify_alias(registry, _ALIAS, version)
     return registry.verified_card(version)
 
 
