@@ -163,6 +163,8 @@ def sync_champion(config: GovernanceConfig, registry: Registry | None = None) ->
     registry = registry or Registry.for_config(config)
     target = export_folder(config)
     _refuse_late_problem(config, registry, target)
+    if not target.parent.exists() and _champion_version(registry) is None:
+        return ExportOutcome(target, None, False)  # never exported, nothing to export: no folder is made
     with _storage(target, None), _locked(target.parent):
         version = _champion_version(registry)
         current = _manifest(target)
