@@ -174,6 +174,44 @@ def test_a_cancelled_command_exports_nothing_and_keeps_the_champions_export(stor
     assert sync_champion(config).changed and (export / "manifest.json").exists()
 
 
+def test_what_a_crashed_export_left_never_replaces_the_export_and_the_next_one_removes_it(
+    store: dict[str, Any],
+) -> None:
+    config = store["config"]
+    export = export_folder(config)
+    kept, manifest = os.readlink(export), _manifest(export)
+    half = export.parent / ".champion-v99-deadbeef"  # a build killed before its rename
+    (half / "model").mkdir(parents=True)
+    (half / "model" / "MLmodel").write_text("half")
+    os.symlink(half.name, export.parent / ".champion-link-cafebabe")  # a link killed before its rename
+    assert os.readlink(export) == kept and _manifest(export) == manifest  # readers still see the whole export
+    outcome = sync_champion(config)
+    assert not outcome.changed and outcome.version == manifest["version"]
+    assert sorted(p.name for p in export.parent.iterdir()) == sorted(["champion", kept])
+
+
+def test_model_files_that_changed_in_the_store_are_never_exported(store: dict[str, Any]) -> None:
+    from governance.errors import PrivacyError
+
+    config = store["config"]
+    export = export_folder(config)
+    version = _manifest(export)["version"]
+    run_id = _manifest(export)["run_id"]
+    model_id = Registry.for_config(config).client.get_run(run_id).data.tags["model.id"]
+    (skops,) = (config.mlflow.embedded_store / "artifacts" / "models" / model_id).rglob("model.skops")
+    original = skops.read_bytes()
+    shutil.rmtree(export.parent)  # so that the export is built again from the store
+    skops.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    try:
+        with pytest.raises(PrivacyError, match="model files hash to sha256") as info:
+            sync_champion(config)
+        assert info.value.exit_code == 4
+        assert not export.exists() and not export.is_symlink() and list(export.parent.iterdir()) == []
+    finally:
+        skops.write_bytes(original)
+    assert sync_champion(config).version == version
+
+
 def test_rejecting_the_champion_hands_the_export_back(store: dict[str, Any]) -> None:
     config, cwd = store["config"], store["path"].parent
     export = export_folder(config)

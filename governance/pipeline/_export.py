@@ -239,6 +239,8 @@ def _storage(target: Path, version: int | None) -> Iterator[None]:
     """Turn a storage failure into RegistryError (exit 3) naming the export, the champion and the fix."""
     try:
         yield
+    except GovernanceError:
+        raise  # a refusal (PrivacyError is also a PermissionError) is reported as itself
     except OSError as exc:
         moved = (
             f"version {version} is champion in the registry; "
@@ -370,14 +372,28 @@ def _build_and_swap(config: GovernanceConfig, registry: Registry, verified: Veri
         }
         atomic_write(folder / "manifest.json", canonical_json(manifest))
         atomic_write(folder / CHECKSUMS, _checksums(folder))
+        _durable(folder)
         _cancel.check()  # the last point before the swap: a cancelled command exports nothing
         _swap(target, folder)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        if _cancel.requested():
-            _withdraw_unless(target, _manifest(target), verified.version)
+        with suppress(OSError):  # never an export of a version that is not champion, nor one that fails
+            if isinstance(exc, PrivacyError):
+                _withdraw(target)
+            else:
+                _withdraw_unless(target, _manifest(target), verified.version)
         raise
     _sweep(target)
+
+
+def _durable(folder: Path) -> None:
+    """Flush every file and folder of a built export to disk, so that the rename never names lost bytes."""
+    for path in [*sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _swap(target: Path, folder: Path) -> None:
@@ -388,8 +404,19 @@ def _swap(target: Path, folder: Path) -> None:
     if target.exists() and not target.is_symlink():
         _withdraw(target)  # a folder written by hand in the export's place cannot be renamed over
     os.replace(link, target)
+    _durable_folder(target.parent)
     if old is not None and old != folder and old.name.startswith(_PREFIX):
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _durable_folder(folder: Path) -> None:
+    """Flush a folder's entries (the renamed link) to disk; a file system that cannot is left as it is."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        with suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _download_model(registry: Registry, verified: VerifiedCard, destination: Path) -> str:
