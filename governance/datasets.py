@@ -84,6 +84,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from governance._files import atomic_path
+from governance.errors import ConfigError, Problem
 
 __all__ = [
     "CHUNK_ROWS",
@@ -300,13 +301,15 @@ def _chunk(start: int, n: int, rng: np.random.Generator, bias: float, seed: int)
 def _check_args(rows: int, seed: int, bias: float) -> None:
     if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows <= 0:
         raise ValueError(f"rows: expected a positive integer, found {rows!r}")
-    if rows >= ID_BLOCK:
-        raise ValueError(f"rows: expected fewer than {ID_BLOCK:,} (one seed's block of identifiers), found {rows!r}")
+    if rows >= ID_BLOCK:  # a config error (a ValueError too): bad input, exit 2
+        raise ConfigError(
+            [Problem("rows", f"expected fewer than {ID_BLOCK:,} (one seed's block of identifiers), found {rows:,}")]
+        )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, found {seed!r}")
     if seed > MAX_SEED:
-        raise ValueError(
-            f"seed: expected at most {MAX_SEED:,} (identifiers are 64-bit account numbers), found {seed!r}"
+        raise ConfigError(
+            [Problem("seed", f"expected at most {MAX_SEED:,} (identifiers are 64-bit account numbers), found {seed}")]
         )
     if not np.isfinite(bias) or bias < 0:
         raise ValueError(f"bias: expected a finite number >= 0, found {bias!r}")

@@ -374,3 +374,16 @@ def test_identifiers_depend_on_the_seed_and_only_on_it() -> None:
     assert generate_accounts(3000, seed=42)["account_id"].equals(tables[42])
     assert tables[0].iloc[0] == "ACC-00000001" and tables[42].iloc[0] == "ACC-42000000001"
     assert all(re.fullmatch(r"ACC-\d{8,}", i) for i in tables[42])
+
+
+def test_a_table_too_large_for_its_seeds_block_or_a_seed_too_large_is_bad_input(tmp_path: Path) -> None:
+    from governance.datasets import ID_BLOCK, MAX_SEED, write_accounts
+
+    with pytest.raises(ConfigError, match="expected fewer than 1,000,000,000"):
+        write_accounts(tmp_path / "a.parquet", rows=ID_BLOCK, seed=1)
+    with pytest.raises(ValueError, match="identifiers are 64-bit account numbers"):  # a ConfigError is a ValueError
+        generate_accounts(10, seed=MAX_SEED + 1)
+    assert generate_accounts(2, seed=MAX_SEED)["account_id"].is_unique
+    done = _cli("data", "generate", "--rows", "10", "--seed", str(MAX_SEED + 1), "--out", "a.parquet", cwd=tmp_path)
+    assert done.returncode == 2 and "seed: expected at most" in done.stderr
+    assert not (tmp_path / "a.parquet").exists()
