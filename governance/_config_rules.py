@@ -31,6 +31,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
     found += _sensitive_problems(sensitive, id_col=id_col, label=label, pii=pii)
     found += _candidate_problems(raw, attrs=attr_set)
     found += _derived_from_problems(raw)
+    found += _source_problems(raw, attrs=attr_set)
 
     audit = _section(raw, "audit")
     if audit.get("top_k") is not None and audit.get("threshold") is not None:
@@ -342,6 +343,52 @@ def _candidate_problems(raw: Mapping[str, Any], *, attrs: set[Any]) -> list[_Fou
                     (*loc, "mitigation", "attribute"),
                     f"{attribute!r} is not a declared sensitive attribute; expected one of {sorted(a for a in attrs if isinstance(a, str))}",
                     "",
+                )
+            )
+    return found
+
+
+def _source_problems(raw: Mapping[str, Any], *, attrs: set[str]) -> list[_Found]:
+    """Check ``sensitive.attributes[i].source``: a declared numeric model feature, with ``bins`` to band it."""
+    found: list[_Found] = []
+    kinds = {f.get("name"): f.get("type", "numeric") for _, f in _items(raw, "features")}
+    numeric = sorted(str(n) for n, kind in kinds.items() if isinstance(n, str) and kind == "numeric")
+    for i, attr in _items(_section(raw, "sensitive"), "attributes"):
+        source, loc = attr.get("source"), ("sensitive", "attributes", i, "source")
+        if not isinstance(source, str):
+            continue
+        if source in attrs:
+            found.append(
+                (
+                    loc,
+                    f"expected a model feature, found {source!r}, itself a sensitive attribute: "
+                    "an attribute is computed from a feature, never from another attribute",
+                    "name the numeric feature it is computed from",
+                )
+            )
+        elif source not in kinds:
+            close = difflib.get_close_matches(source, numeric, n=1)
+            found.append(
+                (
+                    loc,
+                    f"expected a declared numeric model feature, found {source!r}, which is not declared in `features`",
+                    f"did you mean `{close[0]}`?" if close else f"name one of {numeric}",
+                )
+            )
+        elif kinds[source] != "numeric":
+            found.append(
+                (
+                    loc,
+                    f"expected a numeric feature to band, found {source!r}, a {kinds[source]} feature",
+                    f"name one of {numeric}, or declare the attribute's own column with `categories`",
+                )
+            )
+        if attr.get("bins") is None:
+            found.append(
+                (
+                    (*loc[:-1], "bins"),
+                    f"an attribute computed from {source!r} needs `bins`: the edges of its bands",
+                    "add `bins: [...]` (increasing edges; each band runs from its edge, included, to the next)",
                 )
             )
     return found

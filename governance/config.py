@@ -292,8 +292,14 @@ class SensitiveAttribute(_Section):
     missing: Literal["error", "group"] = "error"
     missing_label: str = "unknown"
     # model features the attribute is defined from (size_band from employee_count): the model sees the
-    # attribute by construction, so proxy checks report features that predict it but do not flag them
+    # attribute by construction, so proxy checks report features that predict it but do not flag them;
+    # `source` is always among them
     derived_from: tuple[str, ...] = ()
+    # the numeric model feature the attribute is computed from, with `bins` (size_band from employee_count):
+    # computed when the data is prepared, after the ledger's corrections, so a corrected source moves the
+    # attribute with it; a column of the attribute's own name in the data is never read. Default: the
+    # attribute is the data's column of its own name
+    source: Name | None = None
     # a numeric attribute (an age) audited in bands: increasing edges, each band from its edge (included)
     # to the next (excluded); the groups are named by :func:`bin_labels` unless `labels` names them
     bins: (
@@ -303,6 +309,22 @@ class SensitiveAttribute(_Section):
         | None
     ) = None
     labels: tuple[Name, ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_is_derived_from(cls, data: Any) -> Any:
+        """Add ``source`` to ``derived_from``: an attribute computed from a feature is derived from it."""
+        if isinstance(data, Mapping) and isinstance(data.get("source"), str):
+            derived = data.get("derived_from")
+            listed = list(derived) if isinstance(derived, list | tuple) else []
+            if data["source"] not in listed:
+                return {**data, "derived_from": [*listed, data["source"]]}
+        return data
+
+    @property
+    def column(self) -> str:
+        """The data column the attribute's values come from: its ``source``, else its own name."""
+        return self.source or self.name
 
     @property
     def groups(self) -> tuple[str, ...] | None:

@@ -63,6 +63,13 @@ Consent: ``consent_marketing`` is false for 3 % of accounts,
 PII that must never be a feature or be logged: ``company_name`` (adjective +
 noun + suffix), ``contact_email`` (first.last@company-domain),
 ``contact_phone`` (``+1 NPA 555 01XX``, the fictional range).
+
+Identifiers: ``account_id`` is ``ACC-`` and an account number, zero-padded to
+8 digits; seed ``s`` numbers its rows from ``s x ID_BLOCK + 1`` on (seed 0:
+``ACC-00000001``, ``ACC-00000002``, ...; seed 42: ``ACC-42000000001``, ...). So
+the same seed gives the same identifiers, and tables of different seeds (the
+training data and the monitoring batches of the demo and the tests) share no
+account, hence no pseudonym. A table holds fewer than ``ID_BLOCK`` rows.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from governance._files import atomic_path
+from governance.errors import ConfigError, Problem
 
 __all__ = [
     "CHUNK_ROWS",
@@ -88,6 +96,10 @@ __all__ = [
 ]
 
 CHUNK_ROWS = 1_000_000
+#: Account numbers per seed: seed s numbers its accounts s x ID_BLOCK + 1, s x ID_BLOCK + 2, ...
+ID_BLOCK = 1_000_000_000
+#: The largest seed whose account numbers fit in 64 bits.
+MAX_SEED = (2**63 - 1) // ID_BLOCK - 1
 
 OWNERSHIP = ("none", "minority_owned", "women_owned", "veteran_owned")
 _OWNERSHIP_P = np.array([0.70, 0.13, 0.12, 0.05])
@@ -204,8 +216,8 @@ def _company_strings(rng: np.random.Generator, n: int) -> tuple[pa.Array, pa.Arr
     return name, email, phone
 
 
-def _chunk(start: int, n: int, rng: np.random.Generator, bias: float) -> pa.Table:
-    """Generate rows ``start .. start + n`` with their own generator."""
+def _chunk(start: int, n: int, rng: np.random.Generator, bias: float, seed: int) -> pa.Table:
+    """Generate rows ``start .. start + n`` of the seed's table with their own generator."""
     industry = rng.choice(len(_INDUSTRIES), n, p=_INDUSTRY_P)
     region = rng.choice(len(_REGIONS), n, p=_REGION_P)
     country = np.empty(n, dtype=object)
@@ -251,7 +263,7 @@ def _chunk(start: int, n: int, rng: np.random.Generator, bias: float) -> pa.Tabl
     stamp_missing = rng.random(n) < 0.01
     basis = rng.choice(3, n, p=[0.78, 0.21, 0.01])
 
-    ids = pa.array(np.arange(start + 1, start + n + 1, dtype=np.int64)).cast(pa.string())
+    ids = pa.array(seed * ID_BLOCK + np.arange(start + 1, start + n + 1, dtype=np.int64)).cast(pa.string())
     account_id = pc.binary_join_element_wise("ACC", pc.utf8_lpad(ids, 8, "0"), "-")
     name, email, phone = _company_strings(rng, n)
 
@@ -289,8 +301,16 @@ def _chunk(start: int, n: int, rng: np.random.Generator, bias: float) -> pa.Tabl
 def _check_args(rows: int, seed: int, bias: float) -> None:
     if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows <= 0:
         raise ValueError(f"rows: expected a positive integer, found {rows!r}")
+    if rows >= ID_BLOCK:  # a config error (a ValueError too): bad input, exit 2
+        raise ConfigError(
+            [Problem("rows", f"expected fewer than {ID_BLOCK:,} (one seed's block of identifiers), found {rows:,}")]
+        )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, found {seed!r}")
+    if seed > MAX_SEED:
+        raise ConfigError(
+            [Problem("seed", f"expected at most {MAX_SEED:,} (identifiers are 64-bit account numbers), found {seed}")]
+        )
     if not np.isfinite(bias) or bias < 0:
         raise ValueError(f"bias: expected a finite number >= 0, found {bias!r}")
 
@@ -318,7 +338,7 @@ def iter_account_tables(rows: int, *, seed: int = 0, bias: float = 0.0) -> Itera
     _check_args(rows, seed, bias)
     for k, start in enumerate(range(0, rows, CHUNK_ROWS)):
         rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(k,)))
-        yield _chunk(start, min(CHUNK_ROWS, rows - start), rng, float(bias))
+        yield _chunk(start, min(CHUNK_ROWS, rows - start), rng, float(bias), int(seed))
 
 
 def generate_accounts(rows: int, *, seed: int = 0, bias: float = 0.0) -> pd.DataFrame:

@@ -548,6 +548,10 @@ def monitor(
             progress("monitor", done, 6)
 
     created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    if demote:
+        from governance.pipeline._export import check_export_target
+
+        check_export_target(config)  # a demotion re-exports the champion: its folder is checked first
     registry = Registry.for_config(config)
     step(0)
     champion, policy, scored = _load_champion(config, registry, data, step)
@@ -710,6 +714,10 @@ def _record(
             files=[writer.folder / file for file in ("card.json", "card.html", "monitoring.json")],
             artifact_path="monitoring",
         )
+    if result is not None:
+        from governance.pipeline._export import sync_champion
+
+        sync_champion(config, registry)  # a demoted champion's export goes, or becomes the version that got it back
     return MonitorOutcome(
         verdict=gate.verdict,
         gate=gate,

@@ -127,10 +127,19 @@ def test_missing_sensitive_values_become_a_group_when_configured(
     assert dataset.group_sizes["ownership"]["not stated"] == int(frame.loc[kept, "ownership"].isna().sum())
 
 
+def _size_band_read_from_the_file(raw: dict[str, Any]) -> None:
+    """Declare size_band as the file's own column (the demo computes it from employee_count)."""
+    raw["sensitive"]["attributes"][1] = {
+        "name": "size_band",
+        "categories": ["micro", "small", "medium", "large", "enterprise"],
+        "reference": "medium",
+    }
+
+
 def test_continuous_sensitive_attribute_is_refused(write_config: WriteConfig, accounts: pd.DataFrame) -> None:
     frame = accounts.assign(size_band=np.random.default_rng(0).random(len(accounts)))
     with pytest.raises(DataValidationError, match=r"size_band: looks continuous .* bin it into bands"):
-        prepare(load_config(write_config(frame=frame)))
+        prepare(load_config(write_config(frame=frame, edit=_size_band_read_from_the_file)))
 
 
 def test_empty_file_and_no_consented_rows_say_why(write_config: WriteConfig, accounts: pd.DataFrame) -> None:
@@ -269,7 +278,7 @@ def test_an_integer_attribute_with_many_values_is_refused_with_a_binning_hint(
 ) -> None:
     frame = accounts.assign(size_band=np.random.default_rng(0).integers(18, 90, len(accounts)))
     with pytest.raises(DataValidationError) as info:
-        prepare(load_config(write_config(frame=frame)))
+        prepare(load_config(write_config(frame=frame, edit=_size_band_read_from_the_file)))
     (problem,) = _problems(info)
     assert "size_band: looks continuous (72 distinct integers, from 18 to 89)" in problem
     assert "add `bins: [" in problem

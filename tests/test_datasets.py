@@ -47,7 +47,7 @@ def test_chunks_are_deterministic_and_ids_unique(monkeypatch: pytest.MonkeyPatch
     b = generate_accounts(2500, seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert a["account_id"].is_unique
-    assert a["account_id"].iloc[0] == "ACC-00000001" and a["account_id"].iloc[-1] == "ACC-00002500"
+    assert a["account_id"].iloc[0] == "ACC-3000000001" and a["account_id"].iloc[-1] == "ACC-3000002500"
     assert (
         not a.iloc[:1000]["intent_score"]
         .reset_index(drop=True)

@@ -30,6 +30,7 @@ def review_command(
     from governance.config import load_config, tracking_uri
     from governance.errors import ConfigError, Problem, ProblemCode
     from governance.pipeline import ensure_data
+    from governance.pipeline._export import check_export_target, sync_champion, synced_on_failure
     from governance.registry import record_review
 
     with guard():
@@ -39,20 +40,22 @@ def review_command(
                 [Problem(where, "expected exactly one of them", code=ProblemCode.CONFLICT, parameter=where)]
             )
         config = load_config(config_path)
+        check_export_target(config)
         name = config.mlflow.registered_model
         ensure_data(config)  # the note is screened against every row's identifier and personal data
-        outcome = record_review(
-            tracking_uri(config),
-            registered_model=name,
-            version=model_version,
-            decision="approve" if approve else "reject",
-            reviewer=reviewer,
-            note=note,
-            required_approvals=config.policy.required_approvals,
-            timeout=config.mlflow.timeout_seconds,
-            retries=config.mlflow.max_retries,
-            screen=text_screen(config),
-        )
+        with synced_on_failure(config):
+            outcome = record_review(
+                tracking_uri(config),
+                registered_model=name,
+                version=model_version,
+                decision="approve" if approve else "reject",
+                reviewer=reviewer,
+                note=note,
+                required_approvals=config.policy.required_approvals,
+                timeout=config.mlflow.timeout_seconds,
+                retries=config.mlflow.max_retries,
+                screen=text_screen(config),
+            )
         required = config.policy.required_approvals
         out.print(
             f"recorded {'an approval' if approve else 'a rejection'} of {name} version {model_version} "
@@ -66,25 +69,29 @@ def review_command(
         out.print(f"card sha256 {outcome.card_sha256}")
         for repair in outcome.repairs:
             out.print(f"demoted: {repair}")
+        out.print(sync_champion(config).describe())  # a rejected champion's export goes; a reviewed card is re-exported
 
 
 @app.command("promote")
 def promote_command(config_path: ConfigOption, model_version: ModelVersionOption) -> None:
     """Make a model version champion after re-checking its gate verdict, card checksums and approvals."""
     from governance.config import load_config, tracking_uri
+    from governance.pipeline._export import check_export_target, sync_champion, synced_on_failure
     from governance.registry import promote
 
     with guard():
         config = load_config(config_path)
+        check_export_target(config)
         name = config.mlflow.registered_model
-        result = promote(
-            tracking_uri(config),
-            registered_model=name,
-            version=model_version,
-            required_approvals=config.policy.required_approvals,
-            timeout=config.mlflow.timeout_seconds,
-            retries=config.mlflow.max_retries,
-        )
+        with synced_on_failure(config):  # a champion that fails verification is demoted, then refused
+            result = promote(
+                tracking_uri(config),
+                registered_model=name,
+                version=model_version,
+                required_approvals=config.policy.required_approvals,
+                timeout=config.mlflow.timeout_seconds,
+                retries=config.mlflow.max_retries,
+            )
         for repair in result.repairs:
             out.print(f"repaired: {repair}")
         if result.champion != model_version:
@@ -98,3 +105,4 @@ def promote_command(config_path: ConfigOption, model_version: ModelVersionOption
         else:
             previous = f"version {result.previous_champion}" if result.previous_champion is not None else "none"
             out.print(f"{name} version {model_version} is now champion (previous_champion: {previous})")
+        out.print(sync_champion(config).describe())

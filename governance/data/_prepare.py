@@ -214,8 +214,9 @@ def correctable_fields(config: GovernanceConfig) -> dict[str, FieldKind]:
     scoring and the audit rest on. Not the identifier, the label (an outcome recorded by
     sales, not a fact about the account a correction could establish), the consent fields
     (consent is given in the consent system of record, and withdrawn with
-    ``governance subject withdraw-consent``), personal data columns (never used) or
-    undeclared columns (never used).
+    ``governance subject withdraw-consent``), personal data columns (never used),
+    undeclared columns (never used) or a sensitive attribute computed from a feature
+    (``source``: its source is corrected instead, and the attribute follows).
 
     Parameters
     ----------
@@ -230,7 +231,9 @@ def correctable_fields(config: GovernanceConfig) -> dict[str, FieldKind]:
     kinds: dict[str, FieldKind] = {
         f.name: "numeric feature" if f.type == "numeric" else "categorical feature" for f in config.features
     }
-    kinds.update(dict.fromkeys(config.sensitive.names, "sensitive attribute"))
+    kinds.update(
+        dict.fromkeys((a.name for a in config.sensitive.attributes if a.source is None), "sensitive attribute")
+    )
     return kinds
 
 
@@ -431,7 +434,7 @@ def prepare(
     """
     data = config.data
     source = Path(path) if path is not None else data.path
-    raw = load_table(source) if frame is None else frame
+    raw = _with_sources(load_table(source) if frame is None else frame, config)
     validate(raw, config)
     refuse_personal_data(raw, config)
     secret = _key(config, key)
@@ -468,6 +471,24 @@ def prepare(
         corrected=corrected,
         ledger=(len(state.entries), state.entries[-1].hash if state.entries else None),
     )
+
+
+def _with_sources(raw: pd.DataFrame, config: GovernanceConfig) -> pd.DataFrame:
+    """Put each computed attribute's source values in its column, so the data contract checks what is banded.
+
+    A column of the attribute's own name in the file is never read (it could only disagree with
+    its source, as a copy the ledger's corrections do not reach); the bands themselves are computed
+    after the corrections (:func:`_audit_attributes`). A source that does not hold numbers is
+    reported by the check of its feature, once: its attribute's column is then left empty of problems.
+    """
+    copies: dict[str, pd.Series] = {}
+    for attr in config.sensitive.attributes:
+        if attr.source is None or attr.source not in raw.columns:
+            continue
+        column = raw[attr.source]
+        numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
+        copies[attr.name] = column if numeric else pd.Series(0.0, index=raw.index)
+    return raw.assign(**copies) if copies else raw
 
 
 def _key(config: GovernanceConfig, key: PseudonymKey | None) -> PseudonymKey:
@@ -539,10 +560,13 @@ def _model_matrix(used: pd.DataFrame, config: GovernanceConfig) -> pd.DataFrame:
 
 
 def _audit_attributes(used: pd.DataFrame, config: GovernanceConfig) -> pd.DataFrame:
-    """Build the audit-only attributes as string categories (missing values grouped when configured)."""
+    """Build the audit-only attributes as string categories (missing values grouped when configured).
+
+    An attribute with a ``source`` is banded from its source feature's values, corrections included.
+    """
     sensitive = pd.DataFrame(index=pd.RangeIndex(len(used)))
     for attr in config.sensitive.attributes:
-        column = used[attr.name]
+        column = used[attr.column]
         values = column.astype("string") if attr.bins is None else _bands(column, attr.bins, attr.groups or ())
         if attr.missing == "group":
             values = values.where(~_is_missing(column), attr.missing_label)

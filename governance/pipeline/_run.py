@@ -36,6 +36,7 @@ from governance.data import Dataset, Split, prepare
 from governance.datasets import write_accounts
 from governance.pipeline._audit import audit_candidate, audit_scores
 from governance.pipeline._explanations import explain_candidates
+from governance.pipeline._export import check_export_target, sync_champion
 from governance.pipeline._serial import checked, lock_path, store_lock
 from governance.pipeline._versions import register_or_match
 from governance.train import MODEL_TYPES, TrainedCandidate, example_input, train_candidate
@@ -236,6 +237,7 @@ def run(config: GovernanceConfig, *, progress: Progress | None = None, now: date
         Also written to ``<output.reports>/summary.json``.
     """
     created = (now or datetime.now(UTC)).replace(microsecond=0)
+    check_export_target(config)  # like every output path: refused before any training
     registry, report = _registry(config), checked(progress)
     with store_lock(lock_path(registry.uri, config.output.reports), progress=report):
         return _run_locked(config, registry, report, created)
@@ -280,6 +282,8 @@ def _run_locked(config: GovernanceConfig, registry: Registry, progress: Progress
     _cancel.check()  # the last safe point before an alias may move: after it, the run completes
     result = _promote(config, registry, outcome, cards, registered)
     _write_summary(summary, result)
+    if result.alias is not None:
+        sync_champion(config, registry)  # output.models holds the champion, whichever version that is now
     return result
 
 

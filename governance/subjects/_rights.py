@@ -73,6 +73,17 @@ def _check_values(config: GovernanceConfig, account: _Account, wanted: Mapping[s
     for name, text in wanted.items():
         kind = kinds.get(name)
         where = f"--set {name}"
+        source = attributes[name].source if name in attributes else None
+        if source is not None:
+            problems.append(
+                Problem(
+                    where,
+                    f"expected a correctable field, found {name!r}, which is computed from {source!r} "
+                    "each time the data is prepared (sensitive.attributes[].source)",
+                    f"correct {source} instead (--set {source}=...): {name} follows it",
+                )
+            )
+            continue
         if kind is None:
             problems.append(
                 Problem(
