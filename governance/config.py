@@ -160,7 +160,7 @@ class GenerateSpec(_Section):
     """Generate the synthetic ABM accounts at ``data.path`` when the file is missing."""
 
     rows: Annotated[int, Field(gt=0)] = 50_000
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     bias: Annotated[float, Field(ge=0.0)] = 0.0
 
 

@@ -124,6 +124,29 @@ CASES: dict[str, tuple[str, ...]] = {
         "test_hostile_cli.py::test_debug_keeps_the_exit_code_and_adds_the_traceback",
         "test_hostile_cli.py::test_a_read_only_store_is_one_error_line_without_sqlalchemy_tracebacks",
     ),
+    # left by the first wave
+    "output.models holds the champion as a deployment picks it up, moved with the alias, never half-written": (
+        "test_hostile_export.py::test_a_run_exports_its_champion_loadable_scoring_like_the_registry",
+        "test_hostile_export.py::test_promoting_another_version_replaces_the_export",
+        "test_hostile_export.py::test_rejecting_the_champion_hands_the_export_back",
+        "test_hostile_export.py::test_a_demoted_champion_with_no_successor_leaves_no_export",
+        "test_hostile_export.py::test_a_cancelled_command_exports_nothing_and_keeps_the_champions_export",
+        "test_hostile_export.py::test_a_run_cancelled_before_its_promotion_exports_nothing",
+        "test_hostile_export.py::test_what_a_crashed_export_left_never_replaces_the_export_and_the_next_one_removes_it",
+        "test_hostile_export.py::test_model_files_that_changed_in_the_store_are_never_exported",
+        "test_hostile_export.py::test_an_export_folder_that_is_a_file_is_refused_before_training",
+        "test_hostile_export.py::test_an_export_folder_spoiled_after_the_check_is_exit_3_naming_the_fix",
+    ),
+    "correcting employee_count re-derives size_band": (
+        "test_hostile_export.py::test_correcting_employee_count_moves_size_band",
+        "test_hostile_export.py::test_a_size_band_column_in_the_file_is_not_read",
+        "test_hostile_export.py::test_a_bad_source_is_a_config_error",
+        "test_hostile_export.py::test_a_source_needs_bins",
+    ),
+    "generator seeds give distinct identifiers, so monitoring batches share no pseudonym with training data": (
+        "test_hostile_export.py::test_identifiers_depend_on_the_seed_and_only_on_it",
+        "test_hostile_export.py::test_a_table_too_large_for_its_seeds_block_or_a_seed_too_large_is_bad_input",
+    ),
 }
 
 

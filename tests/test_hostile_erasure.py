@@ -31,7 +31,7 @@ from governance.data import prepare
 from governance.datasets import generate_accounts
 from governance.errors import PrivacyError
 from governance.ledger import read_state, stamp
-from governance.pipeline import run
+from governance.pipeline import export_folder, run
 from governance.privacy import pseudonymize
 from governance.registry import verified_card
 from governance.registry.anchor import ENTRIES_TAG, HEAD_TAG
@@ -268,6 +268,9 @@ def test_an_erasure_expires_the_champion_trained_with_the_account_until_a_retrai
     assert not [p for p in store.rglob("*") if p.is_file() and text.encode() in p.read_bytes()]
     card_now = verified_card(uri, registered_model=name, version=int(second.champion_version or 0)).card
     assert [i["text"] for i in card_now["feedback"]["items"]] == [None]
+    # the exported champion (what a deployment picks up) follows its card, without the text
+    exported = json.loads((export_folder(config) / "card.json").read_text())
+    assert exported["feedback"]["items"] == card_now["feedback"]["items"]
     erased = erase(config, trained[3], reason="erasure after feedback")
     assert erased.feedback_updated == (second.champion_version,)
     assert text not in (local / "card.html").read_text() and text not in (local / "card.json").read_text()

@@ -19,9 +19,13 @@ renders, it only composes.
     The registered models in use: :func:`load_scoring_model` (after its checksum),
     :func:`check_features`, :func:`account_reasons` (``governance explain --account``)
     and :func:`rerender_card`.
+``_export.py``
+    :func:`sync_champion`: ``output.models`` holds the champion as a deployment picks it up
+    (:func:`export_folder`), checked up front by :func:`check_export_target`.
 """
 
 from governance.pipeline._explanations import config_proxies, explain_candidates
+from governance.pipeline._export import ExportOutcome, check_export_target, export_folder, sync_champion
 from governance.pipeline._run import (
     CandidateOutcome,
     CardOutcome,
@@ -47,19 +51,23 @@ __all__ = [
     "AccountReasons",
     "CandidateOutcome",
     "CardOutcome",
+    "ExportOutcome",
     "Outcome",
     "RunOutcome",
     "account_reasons",
     "audit_candidate",
     "audit_scores",
+    "check_export_target",
     "check_features",
     "config_proxies",
     "ensure_data",
     "explain_candidates",
+    "export_folder",
     "git_commit",
     "load_scoring_model",
     "rerender_card",
     "run",
+    "sync_champion",
     "train",
     "write_json",
 ]

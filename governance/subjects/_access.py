@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from governance.config import GovernanceConfig, tracking_uri
+from governance.config import GovernanceConfig, SensitiveAttribute, tracking_uri
 from governance.data import consent_mask, prepare
 from governance.errors import ConfigError, DataValidationError, PrivacyError
 from governance.ledger import Entry, SubjectState, append, read_state, stamp
@@ -275,13 +275,12 @@ def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> l
             }
         )
     for attribute in config.sensitive.attributes:
-        value = account.row.get(attribute.name)
-        corrected = attribute.name in corrections
+        value, corrected = _attribute_value(attribute, account, corrections)
         held.append(
             {
                 "field": attribute.name,
                 "role": "sensitive attribute",
-                "value": _plain(corrections[attribute.name][0] if corrected else value),
+                "value": value,
                 "value_text": None,
                 "corrected": corrected,
                 "used_for": "fairness audits only: never an input of the model, never a reason for a score",
@@ -300,6 +299,28 @@ def _held(config: GovernanceConfig, account: _Account, state: SubjectState) -> l
         }
     )
     return held
+
+
+def _attribute_value(
+    attribute: SensitiveAttribute, account: _Account, corrections: Mapping[str, tuple[Any, int]]
+) -> tuple[Any, bool]:
+    """Return a sensitive attribute's value as the audit uses it, and whether a correction set it.
+
+    An attribute computed from a feature (``source``) is that feature's band, from its corrected
+    value when it was corrected: the file's own column of that name is never read.
+    """
+    if attribute.source is None:
+        corrected = attribute.name in corrections
+        return _plain(corrections[attribute.name][0] if corrected else account.row.get(attribute.name)), corrected
+    corrected = attribute.source in corrections
+    number = pd.to_numeric(
+        pd.Series([corrections[attribute.source][0] if corrected else account.row.get(attribute.source)]),
+        errors="coerce",
+    ).iloc[0]
+    if pd.isna(number) or attribute.bins is None or attribute.groups is None:
+        return None, corrected
+    band = int(np.searchsorted(np.asarray(attribute.bins, dtype=np.float64), float(number), side="right"))
+    return attribute.groups[min(band, len(attribute.groups) - 1)], corrected
 
 
 def _training_use(

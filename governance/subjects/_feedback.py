@@ -70,7 +70,7 @@ def _texts(state: SubjectState, version: int) -> dict[str, str]:
 
 def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret: bytes) -> tuple[int, ...]:
     """Make each version's card list exactly the ledger's feedback on it; re-render the local card files."""
-    from governance.pipeline import rerender_card
+    from governance.pipeline import rerender_card, sync_champion
     from governance.registry import Registry
 
     state = read_state(_ledger_path(config), secret=secret)
@@ -80,6 +80,7 @@ def _sync_feedback(config: GovernanceConfig, versions: Sequence[int], *, secret:
         verified = registry.record_feedback(version, items=_items(state, version))
         rerender_card(config, verified, texts=_texts(state, version))
         done.append(version)
+    sync_champion(config, registry)  # the exported champion's card.json follows its card in the registry
     return tuple(done)
 
 
@@ -127,7 +128,7 @@ def add_feedback(
     RegistryError
         (exit 3) MLflow cannot be reached.
     """
-    from governance.pipeline import rerender_card
+    from governance.pipeline import rerender_card, sync_champion
     from governance.registry import Registry
 
     ledger = _ledger_path(config)
@@ -151,6 +152,7 @@ def add_feedback(
     items = _items(state, model_version)
     card: VerifiedCard = registry.record_feedback(model_version, items=items)
     written = rerender_card(config, card, texts=_texts(state, model_version))
+    sync_champion(config, registry)  # the exported champion's card.json follows its card in the registry
     return FeedbackOutcome(
         entry=entry,
         version=model_version,
