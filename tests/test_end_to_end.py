@@ -40,7 +40,7 @@ def _config(folder: Path, default_raw: dict[str, Any], **generate: Any) -> Path:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> tuple[Path, dict[str, Any], str]:
-    """`governance run` on the demo config (100,000 biased accounts, seven candidates)."""
+    """`governance run` on the demo config (its biased accounts, seven candidates)."""
     folder = tmp_path_factory.mktemp("demo")
     path = _config(folder, default_raw)
     result = runner.invoke(app, ["run", "--config", str(path)])
