@@ -34,7 +34,7 @@ from governance.train import (
     reweighing_weights,
     train_candidate,
 )
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, numbered
 
 SENSITIVE = ("ownership", "size_band")
 SMALL_LGBM = {"n_estimators": 30, "num_leaves": 7}
@@ -64,7 +64,9 @@ def small(tmp_path_factory: pytest.TempPathFactory, accounts: pd.DataFrame, defa
 @pytest.fixture(scope="module")
 def biased(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> Dataset:
     """12,000 strongly biased accounts (bias 1.5): enough rows to measure selection-rate gaps out of sample."""
-    return _prepare(generate_accounts(12_000, seed=3, bias=1.5), tmp_path_factory.mktemp("biased"), default_raw)
+    return _prepare(
+        numbered(generate_accounts(12_000, seed=3, bias=1.5)), tmp_path_factory.mktemp("biased"), default_raw
+    )
 
 
 def _candidate(estimator: str, params: dict[str, Any] | None = None, /, **mitigation: Any) -> Candidate:

@@ -193,7 +193,8 @@ def synced_on_failure(config: GovernanceConfig) -> Iterator[None]:
     """Re-sync the export when the block fails: a refused promotion or review may have demoted the champion.
 
     The block's own error is what the command reports; a failure of the re-sync is left to the
-    next command that moves the alias (a cancel re-syncs nothing).
+    next command that moves the alias (a cancel re-syncs nothing, nor does a store that could not
+    be reached).
 
     Parameters
     ----------
@@ -207,6 +208,8 @@ def synced_on_failure(config: GovernanceConfig) -> Iterator[None]:
     """
     try:
         yield
+    except RegistryError:
+        raise  # the store could not be reached: asking it again would only spend more of the command's budget
     except GovernanceError:
         with suppress(GovernanceError):
             sync_champion(config)
@@ -358,7 +361,9 @@ def _build_and_swap(config: GovernanceConfig, registry: Registry, verified: Veri
                 "it changed after the audit"
             )
         atomic_write(folder / "card.json", card)
-        atomic_write(folder / "card.html", _card_html(config, verified).encode("utf-8"))
+        html = _card_html(config, verified)
+        if html is not None:
+            atomic_write(folder / "card.html", html.encode("utf-8"))
         manifest = {
             "schema": EXPORT_SCHEMA,
             "registered_model": verified.registered_model,
@@ -368,6 +373,7 @@ def _build_and_swap(config: GovernanceConfig, registry: Registry, verified: Veri
             "card_sha256": verified.card_sha256,
             "model_sha256": model_sha256,
             "model_path": "model",
+            "card_html": html is not None,
             "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         }
         atomic_write(folder / "manifest.json", canonical_json(manifest))
@@ -445,8 +451,14 @@ def _download_model(registry: Registry, verified: VerifiedCard, destination: Pat
     return actual
 
 
-def _card_html(config: GovernanceConfig, verified: VerifiedCard) -> str:
-    """Render the card, with the figures saved beside the run's card when they are this version's."""
+def _card_html(config: GovernanceConfig, verified: VerifiedCard) -> str | None:
+    """Render the card, with the figures saved beside the run's card when they are this version's.
+
+    None when the registry's card, valid by the card contract, lacks what the page shows (a card
+    written by another tool): card.json is the export's contract, the page only its rendering.
+    """
+    from jinja2 import TemplateError
+
     from governance.card import ModelCard, load_figures, render_html
 
     folder = config.output.reports / "cards" / verified.candidate
@@ -457,7 +469,10 @@ def _card_html(config: GovernanceConfig, verified: VerifiedCard) -> str:
             figures = load_figures(folder)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
-    return render_html(ModelCard.from_dict(dict(verified.card)), figures)
+    try:
+        return render_html(ModelCard.from_dict(dict(verified.card)), figures)
+    except TemplateError:
+        return None
 
 
 def _checksums(folder: Path) -> bytes:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from governance.errors import ConfigError, GateFailure, PrivacyError, Problem
 from governance.registry._client import Registry, error_code
-from governance.registry._evidence import evidence, unfinished_refusal
+from governance.registry._evidence import evidence
 from governance.registry.rules import refusal
 
 if TYPE_CHECKING:
@@ -206,8 +206,6 @@ def resolve_in(
         mv, source = _registered_version(client, registry.name, experiment=experiment, version=version, alias=alias)
         if version is None:
             verify_alias(registry, alias, int(mv.version))
-        elif (unfinished := unfinished_refusal(registry.name, int(mv.version), mv.tags or {})) is not None:
-            raise unfinished  # a registration a lost process left unfinished has no audit to rely on (exit 2)
         run_id = str(mv.run_id or "")
         if not run_id:
             raise ConfigError([Problem("model", f"{source} names no run, so its checksum cannot be verified")])

@@ -20,6 +20,7 @@ from governance.explain import (
 )
 from governance.stats import paired_delong
 from governance.train import ScoringModel, train_candidate
+from tests.conftest import numbered
 from tests.explain.conftest import _config, _prepare
 
 # ---------------------------------------------------------------- minimization
@@ -29,7 +30,7 @@ def test_minimization_finds_a_planted_noise_feature_and_keeps_the_strong_ones(de
     raw = copy.deepcopy(default_raw)
     raw["features"].append({"name": "noise", "justification": "planted: pure noise"})
     config = _config(raw)
-    frame = generate_accounts(12_000, seed=2, bias=1.0)
+    frame = numbered(generate_accounts(12_000, seed=2, bias=1.0))
     frame["noise"] = np.random.default_rng(2).normal(size=len(frame))
     data = _prepare(frame, config)
     lr = Candidate.model_validate({"name": "lr", "kind": "logistic_regression"})
