@@ -8,6 +8,7 @@ import re
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -337,3 +338,22 @@ def test_a_card_with_hostile_categories_escapes_them_and_draws_its_figures(
         assert any(name in f.alt for f in figures), name
     assert "<i>" not in page
     assert len(re.findall(r"<img ", page)) == len(figures)
+
+
+def test_the_hostile_card_opens_in_a_browser_with_every_figure_decoded(
+    hostile_card: tuple[str, list[plots.Figure]], tmp_path: Path
+) -> None:
+    from governance.card import load_figures, save_figures
+    from tests.conftest import open_in_chrome
+
+    page, figures = hostile_card
+    save_figures(tmp_path, figures)
+    again = load_figures(tmp_path)
+    assert [(f.png, f.width, f.height) for f in again] == [(f.png, f.width, f.height) for f in figures]
+    (tmp_path / "card.html").write_text(page, encoding="utf-8")
+    opened = open_in_chrome(tmp_path / "card.html")
+    natural = [(True, _png_header(f.png)[0]) for f in figures]
+    assert [(complete, width) for complete, width, _ in opened["images"]] == natural
+    assert [width // 2 for _, width in natural] == [f.width for f in figures]
+    assert all(alt > 40 for _, _, alt in opened["images"])
+    assert not [m for m in opened["console"] if m.get("level") == "SEVERE"]
