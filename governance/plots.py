@@ -13,6 +13,15 @@ rows with the word the card uses for them (``subjects``: ``applicants``, ``accou
 Each figure is a :class:`matplotlib.figure.Figure` on its own Agg canvas, styled
 inside :func:`matplotlib.rc_context`: no pyplot, no backend switch, no global
 state changed. Output is deterministic: no timestamps or software versions in the PNG.
+
+Figures are made to be read on a screen and on paper: drawn at twice their
+size in CSS pixels (:attr:`Figure.width` and :attr:`Figure.height` give the
+size to show them at), in a colour-blind-safe palette whose every colour has
+at least 3:1 contrast against white, and with every series told apart by
+shape too (marker, line style or hatch), so a grey print still separates
+groups and verdicts. Text that comes from data (group, attribute, feature and
+candidate names) is drawn literally: math text is off for every label, so a
+``$`` is a dollar sign, never a formula.
 """
 
 from __future__ import annotations
@@ -40,7 +49,31 @@ __all__ = [
     "shap_importance_by_group",
 ]
 
-_PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#30638e", "#a44a3f")
+# Okabe-Ito without its orange, sky blue and yellow (each under 3:1 against white): blue, vermillion,
+# bluish green, reddish purple, black. Groups beyond five repeat a colour but never a marker and line style.
+_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_LINESTYLES: tuple[Any, ...] = (
+    "-",
+    "--",
+    ":",
+    "-.",
+    (0, (5, 1, 1, 1, 1, 1)),
+    (0, (1, 3)),
+    (0, (8, 2)),
+    (0, (3, 1, 3, 5)),
+)
+_HATCHES = ("", "////", "....", "xxxx", "\\\\", "++++", "oo", "----")
+_REFERENCE_LINE = "#767676"  # the chance and perfect-calibration diagonals: 4.5:1 against white
+# Verdicts differ by marker and colour: a filled circle passes, a cross fails, a triangle is undecided.
+_VERDICTS = {
+    "pass": ("#009E73", "o"),
+    "fail": ("#D55E00", "X"),
+    "inconclusive": ("#0072B2", "^"),
+}
+_NO_VERDICT = ("#5F5F5F", "s")
+_SCALE = 2  # pixels per CSS pixel: figures are drawn at 2x for print and high-density screens
+_CSS_DPI = 100  # figure inches times this are the CSS pixels the card shows
 _LABELS = {
     "selection_rate": "selection rate",
     "true_positive_rate": "true positive rate",
@@ -71,17 +104,49 @@ class Figure:
     alt: str
     png: bytes
 
+    @property
+    def width(self) -> int:
+        """Return the width to show the figure at, in CSS pixels (the PNG is twice as wide)."""
+        return _png_size(self.png)[0] // _SCALE
+
+    @property
+    def height(self) -> int:
+        """Return the height to show the figure at, in CSS pixels (the PNG is twice as high)."""
+        return _png_size(self.png)[1] // _SCALE
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Return the pixel width and height a PNG's header states (0, 0 when it is no PNG)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        return 0, 0
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def _series(i: int) -> dict[str, Any]:
+    """Return the colour, marker and line style of the ``i``-th group: no two of the first eight share a shape."""
+    return {
+        "color": _PALETTE[i % len(_PALETTE)],
+        "marker": _MARKERS[i % len(_MARKERS)],
+        "linestyle": _LINESTYLES[i % len(_LINESTYLES)],
+    }
+
 
 @contextmanager
 def _drawing(figsize: tuple[float, float]) -> Iterator[tuple[MplFigure, Axes]]:
-    """Yield a new figure on its own Agg canvas with one axes, under the figures' style (rcParams restored)."""
+    """Yield a new figure on its own Agg canvas with one axes, under the figures' style (rcParams restored).
+
+    Math text is off (``text.parse_math``) and TeX is never used: every text the
+    figure holds, tick labels and legends included, is drawn as the characters given.
+    """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
     style: dict[Any, Any] = {
-        "figure.dpi": 100,
-        "savefig.dpi": 100,
+        "figure.dpi": _CSS_DPI,
+        "savefig.dpi": _CSS_DPI * _SCALE,
+        "text.parse_math": False,
+        "text.usetex": False,
         "font.size": 9,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -140,7 +205,8 @@ def group_metric_bars(
     Returns
     -------
     Figure
-        Groups with insufficient data are drawn hatched and without an interval.
+        Each metric has its own colour and hatch; groups with insufficient data are
+        drawn faded with a dashed outline.
     """
     groups = [g for g in report.groups if g.attribute == attribute]
     keep, hidden = _shown([g.group for g in groups], [g.n for g in groups], publish_min)
@@ -176,7 +242,7 @@ def group_metric_bars(
 def _metric_bars(
     ax: Axes, shown: Sequence[GroupMetrics], metric: str, x: np.ndarray, width: float, color: int
 ) -> list[float]:
-    """Draw one metric's bars (hatched when not ``ok``) and return the values drawn."""
+    """Draw one metric's bars (faded with a dashed outline when not ``ok``) and return the values drawn."""
     values, low, high, hatch = [], [], [], []
     for g in shown:
         mv = g.metrics[metric]
@@ -193,13 +259,17 @@ def _metric_bars(
         yerr=[low, high],
         capsize=2,
         color=_PALETTE[color % len(_PALETTE)],
+        hatch=_HATCHES[color % len(_HATCHES)],
+        edgecolor="white",
+        linewidth=0.6,
         label=_LABELS.get(metric, metric.replace("_", " ")),
         error_kw={"elinewidth": 0.8},
     )
     for bar, dim in zip(bars, hatch, strict=True):
         if dim:
-            bar.set_hatch("///")
-            bar.set_alpha(0.45)
+            bar.set_alpha(0.4)
+            bar.set_edgecolor("#000000")
+            bar.set_linestyle("--")
     return values
 
 
@@ -254,12 +324,14 @@ def roc_by_group(report: AuditReport, *, attribute: str, publish_min: int = 10, 
             ax.plot(
                 curve.false_positive_rate,
                 curve.true_positive_rate,
-                color=_PALETTE[i % len(_PALETTE)],
+                **_series(i),
+                markersize=4,
+                markevery=max(1, len(curve.false_positive_rate) // 6),
                 linewidth=1.3,
                 label=f"{curve.group} (AUC {auc:.2f})",
             )
             parts.append(f"{curve.group} {auc:.2f}")
-        ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle="--")
+        ax.plot([0, 1], [0, 1], color=_REFERENCE_LINE, linewidth=0.8, linestyle=(0, (2, 2)))
         ax.set_xlabel("false positive rate")
         ax.set_ylabel("true positive rate")
         ax.legend(frameon=False, fontsize=7, loc="lower right")
@@ -306,16 +378,15 @@ def calibration_by_group(
             ax.plot(
                 curve.bin_mean_score,
                 curve.bin_positive_rate,
-                marker="o",
-                markersize=3,
+                **_series(i),
+                markersize=4,
                 linewidth=1.1,
-                color=_PALETTE[i % len(_PALETTE)],
                 label=curve.group,
             )
             top = max(top, *curve.bin_mean_score)
             gap = report.group(attribute, curve.group).metrics["calibration_gap"].value
             gaps.append(f"{curve.group} {'undefined' if gap is None else format(gap, '+.3f')}")
-        ax.plot([0, top], [0, top], color="#999999", linewidth=0.8, linestyle="--")
+        ax.plot([0, top], [0, top], color=_REFERENCE_LINE, linewidth=0.8, linestyle=(0, (2, 2)))
         ax.set_xlabel("mean score in bin")
         ax.set_ylabel("observed share of positives")
         ax.legend(frameon=False, fontsize=7, loc="upper left")
@@ -347,7 +418,7 @@ def shap_importance_by_group(
     Returns
     -------
     Figure
-        Horizontal bars, one per feature and group.
+        Horizontal bars, one per feature and group; each group has its own colour and hatch.
     """
     rows = [r for r in by_group if r["attribute"] == attribute]
     if publish_groups is not None:
@@ -367,6 +438,9 @@ def shap_importance_by_group(
                 [value.get((group, f), 0.0) for f in features],
                 height,
                 color=_PALETTE[j % len(_PALETTE)],
+                hatch=_HATCHES[j % len(_HATCHES)],
+                edgecolor="white",
+                linewidth=0.6,
                 label=group,
             )
         ax.set_yticks(y, features)
@@ -382,12 +456,14 @@ def shap_importance_by_group(
 
 
 def candidate_tradeoff(candidates: Sequence[Mapping[str, Any]], *, chosen: str | None, disparity_label: str) -> Figure:
-    """Draw each candidate's performance against its worst disparity; the chosen one is ringed.
+    """Draw each candidate's performance against its worst disparity, with intervals; the chosen one is ringed.
 
     Parameters
     ----------
     candidates
-        The card's ``candidates`` list (``name``, ``auc``, ``worst_disparity``, ``verdict``).
+        The card's ``candidates`` list (``name``, ``auc``, ``worst_disparity``, ``verdict``;
+        optionally ``auc_ci`` and ``worst_disparity_ci``, each ``[low, high]``, drawn as
+        interval bars; a missing or null interval draws no bar).
     chosen
         Name of the chosen candidate, or None.
     disparity_label
@@ -396,25 +472,28 @@ def candidate_tradeoff(candidates: Sequence[Mapping[str, Any]], *, chosen: str |
     Returns
     -------
     Figure
-        A scatter, coloured by verdict.
+        A scatter: the verdict is told by marker shape and colour (legend), the chosen one ringed.
     """
-    colors = {"pass": "#2a9d5c", "fail": "#c0392b", "inconclusive": "#e0a100"}
     described = []
+    seen: set[str] = set()
     with _drawing((5.2, 3.6)) as (fig, ax):
         for c in candidates:
             auc, gap = c.get("auc"), c.get("worst_disparity")
             if auc is None or gap is None:
                 continue
-            color = colors.get(str(c.get("verdict")), "#777777")
-            ax.scatter([gap], [auc], s=40, color=color, zorder=3)
-            ax.annotate(str(c["name"]), (gap, auc), textcoords="offset points", xytext=(5, 3), fontsize=7)
+            verdict = str(c.get("verdict")) if c.get("verdict") in _VERDICTS else "no verdict"
+            seen.add(verdict)
+            _candidate_point(ax, float(gap), float(auc), c, _VERDICTS.get(verdict, _NO_VERDICT))
             if c["name"] == chosen:
-                ax.scatter([gap], [auc], s=160, facecolors="none", edgecolors="#222222", linewidths=1.5, zorder=4)
+                ax.scatter([gap], [auc], s=180, facecolors="none", edgecolors="#000000", linewidths=1.5, zorder=4)
             described.append(f"{c['name']} AUC {float(auc):.3f}, disparity {float(gap):.3f}, {c.get('verdict')}")
         ax.set_xlabel(disparity_label)
         ax.set_ylabel("AUC (test)")
-        for verdict, color in colors.items():
-            ax.scatter([], [], color=color, label=verdict)
+        for verdict, (color, marker) in [*_VERDICTS.items(), ("no verdict", _NO_VERDICT)]:
+            if verdict in _VERDICTS or verdict in seen:
+                ax.scatter([], [], color=color, marker=marker, s=40, label=verdict)
+        if chosen is not None:
+            ax.scatter([], [], s=120, facecolors="none", edgecolors="#000000", linewidths=1.5, label="chosen")
         ax.legend(frameon=False, fontsize=7, loc="lower right")
         png = _png(fig)
     alt = (
@@ -423,3 +502,33 @@ def candidate_tradeoff(candidates: Sequence[Mapping[str, Any]], *, chosen: str |
         + (f". The chosen model is {chosen}, ringed." if chosen else ". No candidate was chosen.")
     )
     return Figure(key="candidates", title="Candidates: performance against disparity", alt=alt, png=png)
+
+
+def _interval(value: float, ci: Any) -> list[float] | None:
+    """Return the error-bar lengths ``[below, above]`` of an interval ``[low, high]``, or None when it is not one."""
+    if not isinstance(ci, Sequence) or isinstance(ci, str) or len(ci) != 2:
+        return None
+    low, high = ci
+    if not isinstance(low, int | float) or not isinstance(high, int | float) or not low <= value <= high:
+        return None
+    return [value - float(low), float(high) - value]
+
+
+def _candidate_point(ax: Axes, gap: float, auc: float, entry: Mapping[str, Any], style: tuple[str, str]) -> None:
+    """Draw one candidate: its marker, its AUC and disparity intervals when it has them, and its name."""
+    color, marker = style
+    xerr, yerr = _interval(gap, entry.get("worst_disparity_ci")), _interval(auc, entry.get("auc_ci"))
+    if xerr is not None or yerr is not None:
+        ax.errorbar(
+            [gap],
+            [auc],
+            xerr=None if xerr is None else [[xerr[0]], [xerr[1]]],
+            yerr=None if yerr is None else [[yerr[0]], [yerr[1]]],
+            fmt="none",
+            ecolor=color,
+            elinewidth=0.9,
+            capsize=2.5,
+            zorder=2,
+        )
+    ax.scatter([gap], [auc], s=40, color=color, marker=marker, zorder=3)
+    ax.annotate(str(entry["name"]), (gap, auc), textcoords="offset points", xytext=(5, 3), fontsize=7)
