@@ -65,15 +65,22 @@ def publishable_fairness(document: Mapping[str, Any], *, publish_min: int, subje
     return dict(out)
 
 
-def _worst_disparity(document: Mapping[str, Any], attributes: Sequence[str]) -> tuple[float | None, str]:
-    """Return the largest demographic parity difference over the single sensitive attributes."""
-    worst: tuple[float | None, str] = (None, "")
+def _worst_disparity(
+    document: Mapping[str, Any], attributes: Sequence[str]
+) -> tuple[float | None, str, list[float] | None]:
+    """Return the largest demographic parity difference over the single sensitive attributes, and its interval."""
+    worst: tuple[float | None, str, list[float] | None] = (None, "", None)
     for item in document.get("fairness", []):
         if item.get("metric") != "demographic_parity_difference" or item.get("attribute") not in attributes:
             continue
         value = item.get("value")
         if value is not None and (worst[0] is None or value > worst[0]):
-            worst = (float(value), f"demographic_parity_difference ({item['attribute']})")
+            ci = item.get("ci")
+            worst = (
+                float(value),
+                f"demographic_parity_difference ({item['attribute']})",
+                None if ci is None else list(ci),
+            )
     return worst
 
 
@@ -107,8 +114,9 @@ def candidate_entry(
         ``worst_disparity``, ``worst_disparity_metric`` and ``verdict``.
     """
     document = audit.to_dict()
-    worst, label = _worst_disparity(document, attributes)
+    worst, label, worst_ci = _worst_disparity(document, attributes)
     auc = audit.overall["auc"].value
+    auc_ci = audit.overall["auc"].ci
     return {
         "name": name,
         "kind": kind,
@@ -117,6 +125,8 @@ def candidate_entry(
         "auc": auc,
         "worst_disparity": worst,
         "worst_disparity_metric": label,
+        "auc_ci": None if auc_ci is None else [auc_ci[0], auc_ci[1]],
+        "worst_disparity_ci": worst_ci,
         "verdict": verdict,
     }
 

@@ -154,6 +154,8 @@ def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
             "title": f.title,
             "alt": f.alt,
             "src": "data:image/png;base64," + base64.b64encode(f.png).decode("ascii"),
+            "width": f.width,
+            "height": f.height,
         }
         for f in figures
     ]
