@@ -287,19 +287,8 @@ def _met(rule: Mapping[str, Any]) -> str:
     return word
 
 
-def gate_table(card: Mapping[str, Any]) -> list[str]:
-    """Return the gate table, rule by rule: rule, target, actual, interval, met / not met / cannot tell.
-
-    Parameters
-    ----------
-    card
-        The card document.
-
-    Returns
-    -------
-    list of str
-        Markdown lines (a sentence when the card was not gated).
-    """
+def _gate_table(card: Mapping[str, Any]) -> list[str]:
+    """Return the gate table, rule by rule: rule, target, actual, interval, met / not met / cannot tell."""
     gate = card.get("gate")
     if not gate:
         return ["The card was not gated."]
@@ -354,19 +343,8 @@ def _registry_lines(card: Mapping[str, Any], status: CardStatus) -> list[str]:
     return lines
 
 
-def performance_table(card: Mapping[str, Any]) -> list[str]:
-    """Return the test-split performance table: metric, value, interval.
-
-    Parameters
-    ----------
-    card
-        The card document.
-
-    Returns
-    -------
-    list of str
-        Markdown lines.
-    """
+def _performance_table(card: Mapping[str, Any]) -> list[str]:
+    """Return the test-split performance table: metric, value, interval."""
     performance = card.get("performance") or {}
     rows = [
         [md(name), _num(performance[name].get("value")), _interval(performance[name].get("ci"))]
@@ -391,21 +369,8 @@ def _gaps(card: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return sorted(items, key=badness)
 
 
-def gaps_table(card: Mapping[str, Any], limit: int = 5) -> list[str]:
-    """Return the worst group gaps: attribute, metric, value, interval, whether a gate rule bounds it.
-
-    Parameters
-    ----------
-    card
-        The card document.
-    limit
-        How many rows.
-
-    Returns
-    -------
-    list of str
-        Markdown lines.
-    """
+def _gaps_table(card: Mapping[str, Any], limit: int = 5) -> list[str]:
+    """Return the worst group gaps: attribute, metric, value, interval, whether a gate rule bounds it."""
     rules = [r for r in (card.get("gate") or {}).get("rules", []) if r.get("scope") == "disparity"]
     rows = []
     for item in _gaps(card)[:limit]:
@@ -428,19 +393,8 @@ def gaps_table(card: Mapping[str, Any], limit: int = 5) -> list[str]:
     return _table(["Attribute", "Gap", "Value", "Interval", "Gated"], rows) if rows else ["No group gap computed."]
 
 
-def groups_table(card: Mapping[str, Any]) -> list[str]:
-    """Return the per-group results: attribute, group, rows, selection rate, TPR, base rate, AUC (withheld shown).
-
-    Parameters
-    ----------
-    card
-        The card document.
-
-    Returns
-    -------
-    list of str
-        Markdown lines.
-    """
+def _groups_table(card: Mapping[str, Any]) -> list[str]:
+    """Return the per-group results: attribute, group, rows, selection rate, TPR, base rate, AUC (withheld shown)."""
     rows = []
     for group in (card.get("fairness") or {}).get("groups", []):
         metrics = group.get("metrics") or {}
@@ -506,7 +460,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "",
         "### Gate",
         "",
-        *gate_table(card),
+        *_gate_table(card),
         "",
         *_bullets([f"warning: {w}" for w in gate.get("warnings", [])], "No warning."),
         "",
@@ -518,11 +472,11 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "",
         "### Performance (test split)",
         "",
-        *performance_table(card),
+        *_performance_table(card),
         "",
         "### Worst group gaps",
         "",
-        *gaps_table(card),
+        *_gaps_table(card),
         "",
         "### Needs attention",
         "",
@@ -648,15 +602,15 @@ def render_hf(card: Mapping[str, Any]) -> str:
         "",
         "## Evaluation",
         "",
-        *performance_table(card),
+        *_performance_table(card),
         "",
-        *gate_table(card),
+        *_gate_table(card),
         "",
         "## Bias, risks and limitations",
         "",
-        *gaps_table(card, limit=10),
+        *_gaps_table(card, limit=10),
         "",
-        *groups_table(card),
+        *_groups_table(card),
         "",
         *_bullets(card.get("caveats") or [], "No caveat."),
         "",
@@ -684,7 +638,7 @@ def _annex_general(card: Mapping[str, Any]) -> list[str]:
         "## 1. General description of the AI system",
         "",
         f"(a) Intended purpose: {md(purpose.get('intended_use'))}",
-        f"Out of scope: {'; '.join(md(x) for x in purpose.get('out_of_scope') or []) or 'none declared'}.",
+        f"Out of scope: {'; '.join(md(x) for x in purpose.get('out_of_scope') or []) or 'none declared'}",
         f"Provider: {md(purpose.get('owner')) if purpose.get('owner') else PROVIDER}. "
         f"Version: {md(model.get('name'))} version {md(model.get('version') or 'not registered')} "
         f"(candidate {md(model.get('candidate'))}, run {md(model.get('run_id'))}, created {md(model.get('created'))}).",
@@ -728,10 +682,10 @@ def _annex_development(card: Mapping[str, Any]) -> list[str]:
         f"other measures: {PROVIDER}",
         f"(f) Pre-determined changes: the card is valid until {md(model.get('valid_until'))}, then re-gated; {PROVIDER}",
         "(g) Validation and testing: the gate below, dated "
-        f"{md((card.get('gate') or {}).get('as_of') or 'n/a')}; explanations by "
+        f"{md((card.get('gate') or {}).get('as_of') or 'n/a')}; explanations: "
         f"{md(explanations.get('method') or 'not computed')}.",
         "",
-        *gate_table(card),
+        *_gate_table(card),
         "",
         f"(h) Cybersecurity measures: checksums of the model, the data and the card in the lineage; {PROVIDER}",
     ]
@@ -744,13 +698,13 @@ def _annex_functioning(card: Mapping[str, Any]) -> list[str]:
         "",
         "Capabilities and limitations in performance, overall:",
         "",
-        *performance_table(card),
+        *_performance_table(card),
         "",
         "Degrees of accuracy for specific groups:",
         "",
-        *groups_table(card),
+        *_groups_table(card),
         "",
-        *gaps_table(card, limit=10),
+        *_gaps_table(card, limit=10),
         "",
         "Foreseeable unintended outcomes and sources of risk, including discrimination:",
         "",
