@@ -135,7 +135,8 @@ def _latest(reviews: Sequence[Any], decision: str) -> tuple[str, ...]:
 def card_status(card: Mapping[str, Any]) -> CardStatus:
     """Derive a card's status: draft, pending review, approved or archived.
 
-    ``purpose.status`` (declared in the config: ``draft`` or ``archived``) wins. Otherwise a card
+    ``purpose.status`` (declared in the config: ``draft`` or ``archived``) wins; a monitoring card
+    that demoted its champion is ``archived``. Otherwise a card
     that is not registered (no ``model.version``), not gated, not passed, or rejected by a
     reviewer is a ``draft``; a registered card that passed is ``pending_review`` until
     ``policy.required_approvals`` reviewers approve it, then ``approved``.
@@ -163,6 +164,11 @@ def card_status(card: Mapping[str, Any]) -> CardStatus:
 
     if declared in DECLARED_STATUSES:
         return status(str(declared), f"declared {declared} in the config (purpose.status)")
+    demotion = (card.get("monitoring") or {}).get("demotion")
+    if isinstance(demotion, Mapping) and demotion.get("was_champion"):
+        return status(
+            "archived", f"demoted by monitoring (run {demotion.get('monitoring_run')}): no longer the champion"
+        )
     if (card.get("model") or {}).get("version") is None:
         return status("draft", "not registered: the card of a run, before any registry holds it")
     if verdict != "pass":

@@ -253,6 +253,9 @@ def test_the_status_follows_from_registration_gate_and_approvals(card: dict[str,
     archived = copy.deepcopy(approved)
     archived["purpose"]["status"] = "archived"
     assert card_status(archived).status == "archived"
+    demoted = copy.deepcopy(approved)
+    demoted["monitoring"] = {"demotion": {"version": 3, "was_champion": True, "monitoring_run": "run-9"}}
+    assert card_status(demoted).status == "archived" and "demoted by monitoring" in card_status(demoted).reason
     text = export_card(pending, "markdown")
     assert "**Status:** pending review" in text and "registered as account\\-scoring version 3" in text
     assert "approve by Ana at 2026\\-11\\-30" in text and "governance review --model-version 3" in text
