@@ -6,9 +6,11 @@ import copy
 import json
 import re
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 import yaml
@@ -351,3 +353,22 @@ def test_the_example_workflow_writes_the_job_summary() -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "model-gate.yml").read_text())
     steps = [s.get("run", "") for s in workflow["jobs"]["gate"]["steps"]]
     assert any('card export --card "$card" --format markdown >> "$GITHUB_STEP_SUMMARY"' in s for s in steps)
+
+
+def test_the_schema_takes_the_risk_and_a_declared_status_and_refuses_others(card: dict[str, Any]) -> None:
+    schema = json.loads(files("governance.card").joinpath("schema.json").read_text(encoding="utf-8"))
+    declared = copy.deepcopy(card)
+    declared["purpose"]["status"] = "archived"
+    jsonschema.validate(declared, schema)
+    without = copy.deepcopy(card)
+    del without["purpose"]["risk"]
+    jsonschema.validate(without, schema)  # a card from before the fields stays valid
+    for change in (
+        {"risk": {"rating": "severe", "rationale": "x"}},
+        {"status": "approved"},
+        {"risk": {"rating": "high"}},
+    ):
+        broken = copy.deepcopy(card)
+        broken["purpose"].update(change)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
