@@ -420,18 +420,23 @@ def _bullets(items: Sequence[Any], empty: str) -> list[str]:
 
 
 def _next_step(card: Mapping[str, Any], status: CardStatus) -> str:
-    """Return what the reviewer does next, as a command."""
+    """Return what the reviewer does next, as a command (a version that is not a number reads ``V``)."""
     version = (card.get("model") or {}).get("version")
+    number = str(version) if isinstance(version, int) and not isinstance(version, bool) else "V"
     if status.status == "pending_review":
         return (
-            f"Review it: `governance review --model-version {md(version)} --approve` (or `--reject`) "
+            f"Review it: `governance review --model-version {number} --approve` (or `--reject`) "
             "`--reviewer NAME --note TEXT --config PATH`."
         )
-    if status.status == "draft" and (card.get("gate") or {}).get("verdict") != "pass":
+    if status.status == "archived":
+        return "Nothing: the card is archived."
+    if status.status == "approved":
+        return "Nothing: check the card before it expires (`governance gate --card card.json`)."
+    if (card.get("gate") or {}).get("verdict") != "pass":
         return "Fix what blocks the gate, then `governance run --config PATH` again."
-    if status.status == "draft":
-        return "Run `governance run --config PATH` to register and gate it."
-    return "Nothing: check the card before it expires (`governance gate --card card.json`)."
+    if status.rejections:
+        return f"Answer the rejection, then review again: `governance review --model-version {number} ...`."
+    return "Run `governance run --config PATH` to register and gate it."
 
 
 # ------------------------------------------------------------------ markdown
