@@ -52,6 +52,7 @@ def _cross_field_problems(raw: Mapping[str, Any]) -> list[_Found]:
         )
 
     found += _data_problems(data)
+    found += _risk_problems(_section(_section(raw, "purpose"), "risk"))
 
     known_groups = attr_set | {
         " & ".join(map(str, inter)) for inter in sensitive.get("intersections") or [] if isinstance(inter, list)
@@ -234,6 +235,30 @@ def _groups_problems(attr: Mapping[str, Any], loc: tuple[str | int, ...]) -> lis
     if groups is not None and reference is not None and reference not in groups:
         what = "bands" if bins is not None else "declared categories"
         found.append(((*loc, "reference"), f"reference group {reference!r} is not one of the {what} {groups}", ""))
+    return found
+
+
+def _risk_problems(risk: Mapping[str, Any]) -> list[_Found]:
+    """Check ``purpose.risk``: a rationale that is still a TODO, and a prohibited practice, are refused."""
+    found: list[_Found] = []
+    loc: tuple[str | int, ...] = ("purpose", "risk")
+    rationale = risk.get("rationale")
+    if isinstance(rationale, str) and rationale.strip().upper().startswith("TODO"):
+        found.append(
+            (
+                (*loc, "rationale"),
+                f"the risk rating is still explained by {rationale.strip()[:60]!r}",
+                "say why the system has this rating (its use, who it affects, the EU AI Act tier it falls in)",
+            )
+        )
+    if risk.get("rating") == "unacceptable":
+        found.append(
+            (
+                (*loc, "rating"),
+                "'unacceptable' is a prohibited practice under the EU AI Act (Article 5): no card can approve it",
+                "do not build this system; or rate it minimal, limited or high if it is not prohibited",
+            )
+        )
     return found
 
 

@@ -94,6 +94,7 @@ __all__ = [
     "PolicySpec",
     "PseudonymKey",
     "Purpose",
+    "RiskSpec",
     "SensitiveAttribute",
     "SensitiveSpec",
     "SplitSpec",
@@ -133,13 +134,33 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 
 
+#: Risk tiers of the EU AI Act a card can record (an unacceptable, prohibited practice gets no card).
+RiskRating = Literal["minimal", "limited", "high"]
+#: Lifecycle statuses a config may declare: only the ones that hold a card back (approval is earned, not declared).
+DeclaredStatus = Literal["draft", "archived"]
+
+
+class RiskSpec(_Section):
+    """The provider's risk classification of the system, and why (``purpose.risk``, printed on every card).
+
+    ``rating`` is a tier of the EU AI Act: ``minimal``, ``limited`` (transparency duties) or
+    ``high`` (Annex III uses, such as creditworthiness of natural persons: Annex IV documentation
+    is due). ``rationale`` says why, in the provider's words; ``TODO`` is refused.
+    """
+
+    rating: RiskRating
+    rationale: Annotated[str, Field(min_length=1)]
+
+
 class Purpose(_Section):
     """What the score is for, what it must not be used for, and what one row of the data is.
 
     ``subject`` is the word for one row (``account``, ``applicant``, ``person``,
     ``company``...): cards, plots and reports count and describe rows with it.
     ``caveats`` are printed on every card as they are written, and nothing
-    domain-specific is added to them.
+    domain-specific is added to them. ``risk`` is the provider's risk rating with
+    its rationale; ``status`` may declare a card ``draft`` or ``archived`` whatever
+    its gate and reviews say (left out, the status follows from them).
     """
 
     intended_use: Annotated[str, Field(min_length=1)]
@@ -149,6 +170,8 @@ class Purpose(_Section):
     subject: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z][A-Za-z -]*$")] = "account"
     subject_plural: Annotated[str, Field(min_length=1, max_length=60)] | None = None
     caveats: tuple[str, ...] = ()
+    risk: RiskSpec | None = None
+    status: DeclaredStatus | None = None
 
     @property
     def subjects(self) -> str:

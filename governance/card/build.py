@@ -203,6 +203,7 @@ def build_card(
             "out_of_scope": list(config.purpose.out_of_scope),
             "owner": config.purpose.owner,
             "subject": subject_entry(config),
+            **_risk_and_status(config),
         },
         data=card_data,
         performance=performance,
@@ -215,6 +216,16 @@ def build_card(
         feedback={"contact": config.purpose.contact, "items": [dict(i) for i in feedback]},
         caveats=tuple(_caveats(config, dataset, audit, candidate, explanations)),
     )
+
+
+def _risk_and_status(config: GovernanceConfig) -> dict[str, Any]:
+    """Return ``purpose.risk`` and the declared ``purpose.status``, when the config gives them (else nothing)."""
+    fields: dict[str, Any] = {}
+    if config.purpose.risk is not None:
+        fields["risk"] = {"rating": config.purpose.risk.rating, "rationale": config.purpose.risk.rationale}
+    if config.purpose.status is not None:
+        fields["status"] = config.purpose.status
+    return fields
 
 
 def _run_model(

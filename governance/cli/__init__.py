@@ -26,6 +26,7 @@ Files:
 - ``feedback.py``: ``feedback add``.
 - ``ledger.py``: ``ledger verify``.
 - ``monitor.py``: ``monitor`` of the champion on a new batch.
+- ``card.py``: ``card export --format markdown|hf|annex-iv``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,23 @@ from governance.cli._app import INTERNAL_ERROR, app, main
 
 # each command module registers its commands on ``app`` when imported; the order is the order of --help
 # isort: off
-from governance.cli import init, config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor
+from governance.cli import (
+    init,
+    config,
+    data,
+    run,
+    audit,
+    review,
+    gate,
+    explain,
+    subject,
+    feedback,
+    ledger,
+    monitor,
+    card,
+)
 # isort: on
 
 __all__ = ["INTERNAL_ERROR", "app", "main"]
 
-_COMMANDS = (init, config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor)
+_COMMANDS = (init, config, data, run, audit, review, gate, explain, subject, feedback, ledger, monitor, card)

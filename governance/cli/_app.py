@@ -45,6 +45,7 @@ __all__ = [
     "ModelVersionOption",
     "SafeConsole",
     "app",
+    "card_app",
     "config_app",
     "data_app",
     "err",
@@ -81,11 +82,13 @@ subject_app = typer.Typer(
 )
 feedback_app = typer.Typer(help="Stakeholder feedback on a model version, shown on its card.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The tamper-evident ledger of data-subject requests.", no_args_is_help=True)
+card_app = typer.Typer(help="Model cards: export one where reviewers and CI look.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(subject_app, name="subject")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(card_app, name="card")
 
 
 def _visible_text(text: Text) -> Text:
