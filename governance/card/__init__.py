@@ -28,6 +28,9 @@ The card contract in one place, one concept per file:
 ``render.py``
     :func:`render_html` and :func:`summarize` (the HTML page), :func:`render_access_html`
     (data-subject access reports) and :func:`junit_xml` (a gate report for CI).
+``export.py``
+    :func:`export_card` (``governance card export``: Markdown for a pull request, a Hugging
+    Face model card README, an EU AI Act Annex IV outline) and :func:`card_status`.
 ``templates/``
     The Jinja templates of the card page and of the access report.
 
@@ -37,6 +40,7 @@ The card imports neither the gate nor the audit engine: the gate reads cards.
 from governance._files import canonical_json
 from governance.card._model import MONITORING_SCHEMA, SCHEMA, ModelCard, policy_sha256, write_card
 from governance.card.build import build_card, candidate_entry, monitoring_card, publishable_fairness
+from governance.card.export import CardStatus, card_status, export_card
 from governance.card.figures import card_figures, load_figures, save_figures
 from governance.card.render import CardSummary, junit_xml, render_access_html, render_html, summarize
 from governance.card.validate import CardEvidence, CardExplanations, card_policy, check_card, read_card, read_evidence
@@ -48,6 +52,7 @@ __all__ = [
     "SCHEMA",
     "CardEvidence",
     "CardExplanations",
+    "CardStatus",
     "CardSummary",
     "ModelCard",
     "build_card",
@@ -55,7 +60,9 @@ __all__ = [
     "canonical_json",
     "card_figures",
     "card_policy",
+    "card_status",
     "check_card",
+    "export_card",
     "junit_xml",
     "load_figures",
     "monitoring_card",

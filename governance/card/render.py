@@ -159,10 +159,17 @@ def render_html(card: ModelCard, figures: Sequence[Figure] = ()) -> str:
         }
         for f in figures
     ]
+    from governance.card.export import card_status
+
     template = _environment().get_template("model_card.html.j2")
     subject, subjects = subject_words(document)
     html: str = template.render(
-        card=document, summary=summarize(document), figures=images, subject=subject, subjects=subjects
+        card=document,
+        summary=summarize(document),
+        figures=images,
+        subject=subject,
+        subjects=subjects,
+        status=card_status(document).words,
     )
     return html
 
